@@ -1,0 +1,143 @@
+/* The private backend interface: one table of function pointers per device.
+ *
+ * The public op wrappers (host/ops/) validate shapes, devices and arguments once, then
+ * call these entries, which may assume valid input. Pointers are device pointers of the
+ * backend; matrices are row-major. "beta" arguments follow BLAS: dst = beta·dst + value,
+ * and with beta 0 dst is never read. Every entry returns a status and reports failures
+ * with dgm_set_error on the context. An optional entry left NULL makes the op return
+ * DGM_STATUS_UNSUPPORTED.
+ */
+#ifndef DGM_BACKEND_H
+#define DGM_BACKEND_H
+
+#include <stdint.h>
+
+#include "dgm/core.h"
+#include "elementwise_math.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum dgm_copy_kind {
+    DGM_COPY_HOST_TO_DEVICE = 0,
+    DGM_COPY_DEVICE_TO_HOST,
+    DGM_COPY_DEVICE_TO_DEVICE
+} dgm_copy_kind;
+
+typedef struct dgm_backend {
+    const char *name;
+    dgm_device device;
+
+    /* Creates the backend's per-context state (handles, stream, generator). */
+    dgm_status (*init)(dgm_ctx *ctx, int device_index, uint64_t seed, void **state);
+    void (*shutdown)(void *state);
+
+    /* Memory. alloc returns DGM_STATUS_OOM when memory is exhausted. */
+    dgm_status (*alloc)(dgm_ctx *ctx, size_t bytes, void **ptr);
+    void (*free)(dgm_ctx *ctx, void *ptr);
+    dgm_status (*copy)(dgm_ctx *ctx, void *dst, const void *src, size_t bytes,
+                       dgm_copy_kind kind);
+    dgm_status (*fill)(dgm_ctx *ctx, float *dst, size_t n, float value);
+    dgm_status (*synchronize)(dgm_ctx *ctx);
+
+    /* Philox4_32_10 through cuRAND. `offset` counts values already drawn. */
+    dgm_status (*rng_seed)(dgm_ctx *ctx, uint64_t seed, uint64_t offset);
+    dgm_status (*rng_uniform)(dgm_ctx *ctx, float *dst, size_t n); /* (0, 1] */
+    dgm_status (*rng_normal)(dgm_ctx *ctx, float *dst, size_t n);  /* N(0,1), n even */
+
+    /* C[M,N] = alpha·op(A)·op(B) + beta·C; op(A) is [M,K], op(B) is [K,N]. */
+    dgm_status (*gemm)(dgm_ctx *ctx, int trans_a, int trans_b, int64_t m, int64_t n,
+                       int64_t k, float alpha, const float *a, int64_t lda, const float *b,
+                       int64_t ldb, float beta, float *c, int64_t ldc);
+
+    /* y[i] = unary(kind, x[i], pa, pb); y may equal x. */
+    dgm_status (*unary)(dgm_ctx *ctx, int kind, float pa, float pb, size_t n, const float *x,
+                        float *y);
+    /* dx[i] = beta·dx[i] + derivative(x[i], y[i])·dy[i]. */
+    dgm_status (*unary_backward)(dgm_ctx *ctx, int kind, float pa, float pb, size_t n,
+                                 const float *x, const float *y, const float *dy, float beta,
+                                 float *dx);
+
+    /* out[r,c] = binary(kind, a[bcast_a], b[bcast_b]) over [rows, cols]; out may equal a
+     * full-size a. */
+    dgm_status (*binary)(dgm_ctx *ctx, int kind, int64_t rows, int64_t cols, const float *a,
+                         int bcast_a, const float *b, int bcast_b, float *out);
+    /* Full-size [rows, cols] gradients: da = beta_a·da + df/da·dy, same for db; either
+     * may be NULL. The caller reduces them when an operand was broadcast. */
+    dgm_status (*binary_backward)(dgm_ctx *ctx, int kind, int64_t rows, int64_t cols,
+                                  const float *a, int bcast_a, const float *b, int bcast_b,
+                                  const float *dy, float beta_a, float *da, float beta_b,
+                                  float *db);
+
+    /* y = beta·y + alpha·sum of x [rows, cols] over axis (DGM_AXIS_ALL: y[0]; ROWS: y[r];
+     * COLS: y[c]). */
+    dgm_status (*reduce_sum)(dgm_ctx *ctx, int axis, int64_t rows, int64_t cols, float alpha,
+                             const float *x, float beta, float *y);
+    /* dst[r,c] = beta·dst[r,c] + alpha·src[bcast index]. */
+    dgm_status (*broadcast)(dgm_ctx *ctx, int bcast, int64_t rows, int64_t cols, float alpha,
+                            const float *src, float beta, float *dst);
+
+    /* y[r] = log sum_c exp(x[r,c]);  dx = beta·dx + dy[r]·exp(x - y[r]). */
+    dgm_status (*logsumexp_rows)(dgm_ctx *ctx, int64_t rows, int64_t cols, const float *x,
+                                 float *y);
+    dgm_status (*logsumexp_rows_backward)(dgm_ctx *ctx, int64_t rows, int64_t cols,
+                                          const float *x, const float *y, const float *dy,
+                                          float beta, float *dx);
+
+    /* dst[r*dst_ld + c] = beta·dst + src[r*src_ld + c] for c < cols. */
+    dgm_status (*copy_cols)(dgm_ctx *ctx, int64_t rows, int64_t cols, const float *src,
+                            int64_t src_ld, float beta, float *dst, int64_t dst_ld);
+
+    /* y[r,j] = max over x[r, j·k .. j·k+k-1]; argmax[r·cols+j] = its column within the
+     * group (the first maximum). */
+    dgm_status (*maxout)(dgm_ctx *ctx, int64_t rows, int64_t cols, int k, const float *x,
+                         float *y, int32_t *argmax);
+    /* dx [rows, cols·k] = beta·dx + dy at each group's argmax, 0 elsewhere. */
+    dgm_status (*maxout_backward)(dgm_ctx *ctx, int64_t rows, int64_t cols, int k,
+                                  const int32_t *argmax, const float *dy, float beta,
+                                  float *dx);
+
+    /* Batch norm over the rows of x [rows, cols]. training: batch statistics into
+     * save_mean/save_invstd and, when running_* are not NULL, running = (1-m)·running +
+     * m·batch (unbiased variance). eval: save_* from the running statistics. gamma/beta
+     * NULL mean 1/0. */
+    dgm_status (*batchnorm_forward)(dgm_ctx *ctx, int training, int64_t rows, int64_t cols,
+                                    float eps, float momentum, const float *x,
+                                    const float *gamma, const float *beta, float *running_mean,
+                                    float *running_var, float *y, float *save_mean,
+                                    float *save_invstd);
+    /* dx = beta_dx·dx + ∂L/∂x (NULL to skip); dgamma += sum(dy·xhat), dbeta += sum(dy)
+     * (NULL to skip). */
+    dgm_status (*batchnorm_backward)(dgm_ctx *ctx, int training, int64_t rows, int64_t cols,
+                                     const float *x, const float *gamma, const float *save_mean,
+                                     const float *save_invstd, const float *dy, float beta_dx,
+                                     float *dx, float *dgamma, float *dbeta);
+
+    /* y += alpha·x over n (SGD and gradient accumulation). */
+    dgm_status (*axpy)(dgm_ctx *ctx, size_t n, float alpha, const float *x, float *y);
+} dgm_backend;
+
+/* The CPU backend; always present. */
+const dgm_backend *dgm_cpu_backend(void);
+
+/* The CUDA backend, or NULL in a build without CUDA. */
+const dgm_backend *dgm_cuda_backend(void);
+
+/* Why CUDA cannot be used (no GPU, no driver, build without CUDA), or OK. Thread-safe. */
+dgm_status dgm_cuda_probe(char *why, size_t why_len);
+
+/* Backend state of a context (what init returned). */
+void *dgm_ctx_backend_state(dgm_ctx *ctx);
+
+/* Records a failure on the context: formats the message and returns `status`. */
+dgm_status dgm_set_error(dgm_ctx *ctx, dgm_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

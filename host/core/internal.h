@@ -1,0 +1,90 @@
+/* Private structures of the core: context, tensors, arena, tape. */
+#ifndef DGM_INTERNAL_H
+#define DGM_INTERNAL_H
+
+#include "dgm/dgm.h"
+#include "backend.h"
+#include "core/arena.h"
+
+typedef enum dgm_tensor_kind {
+    DGM_TENSOR_STEP = 0,   /* from the arena, dies at step end */
+    DGM_TENSOR_PERSISTENT, /* owned by the caller */
+    DGM_TENSOR_PARAM       /* a view into a dgm_params block */
+} dgm_tensor_kind;
+
+struct dgm_tensor {
+    dgm_ctx *ctx;
+    int ndim;
+    int64_t shape[DGM_MAX_DIMS];
+    int64_t numel;
+    float *data;
+    float *grad;        /* NULL until a gradient is written (params: into the block) */
+    uint64_t gen;       /* step generation of a step tensor */
+    uint64_t grad_gen;  /* step generation in which grad was allocated (non-params) */
+    uint8_t kind;       /* dgm_tensor_kind */
+    bool requires_grad;
+    bool grad_written;  /* grad holds this backward's value (beta 1 from now on) */
+    bool is_buffer;     /* parameter-block buffer: no gradient */
+};
+
+typedef struct dgm_node dgm_node;
+typedef dgm_status (*dgm_backward_fn)(dgm_ctx *ctx, dgm_node *node);
+
+/* One recorded op: its backward, output, inputs and whatever it saved. */
+struct dgm_node {
+    dgm_backward_fn backward;
+    dgm_op op;
+    dgm_tensor *out;
+    dgm_tensor *in[3];
+    float f[4];
+    int64_t i[4];
+    void *saved[3];
+    dgm_node *prev;
+};
+
+struct dgm_ctx {
+    dgm_device device;
+    const dgm_backend *be;
+    void *be_state;
+    bool failed;        /* creation failed: only last_error and free work */
+    dgm_arena dev_arena;  /* step tensors' data */
+    dgm_arena host_arena; /* tensor structs, tape nodes */
+    dgm_node *tape;     /* last recorded node */
+    bool backward_done;
+    bool grad_enabled;
+    uint64_t gen;
+    uint64_t rng_seed;
+    uint64_t rng_offset;
+    char err[1024];
+};
+
+/* "[128, 784]" into buf. */
+const char *dgm_shape_str(const dgm_tensor *t, char *buf, size_t len);
+
+/* Checks a tensor argument of an op: not NULL, this context's, alive. */
+dgm_status dgm_check_tensor(dgm_ctx *ctx, const dgm_tensor *t, const char *op,
+                            const char *arg);
+/* Checks ctx itself (not NULL, not failed). */
+dgm_status dgm_check_ctx(const dgm_ctx *ctx);
+
+/* A step tensor of the given shape from the arena (data uninitialized). */
+dgm_status dgm_tensor_alloc_step(dgm_ctx *ctx, int ndim, const int64_t *shape,
+                                 dgm_tensor **out);
+/* Step-lifetime device scratch memory. */
+dgm_status dgm_scratch(dgm_ctx *ctx, size_t bytes, void **ptr);
+
+/* [rows, cols] view of a tensor (cols = last dim). */
+static inline int64_t dgm_cols(const dgm_tensor *t) { return t->shape[t->ndim - 1]; }
+static inline int64_t dgm_rows(const dgm_tensor *t) { return t->numel / dgm_cols(t); }
+
+/* Tape. Whether an op with these inputs must be recorded (grad on, some input needs it). */
+bool dgm_tape_needed(dgm_ctx *ctx, dgm_tensor *const *inputs, int n);
+/* Records a node for `out` (marks out as requiring a gradient); *node is filled by the
+ * caller with what the backward needs. */
+dgm_status dgm_tape_record(dgm_ctx *ctx, dgm_op op, dgm_backward_fn fn, dgm_tensor *out,
+                           dgm_tensor *const *inputs, int n, dgm_node **node);
+/* Where to write t's gradient and with which beta (0 the first time in this backward,
+ * 1 afterwards; always 1 for parameters). *grad is NULL when t needs no gradient. */
+dgm_status dgm_grad_target(dgm_ctx *ctx, dgm_tensor *t, float **grad, float *beta);
+
+#endif

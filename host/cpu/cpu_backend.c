@@ -1,0 +1,164 @@
+/* The CPU backend: host memory, cuRAND's host Philox generator (runs without a GPU), and
+ * the table of compute entries from the other files of host/cpu/. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/cpu_internal.h"
+
+#ifdef DGM_HAVE_CURAND
+#include <curand.h>
+#endif
+
+typedef struct cpu_state {
+#ifdef DGM_HAVE_CURAND
+    curandGenerator_t gen;
+#else
+    int unused;
+#endif
+} cpu_state;
+
+#ifdef DGM_HAVE_CURAND
+#define CURAND_CHECK(ctx, call)                                                               \
+    do {                                                                                      \
+        curandStatus_t s_ = (call);                                                           \
+        if (s_ != CURAND_STATUS_SUCCESS)                                                      \
+            return dgm_set_error(ctx, DGM_STATUS_BACKEND_ERROR, "cpu: %s failed (curandStatus %d)", \
+                                 #call, (int)s_);                                             \
+    } while (0)
+#endif
+
+static dgm_status cpu_rng_seed(dgm_ctx *ctx, uint64_t seed, uint64_t offset)
+{
+#ifdef DGM_HAVE_CURAND
+    cpu_state *s = dgm_ctx_backend_state(ctx);
+    CURAND_CHECK(ctx, curandSetPseudoRandomGeneratorSeed(s->gen, seed));
+    CURAND_CHECK(ctx, curandSetGeneratorOffset(s->gen, offset));
+    return DGM_STATUS_OK;
+#else
+    (void)seed;
+    (void)offset;
+    return dgm_set_error(ctx, DGM_STATUS_UNSUPPORTED, "cpu: built without cuRAND");
+#endif
+}
+
+static dgm_status cpu_init(dgm_ctx *ctx, int device_index, uint64_t seed, void **state)
+{
+    (void)device_index;
+    cpu_state *s = calloc(1, sizeof *s);
+    if (!s) return dgm_set_error(ctx, DGM_STATUS_OOM, "cpu: out of host memory");
+#ifdef DGM_HAVE_CURAND
+    curandStatus_t cs = curandCreateGeneratorHost(&s->gen, CURAND_RNG_PSEUDO_PHILOX4_32_10);
+    if (cs != CURAND_STATUS_SUCCESS) {
+        free(s);
+        return dgm_set_error(ctx, DGM_STATUS_BACKEND_ERROR,
+                             "cpu: curandCreateGeneratorHost failed (curandStatus %d)", (int)cs);
+    }
+#endif
+    *state = s;
+    return cpu_rng_seed(ctx, seed, 0);
+}
+
+static void cpu_shutdown(void *state)
+{
+    cpu_state *s = state;
+    if (!s) return;
+#ifdef DGM_HAVE_CURAND
+    curandDestroyGenerator(s->gen);
+#endif
+    free(s);
+}
+
+static dgm_status cpu_alloc(dgm_ctx *ctx, size_t bytes, void **ptr)
+{
+    /* 64-byte alignment for vector loads; aligned_alloc needs a multiple of it. */
+    size_t size = (bytes + 63) / 64 * 64;
+    *ptr = aligned_alloc(64, size ? size : 64);
+    if (!*ptr) return dgm_set_error(ctx, DGM_STATUS_OOM, "cpu: cannot allocate %zu bytes", bytes);
+    return DGM_STATUS_OK;
+}
+
+static void cpu_free(dgm_ctx *ctx, void *ptr)
+{
+    (void)ctx;
+    free(ptr);
+}
+
+static dgm_status cpu_copy(dgm_ctx *ctx, void *dst, const void *src, size_t bytes,
+                           dgm_copy_kind kind)
+{
+    (void)ctx;
+    (void)kind;
+    if (bytes && dst != src) memmove(dst, src, bytes);
+    return DGM_STATUS_OK;
+}
+
+static dgm_status cpu_fill(dgm_ctx *ctx, float *dst, size_t n, float value)
+{
+    (void)ctx;
+    for (size_t i = 0; i < n; i++) dst[i] = value;
+    return DGM_STATUS_OK;
+}
+
+static dgm_status cpu_synchronize(dgm_ctx *ctx)
+{
+    (void)ctx;
+    return DGM_STATUS_OK;
+}
+
+static dgm_status cpu_rng_uniform(dgm_ctx *ctx, float *dst, size_t n)
+{
+#ifdef DGM_HAVE_CURAND
+    cpu_state *s = dgm_ctx_backend_state(ctx);
+    CURAND_CHECK(ctx, curandGenerateUniform(s->gen, dst, n));
+    return DGM_STATUS_OK;
+#else
+    (void)dst;
+    (void)n;
+    return dgm_set_error(ctx, DGM_STATUS_UNSUPPORTED, "cpu: built without cuRAND");
+#endif
+}
+
+static dgm_status cpu_rng_normal(dgm_ctx *ctx, float *dst, size_t n)
+{
+#ifdef DGM_HAVE_CURAND
+    cpu_state *s = dgm_ctx_backend_state(ctx);
+    CURAND_CHECK(ctx, curandGenerateNormal(s->gen, dst, n, 0.0f, 1.0f));
+    return DGM_STATUS_OK;
+#else
+    (void)dst;
+    (void)n;
+    return dgm_set_error(ctx, DGM_STATUS_UNSUPPORTED, "cpu: built without cuRAND");
+#endif
+}
+
+static const dgm_backend cpu_backend = {
+    .name = "cpu",
+    .device = DGM_DEVICE_CPU,
+    .init = cpu_init,
+    .shutdown = cpu_shutdown,
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .copy = cpu_copy,
+    .fill = cpu_fill,
+    .synchronize = cpu_synchronize,
+    .rng_seed = cpu_rng_seed,
+    .rng_uniform = cpu_rng_uniform,
+    .rng_normal = cpu_rng_normal,
+    .gemm = dgm_cpu_gemm,
+    .unary = dgm_cpu_unary,
+    .unary_backward = dgm_cpu_unary_backward,
+    .binary = dgm_cpu_binary,
+    .binary_backward = dgm_cpu_binary_backward,
+    .reduce_sum = dgm_cpu_reduce_sum,
+    .broadcast = dgm_cpu_broadcast,
+    .logsumexp_rows = dgm_cpu_logsumexp_rows,
+    .logsumexp_rows_backward = dgm_cpu_logsumexp_rows_backward,
+    .copy_cols = dgm_cpu_copy_cols,
+    .maxout = dgm_cpu_maxout,
+    .maxout_backward = dgm_cpu_maxout_backward,
+    .batchnorm_forward = dgm_cpu_batchnorm_forward,
+    .batchnorm_backward = dgm_cpu_batchnorm_backward,
+    .axpy = dgm_cpu_axpy,
+};
+
+const dgm_backend *dgm_cpu_backend(void) { return &cpu_backend; }

@@ -1,0 +1,210 @@
+/* Per-element math shared by the CPU and CUDA backends, written once.
+ *
+ * Under nvcc DGM_HD marks these __host__ __device__; under a C compiler it is empty, so
+ * the CPU tests exercise exactly the code the GPU kernels run. Backends only map threads
+ * (or loop indices) to elements and call these functions.
+ */
+#ifndef DGM_ELEMENTWISE_MATH_H
+#define DGM_ELEMENTWISE_MATH_H
+
+#include <math.h>
+#include <stddef.h>
+
+#ifdef __CUDACC__
+#define DGM_HD __host__ __device__
+#else
+#define DGM_HD
+#endif
+
+/* Unary kinds. The first DGM_ACT_COUNT values are the activations of dgm/ops.h in the
+ * same order (checked by a static assert in host/ops/ops_unary.c). */
+typedef enum dgm_unary_kind {
+    DGM_UNARY_IDENTITY = 0,
+    DGM_UNARY_RELU,
+    DGM_UNARY_LEAKY_RELU, /* a = negative slope */
+    DGM_UNARY_ELU,        /* a = alpha */
+    DGM_UNARY_SELU,
+    DGM_UNARY_GELU,
+    DGM_UNARY_SILU,
+    DGM_UNARY_TANH,
+    DGM_UNARY_SIGMOID,
+    DGM_UNARY_SOFTPLUS,
+    DGM_UNARY_EXP,
+    DGM_UNARY_LOG,
+    DGM_UNARY_SQRT,
+    DGM_UNARY_SQUARE,
+    DGM_UNARY_AFFINE,       /* a·x + b */
+    DGM_UNARY_DROPOUT_MASK, /* x uniform in (0, 1]: 1/(1-a) if x > a else 0 */
+    DGM_UNARY_COUNT
+} dgm_unary_kind;
+
+/* Binary kinds, f(a, b). */
+typedef enum dgm_binary_kind {
+    DGM_BINARY_ADD = 0,
+    DGM_BINARY_SUB,
+    DGM_BINARY_MUL,
+    DGM_BINARY_DIV,
+    DGM_BINARY_BCE_LOGITS,  /* a = logit, b = target */
+    DGM_BINARY_KL_NORMAL,   /* a = mu, b = logvar: KL(N(mu, e^logvar) || N(0, 1)) */
+    DGM_BINARY_GAUSS_LOGPDF, /* a = x - mu, b = logvar: log N(a; 0, e^logvar) */
+    DGM_BINARY_LESS,        /* 1 if a < b else 0; no gradient */
+    DGM_BINARY_COUNT
+} dgm_binary_kind;
+
+/* How an operand of a [R, C] elementwise op is laid out. */
+typedef enum dgm_bcast {
+    DGM_BCAST_FULL = 0, /* [R, C] */
+    DGM_BCAST_ROW,      /* [C], repeated down the rows */
+    DGM_BCAST_COL,      /* [R, 1], repeated across the columns */
+    DGM_BCAST_SCALAR    /* one element */
+} dgm_bcast;
+
+#define DGM_SELU_ALPHA 1.6732632423543772848170429916717f
+#define DGM_SELU_SCALE 1.0507009873554804934193349852946f
+#define DGM_LOG_2PI 1.8378770664093454835606594728112f
+
+DGM_HD static inline size_t dgm_bcast_index(int mode, size_t r, size_t c, size_t cols)
+{
+    switch (mode) {
+    case DGM_BCAST_ROW: return c;
+    case DGM_BCAST_COL: return r;
+    case DGM_BCAST_SCALAR: return 0;
+    default: return r * cols + c;
+    }
+}
+
+DGM_HD static inline float dgm_sigmoidf(float x)
+{
+    /* Split by sign so exp never overflows. */
+    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
+/* log(1 + e^x) without overflow. */
+DGM_HD static inline float dgm_softplusf(float x)
+{
+    return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x)));
+}
+
+DGM_HD static inline float dgm_unary_forward(int kind, float x, float a, float b)
+{
+    switch (kind) {
+    case DGM_UNARY_IDENTITY: return x;
+    case DGM_UNARY_RELU: return x > 0.0f ? x : 0.0f;
+    case DGM_UNARY_LEAKY_RELU: return x > 0.0f ? x : a * x;
+    case DGM_UNARY_ELU: return x > 0.0f ? x : a * expm1f(x);
+    case DGM_UNARY_SELU:
+        return DGM_SELU_SCALE * (x > 0.0f ? x : DGM_SELU_ALPHA * expm1f(x));
+    case DGM_UNARY_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    case DGM_UNARY_SILU: return x * dgm_sigmoidf(x);
+    case DGM_UNARY_TANH: return tanhf(x);
+    case DGM_UNARY_SIGMOID: return dgm_sigmoidf(x);
+    case DGM_UNARY_SOFTPLUS: return dgm_softplusf(x);
+    case DGM_UNARY_EXP: return expf(x);
+    case DGM_UNARY_LOG: return logf(x);
+    case DGM_UNARY_SQRT: return sqrtf(x);
+    case DGM_UNARY_SQUARE: return x * x;
+    case DGM_UNARY_AFFINE: return a * x + b;
+    case DGM_UNARY_DROPOUT_MASK: return x > a ? 1.0f / (1.0f - a) : 0.0f;
+    default: return x;
+    }
+}
+
+/* dy/dx given the input x and the output y = forward(x). */
+DGM_HD static inline float dgm_unary_derivative(int kind, float x, float y, float a, float b)
+{
+    (void)b;
+    switch (kind) {
+    case DGM_UNARY_IDENTITY: return 1.0f;
+    case DGM_UNARY_RELU: return x > 0.0f ? 1.0f : 0.0f;
+    case DGM_UNARY_LEAKY_RELU: return x > 0.0f ? 1.0f : a;
+    case DGM_UNARY_ELU: return x > 0.0f ? 1.0f : y + a;
+    case DGM_UNARY_SELU: return x > 0.0f ? DGM_SELU_SCALE : y + DGM_SELU_SCALE * DGM_SELU_ALPHA;
+    case DGM_UNARY_GELU:
+        return 0.5f * (1.0f + erff(x * 0.70710678118654752f)) +
+               x * 0.39894228040143268f * expf(-0.5f * x * x);
+    case DGM_UNARY_SILU: {
+        float s = dgm_sigmoidf(x);
+        return s * (1.0f + x * (1.0f - s));
+    }
+    case DGM_UNARY_TANH: return 1.0f - y * y;
+    case DGM_UNARY_SIGMOID: return y * (1.0f - y);
+    case DGM_UNARY_SOFTPLUS: return dgm_sigmoidf(x);
+    case DGM_UNARY_EXP: return y;
+    case DGM_UNARY_LOG: return 1.0f / x;
+    case DGM_UNARY_SQRT: return 0.5f / y;
+    case DGM_UNARY_SQUARE: return 2.0f * x;
+    case DGM_UNARY_AFFINE: return a;
+    default: return 0.0f;
+    }
+}
+
+DGM_HD static inline float dgm_binary_forward(int kind, float a, float b)
+{
+    switch (kind) {
+    case DGM_BINARY_ADD: return a + b;
+    case DGM_BINARY_SUB: return a - b;
+    case DGM_BINARY_MUL: return a * b;
+    case DGM_BINARY_DIV: return a / b;
+    case DGM_BINARY_BCE_LOGITS: return fmaxf(a, 0.0f) - a * b + log1pf(expf(-fabsf(a)));
+    case DGM_BINARY_KL_NORMAL: return 0.5f * (expf(b) + a * a - 1.0f - b);
+    case DGM_BINARY_GAUSS_LOGPDF: return -0.5f * (DGM_LOG_2PI + b + a * a * expf(-b));
+    case DGM_BINARY_LESS: return a < b ? 1.0f : 0.0f;
+    default: return 0.0f;
+    }
+}
+
+/* df/da. */
+DGM_HD static inline float dgm_binary_derivative_a(int kind, float a, float b)
+{
+    switch (kind) {
+    case DGM_BINARY_ADD: return 1.0f;
+    case DGM_BINARY_SUB: return 1.0f;
+    case DGM_BINARY_MUL: return b;
+    case DGM_BINARY_DIV: return 1.0f / b;
+    case DGM_BINARY_BCE_LOGITS: return dgm_sigmoidf(a) - b;
+    case DGM_BINARY_KL_NORMAL: return a;
+    case DGM_BINARY_GAUSS_LOGPDF: return -a * expf(-b);
+    default: return 0.0f;
+    }
+}
+
+/* df/db. */
+DGM_HD static inline float dgm_binary_derivative_b(int kind, float a, float b)
+{
+    switch (kind) {
+    case DGM_BINARY_ADD: return 1.0f;
+    case DGM_BINARY_SUB: return -1.0f;
+    case DGM_BINARY_MUL: return a;
+    case DGM_BINARY_DIV: return -a / (b * b);
+    case DGM_BINARY_BCE_LOGITS: return -a;
+    case DGM_BINARY_KL_NORMAL: return 0.5f * (expf(b) - 1.0f);
+    case DGM_BINARY_GAUSS_LOGPDF: return -0.5f * (1.0f - a * a * expf(-b));
+    default: return 0.0f;
+    }
+}
+
+/* dst = beta·dst + v, never reading dst when beta is 0 (it may hold garbage). */
+DGM_HD static inline float dgm_axpby(float beta, float dst, float v)
+{
+    return beta == 0.0f ? v : beta * dst + v;
+}
+
+/* Batch-norm per element: y = gamma·(x - mean)·invstd + beta. */
+DGM_HD static inline float dgm_batchnorm_apply(float x, float mean, float invstd, float gamma,
+                                               float beta)
+{
+    return gamma * (x - mean) * invstd + beta;
+}
+
+/* Batch-norm input gradient per element, given the column sums sum(dy) and
+ * sum(dy·xhat) over the n rows (training mode; eval mode passes n = 0: no batch terms). */
+DGM_HD static inline float dgm_batchnorm_dx(float dy, float xhat, float gamma, float invstd,
+                                            float sum_dy, float sum_dy_xhat, float n)
+{
+    if (n == 0.0f) return dy * gamma * invstd;
+    return gamma * invstd * (dy - sum_dy / n - xhat * sum_dy_xhat / n);
+}
+
+#endif

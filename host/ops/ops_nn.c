@@ -1,0 +1,135 @@
+/* Layers with their own kernels: maxout, batch norm, dropout. */
+#include "ops/ops_common.h"
+
+/* ---- maxout: y = max over groups of k columns; dx gets dy at each group's argmax ---- */
+
+static dgm_status maxout_backward(dgm_ctx *ctx, dgm_node *n)
+{
+    float *g = NULL, beta = 0;
+    DGM_TRY(dgm_grad_target(ctx, n->in[0], &g, &beta));
+    if (!g) return DGM_STATUS_OK;
+    return ctx->be->maxout_backward(ctx, dgm_rows(n->out), dgm_cols(n->out), (int)n->i[0],
+                                    n->saved[0], n->out->grad, beta, g);
+}
+
+dgm_status dgm_maxout(dgm_ctx *ctx, dgm_tensor *x, int k, dgm_tensor **out)
+{
+    DGM_TRY(dgm_op_begin(ctx, "maxout", out));
+    DGM_TRY(dgm_check_tensor(ctx, x, "maxout", "x"));
+    if (k < 1 || dgm_cols(x) % k != 0) {
+        char s[96];
+        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
+                             "maxout: %lld columns of x %s are not groups of k = %d",
+                             (long long)dgm_cols(x), dgm_shape_str(x, s, sizeof s), k);
+    }
+    const int64_t shape[2] = {dgm_rows(x), dgm_cols(x) / k};
+    dgm_tensor *y = NULL;
+    DGM_TRY(dgm_tensor_alloc_step(ctx, 2, shape, &y));
+    int32_t *arg = NULL;
+    DGM_TRY(dgm_scratch(ctx, (size_t)y->numel * sizeof(int32_t), (void **)&arg));
+    DGM_TRY(ctx->be->maxout(ctx, shape[0], shape[1], k, x->data, y->data, arg));
+    if (dgm_tape_needed(ctx, &x, 1)) {
+        dgm_node *n = NULL;
+        DGM_TRY(dgm_tape_record(ctx, DGM_OP_MAXOUT, maxout_backward, y, &x, 1, &n));
+        n->i[0] = k;
+        n->saved[0] = arg;
+    }
+    *out = y;
+    return DGM_STATUS_OK;
+}
+
+/* ---- batch norm (PyTorch BatchNorm1d over the rows) ---- */
+
+static dgm_status batchnorm_backward(dgm_ctx *ctx, dgm_node *n)
+{
+    dgm_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
+    float *gx = NULL, *gw = NULL, *gb = NULL, bx = 0, bw = 0, bb = 0;
+    DGM_TRY(dgm_grad_target(ctx, x, &gx, &bx));
+    DGM_TRY(dgm_grad_target(ctx, w, &gw, &bw));
+    DGM_TRY(dgm_grad_target(ctx, b, &gb, &bb));
+    /* The backend accumulates dgamma/dbeta (+=): clear first-time targets. */
+    if (gw && bw == 0.0f) DGM_TRY(ctx->be->fill(ctx, gw, (size_t)w->numel, 0.0f));
+    if (gb && bb == 0.0f) DGM_TRY(ctx->be->fill(ctx, gb, (size_t)b->numel, 0.0f));
+    return ctx->be->batchnorm_backward(ctx, (int)n->i[0], dgm_rows(x), dgm_cols(x), x->data,
+                                       w ? w->data : NULL, n->saved[0], n->saved[1],
+                                       n->out->grad, bx, gx, gw, gb);
+}
+
+static dgm_status check_vector(dgm_ctx *ctx, dgm_tensor *t, int64_t cols, const char *arg,
+                               const dgm_tensor *x)
+{
+    if (!t) return DGM_STATUS_OK;
+    DGM_TRY(dgm_check_tensor(ctx, t, "batchnorm", arg));
+    if (t->numel != cols) {
+        char s[96], sx[96];
+        return dgm_set_error(ctx, DGM_STATUS_SHAPE_MISMATCH,
+                             "batchnorm: %s %s does not match the %lld columns of x %s", arg,
+                             dgm_shape_str(t, s, sizeof s), (long long)cols,
+                             dgm_shape_str(x, sx, sizeof sx));
+    }
+    return DGM_STATUS_OK;
+}
+
+dgm_status dgm_batchnorm(dgm_ctx *ctx, dgm_tensor *x, dgm_tensor *weight, dgm_tensor *bias,
+                         dgm_tensor *running_mean, dgm_tensor *running_var, bool training,
+                         float momentum, float eps, dgm_tensor **out)
+{
+    DGM_TRY(dgm_op_begin(ctx, "batchnorm", out));
+    DGM_TRY(dgm_check_tensor(ctx, x, "batchnorm", "x"));
+    const int64_t rows = dgm_rows(x), cols = dgm_cols(x);
+    DGM_TRY(check_vector(ctx, weight, cols, "weight", x));
+    DGM_TRY(check_vector(ctx, bias, cols, "bias", x));
+    DGM_TRY(check_vector(ctx, running_mean, cols, "running_mean", x));
+    DGM_TRY(check_vector(ctx, running_var, cols, "running_var", x));
+    if (!(eps > 0.0f) || !(momentum >= 0.0f && momentum <= 1.0f))
+        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
+                             "batchnorm: eps %g must be > 0 and momentum %g in [0, 1]",
+                             (double)eps, (double)momentum);
+    if (!training && (!running_mean || !running_var))
+        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
+                             "batchnorm: eval mode needs running_mean and running_var");
+    if (training && rows < 2)
+        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
+                             "batchnorm: training needs more than one row per column (got %lld)",
+                             (long long)rows);
+    dgm_tensor *y = NULL;
+    DGM_TRY(dgm_tensor_alloc_step(ctx, x->ndim, x->shape, &y));
+    float *stats = NULL;
+    DGM_TRY(dgm_scratch(ctx, 2 * (size_t)cols * sizeof(float), (void **)&stats));
+    DGM_TRY(ctx->be->batchnorm_forward(ctx, training, rows, cols, eps, momentum, x->data,
+                                       weight ? weight->data : NULL, bias ? bias->data : NULL,
+                                       running_mean ? running_mean->data : NULL,
+                                       running_var ? running_var->data : NULL, y->data, stats,
+                                       stats + cols));
+    dgm_tensor *in[3] = {x, weight, bias};
+    if (dgm_tape_needed(ctx, in, 3)) {
+        dgm_node *n = NULL;
+        DGM_TRY(dgm_tape_record(ctx, DGM_OP_BATCHNORM, batchnorm_backward, y, in, 3, &n));
+        n->i[0] = training;
+        n->saved[0] = stats;
+        n->saved[1] = stats + cols;
+    }
+    *out = y;
+    return DGM_STATUS_OK;
+}
+
+/* ---- dropout: y = x·mask, mask = (u > p)/(1-p) from uniform u ---- */
+
+dgm_status dgm_dropout(dgm_ctx *ctx, dgm_tensor *x, float p, bool training, dgm_tensor **out)
+{
+    DGM_TRY(dgm_op_begin(ctx, "dropout", out));
+    DGM_TRY(dgm_check_tensor(ctx, x, "dropout", "x"));
+    if (!(p >= 0.0f && p < 1.0f))
+        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
+                             "dropout: p = %g is not in [0, 1)", (double)p);
+    if (!training || p == 0.0f) {
+        *out = x;
+        return DGM_STATUS_OK;
+    }
+    dgm_tensor *mask = NULL;
+    DGM_TRY(dgm_tensor_alloc_step(ctx, x->ndim, x->shape, &mask));
+    DGM_TRY(dgm_rng_draw(ctx, false, mask->data, (size_t)mask->numel));
+    DGM_TRY(ctx->be->unary(ctx, DGM_UNARY_DROPOUT_MASK, p, 0.0f, (size_t)mask->numel,
+                           mask->data, mask->data));
+    return dgm_binary_op(ctx, DGM_OP_DROPOUT, DGM_BINARY_MUL, x, mask, out);
+}

@@ -1,0 +1,12 @@
+/* dgm: deep generative models in C11 and CUDA. Include this header for the whole API.
+ * See docs/architecture.md for how the pieces fit. */
+#ifndef DGM_H
+#define DGM_H
+
+#include "dgm/core.h"
+#include "dgm/tensor.h"
+#include "dgm/params.h"
+#include "dgm/ops.h"
+#include "dgm/autodiff.h"
+
+#endif

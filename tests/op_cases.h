@@ -1,0 +1,47 @@
+// The table of op cases shared by the finite-difference suite and the CUDA parity suite:
+// every differentiable op, with shapes, input ranges and broadcast variants.
+#pragma once
+
+#include <functional>
+
+#include "test_util.h"
+
+namespace dgmtest {
+
+struct InputSpec {
+    std::vector<int64_t> shape;
+    float lo = -1.0f, hi = 1.0f;
+    float gap = 0.0f;  // keep |x| >= gap (away from kinks)
+    bool grad = true;  // check the gradient with respect to this input
+};
+
+using OpFn = std::function<dgm_status(dgm_ctx *, std::vector<dgm_tensor *> &, dgm_tensor **)>;
+
+struct OpCase {
+    std::string name;
+    dgm_op op;
+    std::vector<InputSpec> inputs;
+    OpFn fn;
+    float rtol = 2e-2f, atol = 2e-3f;
+    uint64_t reseed = 0;  // nonzero: reseed the context before each forward (dropout)
+};
+
+std::vector<OpCase> all_op_cases();
+
+// gtest prints a case by its name, not its bytes.
+inline void PrintTo(const OpCase &c, std::ostream *os) { *os << c.name; }
+
+struct CaseResult {
+    std::vector<float> out;
+    std::vector<std::vector<float>> grads;  // per input; empty where grad is false
+};
+
+// Deterministic input values of a case.
+std::vector<std::vector<float>> case_inputs(const OpCase &c, uint32_t seed);
+
+// Runs a case forward; when `seed_grad` is given, also backward from it. Ends the step.
+::testing::AssertionResult run_case(dgm_ctx *ctx, const OpCase &c,
+                                    const std::vector<std::vector<float>> &inputs,
+                                    const std::vector<float> *seed_grad, CaseResult *result);
+
+}  // namespace dgmtest
