@@ -1,41 +1,99 @@
 /* CPU elementwise loops: each maps indices to elements and calls the shared math of
- * elementwise_math.h. */
+ * elementwise_math.h.
+ *
+ * The kind is switched on once, outside the loop: each case instantiates the loop with a
+ * constant kind, so the compiler folds the math's own switch away and vectorizes (a
+ * switch per element ran 10x slower). Binary loops walk rows and columns rather than
+ * dividing a flat index per element, for the same reason. */
 #include "cpu/cpu_internal.h"
 
 #define PAR_FOR _Pragma("omp parallel for if (n >= DGM_CPU_PARALLEL_MIN) schedule(static)")
 
+/* Expands CASE(kind) for every unary kind. */
+#define DGM_FOR_EACH_UNARY(CASE)                                                              \
+    CASE(DGM_UNARY_IDENTITY) CASE(DGM_UNARY_RELU) CASE(DGM_UNARY_LEAKY_RELU)                  \
+    CASE(DGM_UNARY_ELU) CASE(DGM_UNARY_SELU) CASE(DGM_UNARY_GELU) CASE(DGM_UNARY_SILU)        \
+    CASE(DGM_UNARY_TANH) CASE(DGM_UNARY_SIGMOID) CASE(DGM_UNARY_SOFTPLUS)                     \
+    CASE(DGM_UNARY_EXP) CASE(DGM_UNARY_LOG) CASE(DGM_UNARY_SQRT) CASE(DGM_UNARY_SQUARE)       \
+    CASE(DGM_UNARY_AFFINE) CASE(DGM_UNARY_DROPOUT_MASK)
+
+#define DGM_FOR_EACH_BINARY(CASE)                                                             \
+    CASE(DGM_BINARY_ADD) CASE(DGM_BINARY_SUB) CASE(DGM_BINARY_MUL) CASE(DGM_BINARY_DIV)       \
+    CASE(DGM_BINARY_BCE_LOGITS) CASE(DGM_BINARY_KL_NORMAL) CASE(DGM_BINARY_GAUSS_LOGPDF)      \
+    CASE(DGM_BINARY_LESS)
+
+_Static_assert(DGM_UNARY_COUNT == 16 && DGM_BINARY_COUNT == 8,
+               "a kind was added: list it in DGM_FOR_EACH_UNARY / DGM_FOR_EACH_BINARY");
+
 dgm_status dgm_cpu_unary(dgm_ctx *ctx, int kind, float pa, float pb, size_t n, const float *x,
                          float *y)
 {
-    (void)ctx;
-    PAR_FOR
-    for (size_t i = 0; i < n; i++) y[i] = dgm_unary_forward(kind, x[i], pa, pb);
-    return DGM_STATUS_OK;
+#define CASE(K)                                                                               \
+    case K: {                                                                                 \
+        PAR_FOR                                                                               \
+        for (size_t i = 0; i < n; i++) y[i] = dgm_unary_forward(K, x[i], pa, pb);             \
+        return DGM_STATUS_OK;                                                                 \
+    }
+    switch (kind) { DGM_FOR_EACH_UNARY(CASE) }
+#undef CASE
+    return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "cpu unary: unknown kind %d", kind);
 }
 
 dgm_status dgm_cpu_unary_backward(dgm_ctx *ctx, int kind, float pa, float pb, size_t n,
                                   const float *x, const float *y, const float *dy, float beta,
                                   float *dx)
 {
-    (void)ctx;
-    PAR_FOR
-    for (size_t i = 0; i < n; i++)
-        dx[i] = dgm_axpby(beta, dx[i], dgm_unary_derivative(kind, x[i], y[i], pa, pb) * dy[i]);
-    return DGM_STATUS_OK;
+#define CASE(K)                                                                               \
+    case K: {                                                                                 \
+        if (beta == 0.0f) {                                                                   \
+            PAR_FOR                                                                           \
+            for (size_t i = 0; i < n; i++)                                                    \
+                dx[i] = dgm_unary_derivative(K, x[i], y[i], pa, pb) * dy[i];                  \
+        } else {                                                                              \
+            PAR_FOR                                                                           \
+            for (size_t i = 0; i < n; i++)                                                    \
+                dx[i] = beta * dx[i] + dgm_unary_derivative(K, x[i], y[i], pa, pb) * dy[i];   \
+        }                                                                                     \
+        return DGM_STATUS_OK;                                                                 \
+    }
+    switch (kind) { DGM_FOR_EACH_UNARY(CASE) }
+#undef CASE
+    return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "cpu unary backward: unknown kind %d",
+                         kind);
+}
+
+/* Row r of a broadcast operand: its base pointer and column stride (0 when repeated). */
+static inline const float *operand_row(const float *p, int mode, size_t r, size_t cols,
+                                       size_t *stride)
+{
+    *stride = (mode == DGM_BCAST_FULL || mode == DGM_BCAST_ROW) ? 1 : 0;
+    return p + dgm_bcast_index(mode, r, 0, cols);
 }
 
 dgm_status dgm_cpu_binary(dgm_ctx *ctx, int kind, int64_t rows, int64_t cols, const float *a,
                           int bcast_a, const float *b, int bcast_b, float *out)
 {
-    (void)ctx;
-    const size_t n = (size_t)(rows * cols), c = (size_t)cols;
-    PAR_FOR
-    for (size_t i = 0; i < n; i++) {
-        size_t r = i / c, j = i % c;
-        out[i] = dgm_binary_forward(kind, a[dgm_bcast_index(bcast_a, r, j, c)],
-                                    b[dgm_bcast_index(bcast_b, r, j, c)]);
+    const size_t R = (size_t)rows, C = (size_t)cols, n = R * C;
+    (void)n;
+#define CASE(K)                                                                               \
+    case K: {                                                                                 \
+        _Pragma("omp parallel for if (n >= DGM_CPU_PARALLEL_MIN) schedule(static)")           \
+        for (size_t r = 0; r < R; r++) {                                                      \
+            size_t sa, sb;                                                                    \
+            const float *ar = operand_row(a, bcast_a, r, C, &sa);                            \
+            const float *br = operand_row(b, bcast_b, r, C, &sb);                            \
+            float *o = out + r * C;                                                           \
+            if (sa && sb)                                                                     \
+                for (size_t c = 0; c < C; c++) o[c] = dgm_binary_forward(K, ar[c], br[c]);    \
+            else                                                                              \
+                for (size_t c = 0; c < C; c++)                                                \
+                    o[c] = dgm_binary_forward(K, ar[c * sa], br[c * sb]);                     \
+        }                                                                                     \
+        return DGM_STATUS_OK;                                                                 \
     }
-    return DGM_STATUS_OK;
+    switch (kind) { DGM_FOR_EACH_BINARY(CASE) }
+#undef CASE
+    return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "cpu binary: unknown kind %d", kind);
 }
 
 dgm_status dgm_cpu_binary_backward(dgm_ctx *ctx, int kind, int64_t rows, int64_t cols,
@@ -43,26 +101,51 @@ dgm_status dgm_cpu_binary_backward(dgm_ctx *ctx, int kind, int64_t rows, int64_t
                                    const float *dy, float beta_a, float *da, float beta_b,
                                    float *db)
 {
-    (void)ctx;
-    const size_t n = (size_t)(rows * cols), c = (size_t)cols;
-    PAR_FOR
-    for (size_t i = 0; i < n; i++) {
-        size_t r = i / c, j = i % c;
-        float av = a[dgm_bcast_index(bcast_a, r, j, c)], bv = b[dgm_bcast_index(bcast_b, r, j, c)];
-        if (da) da[i] = dgm_axpby(beta_a, da[i], dgm_binary_derivative_a(kind, av, bv) * dy[i]);
-        if (db) db[i] = dgm_axpby(beta_b, db[i], dgm_binary_derivative_b(kind, av, bv) * dy[i]);
+    const size_t R = (size_t)rows, C = (size_t)cols, n = R * C;
+    (void)n;
+#define CASE(K)                                                                               \
+    case K: {                                                                                 \
+        _Pragma("omp parallel for if (n >= DGM_CPU_PARALLEL_MIN) schedule(static)")           \
+        for (size_t r = 0; r < R; r++) {                                                      \
+            size_t sa, sb;                                                                    \
+            const float *ar = operand_row(a, bcast_a, r, C, &sa);                            \
+            const float *br = operand_row(b, bcast_b, r, C, &sb);                            \
+            const float *g = dy + r * C;                                                      \
+            if (da) {                                                                         \
+                float *d = da + r * C;                                                        \
+                for (size_t c = 0; c < C; c++)                                                \
+                    d[c] = dgm_axpby(beta_a, d[c],                                            \
+                                     dgm_binary_derivative_a(K, ar[c * sa], br[c * sb]) * g[c]); \
+            }                                                                                 \
+            if (db) {                                                                         \
+                float *d = db + r * C;                                                        \
+                for (size_t c = 0; c < C; c++)                                                \
+                    d[c] = dgm_axpby(beta_b, d[c],                                            \
+                                     dgm_binary_derivative_b(K, ar[c * sa], br[c * sb]) * g[c]); \
+            }                                                                                 \
+        }                                                                                     \
+        return DGM_STATUS_OK;                                                                 \
     }
-    return DGM_STATUS_OK;
+    switch (kind) { DGM_FOR_EACH_BINARY(CASE) }
+#undef CASE
+    return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "cpu binary backward: unknown kind %d",
+                         kind);
 }
 
 dgm_status dgm_cpu_broadcast(dgm_ctx *ctx, int bcast, int64_t rows, int64_t cols, float alpha,
                              const float *src, float beta, float *dst)
 {
     (void)ctx;
-    const size_t n = (size_t)(rows * cols), c = (size_t)cols;
-    PAR_FOR
-    for (size_t i = 0; i < n; i++)
-        dst[i] = dgm_axpby(beta, dst[i], alpha * src[dgm_bcast_index(bcast, i / c, i % c, c)]);
+    const size_t R = (size_t)rows, C = (size_t)cols;
+    for (size_t r = 0; r < R; r++) {
+        size_t s;
+        const float *sr = operand_row(src, bcast, r, C, &s);
+        float *d = dst + r * C;
+        if (beta == 0.0f)
+            for (size_t c = 0; c < C; c++) d[c] = alpha * sr[c * s];
+        else
+            for (size_t c = 0; c < C; c++) d[c] = beta * d[c] + alpha * sr[c * s];
+    }
     return DGM_STATUS_OK;
 }
 

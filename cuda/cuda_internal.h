@@ -1,0 +1,197 @@
+/* Private to cuda/: the CUDA backend's per-context state, the checks that turn a failed
+ * CUDA, cuBLAS or cuRAND call into a status on the context, and the entry points each
+ * .cu file gives the backend table in cuda_backend.cu.
+ *
+ * Every kernel runs on the context's own stream; nothing here is process-wide. A check
+ * that fails records the call and the library's error string with dgm_set_error and
+ * returns from the calling function; the library never prints, exits or aborts.
+ */
+#ifndef DGM_CUDA_INTERNAL_H
+#define DGM_CUDA_INTERNAL_H
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <curand.h>
+
+#include "backend.h"
+
+typedef struct dgm_cuda_state {
+    int device;              /* GPU ordinal, made current by every entry */
+    cudaStream_t stream;     /* all work of the context, in order */
+    cublasHandle_t cublas;   /* bound to stream */
+    curandGenerator_t rng;   /* device Philox4_32_10, bound to stream */
+    float *ones;             /* ones_len 1.0f, for reductions through gemv; grows */
+    size_t ones_len;
+    void *scratch;           /* temporary device memory of reductions; grows */
+    size_t scratch_bytes;
+} dgm_cuda_state;
+
+/* Threads per block of every kernel; a multiple of the warp size. */
+#define DGM_CUDA_BLOCK 256
+/* At most this many blocks; grid-stride loops cover the rest. */
+#define DGM_CUDA_MAX_GRID 65536u
+
+static inline unsigned dgm_cuda_grid(size_t n)
+{
+    size_t g = (n + DGM_CUDA_BLOCK - 1) / DGM_CUDA_BLOCK;
+    return g > DGM_CUDA_MAX_GRID ? DGM_CUDA_MAX_GRID : (unsigned)g;
+}
+
+/* ---- error checks ---- */
+
+static inline dgm_status dgm_cuda_fail(dgm_ctx *ctx, cudaError_t err, const char *what)
+{
+    /* Clear the (non-sticky) error so that a later launch check does not report it. */
+    (void)cudaGetLastError();
+    dgm_status status =
+        err == cudaErrorMemoryAllocation ? DGM_STATUS_OOM : DGM_STATUS_BACKEND_ERROR;
+    return dgm_set_error(ctx, status, "CUDA: %s failed: %s (%s)", what, cudaGetErrorString(err),
+                         cudaGetErrorName(err));
+}
+
+static inline dgm_status dgm_cublas_fail(dgm_ctx *ctx, cublasStatus_t err, const char *what)
+{
+    dgm_status status =
+        err == CUBLAS_STATUS_ALLOC_FAILED ? DGM_STATUS_OOM : DGM_STATUS_BACKEND_ERROR;
+    return dgm_set_error(ctx, status, "cuBLAS: %s failed: %s", what,
+                         cublasGetStatusString(err));
+}
+
+/* cuRAND has no error-string function. */
+static inline const char *dgm_curand_status_string(curandStatus_t err)
+{
+    switch (err) {
+    case CURAND_STATUS_SUCCESS: return "CURAND_STATUS_SUCCESS";
+    case CURAND_STATUS_VERSION_MISMATCH: return "CURAND_STATUS_VERSION_MISMATCH";
+    case CURAND_STATUS_NOT_INITIALIZED: return "CURAND_STATUS_NOT_INITIALIZED";
+    case CURAND_STATUS_ALLOCATION_FAILED: return "CURAND_STATUS_ALLOCATION_FAILED";
+    case CURAND_STATUS_TYPE_ERROR: return "CURAND_STATUS_TYPE_ERROR";
+    case CURAND_STATUS_OUT_OF_RANGE: return "CURAND_STATUS_OUT_OF_RANGE";
+    case CURAND_STATUS_LENGTH_NOT_MULTIPLE: return "CURAND_STATUS_LENGTH_NOT_MULTIPLE";
+    case CURAND_STATUS_DOUBLE_PRECISION_REQUIRED:
+        return "CURAND_STATUS_DOUBLE_PRECISION_REQUIRED";
+    case CURAND_STATUS_LAUNCH_FAILURE: return "CURAND_STATUS_LAUNCH_FAILURE";
+    case CURAND_STATUS_PREEXISTING_FAILURE: return "CURAND_STATUS_PREEXISTING_FAILURE";
+    case CURAND_STATUS_INITIALIZATION_FAILED: return "CURAND_STATUS_INITIALIZATION_FAILED";
+    case CURAND_STATUS_ARCH_MISMATCH: return "CURAND_STATUS_ARCH_MISMATCH";
+    case CURAND_STATUS_INTERNAL_ERROR: return "CURAND_STATUS_INTERNAL_ERROR";
+    default: return "unknown cuRAND status";
+    }
+}
+
+static inline dgm_status dgm_curand_fail(dgm_ctx *ctx, curandStatus_t err, const char *what)
+{
+    /* A failed generator kernel leaves a CUDA error behind as well. */
+    (void)cudaGetLastError();
+    dgm_status status =
+        err == CURAND_STATUS_ALLOCATION_FAILED ? DGM_STATUS_OOM : DGM_STATUS_BACKEND_ERROR;
+    return dgm_set_error(ctx, status, "cuRAND: %s failed: %s", what,
+                         dgm_curand_status_string(err));
+}
+
+/* Each evaluates `call` once and returns the failure status from the enclosing function. */
+#define DGM_CUDA_TRY(ctx, call)                                                            \
+    do {                                                                                   \
+        cudaError_t dgm_err_ = (call);                                                     \
+        if (dgm_err_ != cudaSuccess) return dgm_cuda_fail((ctx), dgm_err_, #call);         \
+    } while (0)
+
+#define DGM_CUBLAS_TRY(ctx, call)                                                          \
+    do {                                                                                   \
+        cublasStatus_t dgm_err_ = (call);                                                  \
+        if (dgm_err_ != CUBLAS_STATUS_SUCCESS) return dgm_cublas_fail((ctx), dgm_err_, #call); \
+    } while (0)
+
+#define DGM_CURAND_TRY(ctx, call)                                                          \
+    do {                                                                                   \
+        curandStatus_t dgm_err_ = (call);                                                  \
+        if (dgm_err_ != CURAND_STATUS_SUCCESS) return dgm_curand_fail((ctx), dgm_err_, #call); \
+    } while (0)
+
+/* After every kernel launch: a bad configuration or a missing kernel image shows here. */
+#define DGM_CUDA_CHECK_LAUNCH(ctx, kernel_name)                                            \
+    do {                                                                                   \
+        cudaError_t dgm_err_ = cudaGetLastError();                                         \
+        if (dgm_err_ != cudaSuccess)                                                       \
+            return dgm_cuda_fail((ctx), dgm_err_, "launch of " kernel_name);               \
+    } while (0)
+
+/* The context's state, with its GPU made current for this thread: a context may be used
+ * from another thread than the one that created it, and a launch on another device's
+ * stream fails. */
+static inline dgm_status dgm_cuda_enter(dgm_ctx *ctx, dgm_cuda_state **out)
+{
+    dgm_cuda_state *st = (dgm_cuda_state *)dgm_ctx_backend_state(ctx);
+    int current = -1;
+    DGM_CUDA_TRY(ctx, cudaGetDevice(&current));
+    if (current != st->device) DGM_CUDA_TRY(ctx, cudaSetDevice(st->device));
+    *out = st;
+    return DGM_STATUS_OK;
+}
+
+/* Declares `st` and enters; returns the failure from the enclosing function. */
+#define DGM_CUDA_ENTER(ctx, st)                                                            \
+    dgm_cuda_state *st = NULL;                                                             \
+    do {                                                                                   \
+        dgm_status dgm_enter_ = dgm_cuda_enter((ctx), &st);                                \
+        if (dgm_enter_ != DGM_STATUS_OK) return dgm_enter_;                                \
+    } while (0)
+
+/* ---- entries of the backend table defined outside cuda_backend.cu ---- */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* cuda_elementwise.cu */
+dgm_status dgm_cuda_fill(dgm_ctx *ctx, float *dst, size_t n, float value);
+dgm_status dgm_cuda_unary(dgm_ctx *ctx, int kind, float pa, float pb, size_t n, const float *x,
+                          float *y);
+dgm_status dgm_cuda_unary_backward(dgm_ctx *ctx, int kind, float pa, float pb, size_t n,
+                                   const float *x, const float *y, const float *dy, float beta,
+                                   float *dx);
+dgm_status dgm_cuda_binary(dgm_ctx *ctx, int kind, int64_t rows, int64_t cols, const float *a,
+                           int bcast_a, const float *b, int bcast_b, float *out);
+dgm_status dgm_cuda_binary_backward(dgm_ctx *ctx, int kind, int64_t rows, int64_t cols,
+                                    const float *a, int bcast_a, const float *b, int bcast_b,
+                                    const float *dy, float beta_a, float *da, float beta_b,
+                                    float *db);
+dgm_status dgm_cuda_broadcast(dgm_ctx *ctx, int bcast, int64_t rows, int64_t cols, float alpha,
+                              const float *src, float beta, float *dst);
+dgm_status dgm_cuda_copy_cols(dgm_ctx *ctx, int64_t rows, int64_t cols, const float *src,
+                              int64_t src_ld, float beta, float *dst, int64_t dst_ld);
+/* dst[r*ld + c] = beta·dst for c < cols (0 when beta is 0, without reading dst): what
+ * gemm with k = 0 leaves, done here rather than trusting cuBLAS with an empty product. */
+dgm_status dgm_cuda_scale_cols(dgm_ctx *ctx, int64_t rows, int64_t cols, float beta,
+                               float *dst, int64_t ld);
+
+/* cuda_reduce.cu */
+dgm_status dgm_cuda_reduce_sum(dgm_ctx *ctx, int axis, int64_t rows, int64_t cols, float alpha,
+                               const float *x, float beta, float *y);
+dgm_status dgm_cuda_logsumexp_rows(dgm_ctx *ctx, int64_t rows, int64_t cols, const float *x,
+                                   float *y);
+dgm_status dgm_cuda_logsumexp_rows_backward(dgm_ctx *ctx, int64_t rows, int64_t cols,
+                                            const float *x, const float *y, const float *dy,
+                                            float beta, float *dx);
+
+/* cuda_nn.cu */
+dgm_status dgm_cuda_maxout(dgm_ctx *ctx, int64_t rows, int64_t cols, int k, const float *x,
+                           float *y, int32_t *argmax);
+dgm_status dgm_cuda_maxout_backward(dgm_ctx *ctx, int64_t rows, int64_t cols, int k,
+                                    const int32_t *argmax, const float *dy, float beta,
+                                    float *dx);
+dgm_status dgm_cuda_batchnorm_forward(dgm_ctx *ctx, int training, int64_t rows, int64_t cols,
+                                      float eps, float momentum, const float *x,
+                                      const float *gamma, const float *beta,
+                                      float *running_mean, float *running_var, float *y,
+                                      float *save_mean, float *save_invstd);
+dgm_status dgm_cuda_batchnorm_backward(dgm_ctx *ctx, int training, int64_t rows, int64_t cols,
+                                       const float *x, const float *gamma,
+                                       const float *save_mean, const float *save_invstd,
+                                       const float *dy, float beta_dx, float *dx,
+                                       float *dgamma, float *dbeta);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

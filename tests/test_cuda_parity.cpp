@@ -1,0 +1,138 @@
+// The CUDA backend against the CPU backend: every op of the case table forward and
+// backward, the random draws, and a whole MLP training step. Skipped (never passed) when
+// no GPU is usable.
+#include <cstring>
+
+#include "op_cases.h"
+
+using namespace dgmtest;
+
+namespace {
+
+#define SKIP_WITHOUT_GPU()                                                                    \
+    do {                                                                                      \
+        std::string why_ = cuda_skip_reason();                                                \
+        if (!why_.empty()) GTEST_SKIP() << why_;                                              \
+    } while (0)
+
+void expect_close(const std::vector<float> &cuda, const std::vector<float> &cpu, float rtol,
+                  float atol, const std::string &what)
+{
+    ASSERT_EQ(cuda.size(), cpu.size()) << what;
+    for (size_t i = 0; i < cpu.size(); i++) {
+        const float tol = atol + rtol * std::fabs(cpu[i]);
+        EXPECT_NEAR(cuda[i], cpu[i], tol) << what << " element " << i;
+    }
+}
+
+class CudaParity : public ::testing::TestWithParam<OpCase> {};
+
+TEST_P(CudaParity, ForwardAndBackwardMatchCpu)
+{
+    SKIP_WITHOUT_GPU();
+    const OpCase &c = GetParam();
+    std::string why;
+    CtxPtr cpu = make_ctx(DGM_DEVICE_CPU, 5), gpu = make_ctx(DGM_DEVICE_CUDA, 5, &why);
+    ASSERT_TRUE(cpu);
+    ASSERT_TRUE(gpu) << why;
+    auto inputs = case_inputs(c, 11);
+    CaseResult probe;
+    ASSERT_TRUE(run_case(cpu.get(), c, inputs, nullptr, &probe));
+    std::mt19937 rng(3);
+    auto w = random_values(rng, (int64_t)probe.out.size(), -1.0f, 1.0f);
+    CaseResult rc, rg;
+    ASSERT_TRUE(run_case(cpu.get(), c, inputs, &w, &rc));
+    ASSERT_TRUE(run_case(gpu.get(), c, inputs, &w, &rg));
+    expect_close(rg.out, rc.out, 1e-4f, 1e-5f, c.name + " forward");
+    for (size_t i = 0; i < rc.grads.size(); i++)
+        expect_close(rg.grads[i], rc.grads[i], 1e-4f, 1e-5f,
+                     c.name + " grad of input " + std::to_string(i));
+}
+
+std::string case_name(const ::testing::TestParamInfo<OpCase> &info) { return info.param.name; }
+
+INSTANTIATE_TEST_SUITE_P(AllOps, CudaParity, ::testing::ValuesIn(all_op_cases()), case_name);
+
+// The same seed gives the same numbers on both backends (cuRAND Philox4_32_10 host and
+// device generators), odd sizes included.
+TEST(CudaParityRng, SameSeedSameDraws)
+{
+    SKIP_WITHOUT_GPU();
+    std::string why;
+    CtxPtr cpu = make_ctx(DGM_DEVICE_CPU, 77), gpu = make_ctx(DGM_DEVICE_CUDA, 77, &why);
+    ASSERT_TRUE(gpu) << why;
+    for (int64_t n : {1000, 1001, 7}) {
+        for (int kind = 0; kind < 3; kind++) {
+            std::vector<float> out[2];
+            dgm_ctx *ctxs[2] = {cpu.get(), gpu.get()};
+            for (int b = 0; b < 2; b++) {
+                dgm_tensor *t = nullptr;
+                dgm_status st;
+                if (kind == 0) st = dgm_rand_normal(ctxs[b], 1, &n, 0.5f, 2.0f, &t);
+                else if (kind == 1) st = dgm_rand_uniform(ctxs[b], 1, &n, -1.0f, 3.0f, &t);
+                else {
+                    std::vector<float> p((size_t)n, 0.4f);
+                    dgm_tensor *probs = from_host(ctxs[b], {n}, p);
+                    st = dgm_bernoulli(ctxs[b], probs, &t);
+                }
+                ASSERT_EQ(st, DGM_STATUS_OK) << dgm_last_error(ctxs[b]);
+                out[b] = to_host(ctxs[b], t);
+                ASSERT_EQ(dgm_ctx_step_end(ctxs[b]), DGM_STATUS_OK);
+            }
+            expect_close(out[1], out[0], 1e-5f, 1e-6f,
+                         "draw kind " + std::to_string(kind) + " n " + std::to_string(n));
+        }
+    }
+}
+
+// One whole training step of a 2-layer MLP (forward, backward, SGD) from the same
+// parameters gives the same parameters on both backends.
+TEST(CudaParityTraining, MlpStepMatchesCpu)
+{
+    SKIP_WITHOUT_GPU();
+    std::string why;
+    CtxPtr cpu = make_ctx(DGM_DEVICE_CPU, 9), gpu = make_ctx(DGM_DEVICE_CUDA, 9, &why);
+    ASSERT_TRUE(gpu) << why;
+    const int64_t batch = 32, in = 20, hidden = 64, out = 10;
+    dgm_ctx *ctxs[2] = {cpu.get(), gpu.get()};
+    dgm_params *p[2] = {nullptr, nullptr};
+    for (int b = 0; b < 2; b++) {
+        DGM_ASSERT_OK(ctxs[b], dgm_params_create(ctxs[b], &p[b]));
+        DGM_ASSERT_OK(ctxs[b], dgm_params_add_linear(p[b], "fc1", in, hidden, true));
+        DGM_ASSERT_OK(ctxs[b], dgm_params_add_linear(p[b], "fc2", hidden, out, true));
+        DGM_ASSERT_OK(ctxs[b], dgm_params_alloc(p[b]));
+    }
+    // Start both from the CPU's initial values.
+    for (int i = 0; i < dgm_params_count(p[0]); i++) {
+        dgm_tensor *t0 = dgm_params_at(p[0], i), *t1 = dgm_params_at(p[1], i);
+        auto v = to_host(cpu.get(), t0);
+        DGM_ASSERT_OK(gpu.get(), dgm_tensor_copy_from_host(gpu.get(), t1, v.data()));
+    }
+    std::mt19937 rng(1);
+    auto x = random_values(rng, batch * in, -1.0f, 1.0f);
+    auto y = random_values(rng, batch * out, 0.0f, 1.0f);
+    for (int step = 0; step < 3; step++) {
+        for (int b = 0; b < 2; b++) {
+            dgm_ctx *ctx = ctxs[b];
+            dgm_tensor *xt = from_host(ctx, {batch, in}, x), *yt = from_host(ctx, {batch, out}, y);
+            dgm_tensor *h = nullptr, *logits = nullptr, *loss = nullptr;
+            DGM_ASSERT_OK(ctx, dgm_matmul(ctx, xt, false, dgm_params_get(p[b], "fc1.weight"), true,
+                                          dgm_params_get(p[b], "fc1.bias"), DGM_ACT_RELU, 0, &h));
+            DGM_ASSERT_OK(ctx, dgm_matmul(ctx, h, false, dgm_params_get(p[b], "fc2.weight"), true,
+                                          dgm_params_get(p[b], "fc2.bias"), DGM_ACT_NONE, 0, &logits));
+            DGM_ASSERT_OK(ctx, dgm_bce_with_logits(ctx, logits, yt, DGM_REDUCTION_MEAN, &loss));
+            DGM_ASSERT_OK(ctx, dgm_params_zero_grad(p[b]));
+            DGM_ASSERT_OK(ctx, dgm_backward(ctx, loss));
+            DGM_ASSERT_OK(ctx, dgm_params_sgd_step(p[b], 0.5f));
+            DGM_ASSERT_OK(ctx, dgm_ctx_step_end(ctx));
+        }
+    }
+    for (int i = 0; i < dgm_params_count(p[0]); i++)
+        expect_close(to_host(gpu.get(), dgm_params_at(p[1], i)),
+                     to_host(cpu.get(), dgm_params_at(p[0], i)), 1e-4f, 1e-5f,
+                     dgm_params_name(p[0], i));
+    dgm_params_free(p[0]);
+    dgm_params_free(p[1]);
+}
+
+}  // namespace
