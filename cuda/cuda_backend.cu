@@ -247,6 +247,7 @@ static const dgm_backend dgm_cuda_table = {
     dgm_cuda_batchnorm_forward,           /* batchnorm_forward */
     dgm_cuda_batchnorm_backward,          /* batchnorm_backward */
     dgm_cuda_axpy,                        /* axpy */
+    dgm_cuda_gather_rows,                 /* gather_rows */
 };
 
 extern "C" const dgm_backend *dgm_cuda_backend(void)

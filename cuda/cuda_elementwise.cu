@@ -231,6 +231,30 @@ extern "C" dgm_status dgm_cuda_copy_cols(dgm_ctx *ctx, int64_t rows, int64_t col
     return DGM_STATUS_OK;
 }
 
+/* ---- row gathers (batches drawn from a device-resident dataset) ---- */
+
+static __global__ void dgm_gather_rows_kernel(size_t n, size_t cols, const float *src,
+                                              const int32_t *idx, float *dst)
+{
+    DGM_GRID_STRIDE(i, n)
+    {
+        size_t r = i / cols, c = i % cols;
+        dst[i] = src[(size_t)idx[r] * cols + c];
+    }
+}
+
+extern "C" dgm_status dgm_cuda_gather_rows(dgm_ctx *ctx, int64_t rows, int64_t cols,
+                                           const float *src, const int32_t *idx, float *dst)
+{
+    size_t n = (size_t)rows * (size_t)cols;
+    if (n == 0) return DGM_STATUS_OK;
+    DGM_CUDA_ENTER(ctx, st);
+    dgm_gather_rows_kernel<<<dgm_cuda_grid(n), DGM_CUDA_BLOCK, 0, st->stream>>>(n, (size_t)cols,
+                                                                                 src, idx, dst);
+    DGM_CUDA_CHECK_LAUNCH(ctx, "dgm_gather_rows_kernel");
+    return DGM_STATUS_OK;
+}
+
 /* ---- scaling of a strided matrix (gemm with an empty inner dimension) ---- */
 
 static __global__ void dgm_scale_cols_kernel(size_t n, size_t cols, float beta, float *dst,

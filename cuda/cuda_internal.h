@@ -158,6 +158,8 @@ dgm_status dgm_cuda_binary_backward(dgm_ctx *ctx, int kind, int64_t rows, int64_
                                     float *db);
 dgm_status dgm_cuda_broadcast(dgm_ctx *ctx, int bcast, int64_t rows, int64_t cols, float alpha,
                               const float *src, float beta, float *dst);
+dgm_status dgm_cuda_gather_rows(dgm_ctx *ctx, int64_t rows, int64_t cols, const float *src,
+                                const int32_t *idx, float *dst);
 dgm_status dgm_cuda_copy_cols(dgm_ctx *ctx, int64_t rows, int64_t cols, const float *src,
                               int64_t src_ld, float beta, float *dst, int64_t dst_ld);
 /* dst[r*ld + c] = beta·dst for c < cols (0 when beta is 0, without reading dst): what

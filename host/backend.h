@@ -116,6 +116,10 @@ typedef struct dgm_backend {
 
     /* y += alpha·x over n (SGD and gradient accumulation). */
     dgm_status (*axpy)(dgm_ctx *ctx, size_t n, float alpha, const float *x, float *y);
+
+    /* dst[r, :] = src[idx[r], :] for r < rows; idx is device memory (batch gathers). */
+    dgm_status (*gather_rows)(dgm_ctx *ctx, int64_t rows, int64_t cols, const float *src,
+                              const int32_t *idx, float *dst);
 } dgm_backend;
 
 /* The CPU backend; always present. */

@@ -159,6 +159,7 @@ static const dgm_backend cpu_backend = {
     .batchnorm_forward = dgm_cpu_batchnorm_forward,
     .batchnorm_backward = dgm_cpu_batchnorm_backward,
     .axpy = dgm_cpu_axpy,
+    .gather_rows = dgm_cpu_gather_rows,
 };
 
 const dgm_backend *dgm_cpu_backend(void) { return &cpu_backend; }

@@ -5,6 +5,8 @@
  * constant kind, so the compiler folds the math's own switch away and vectorizes (a
  * switch per element ran 10x slower). Binary loops walk rows and columns rather than
  * dividing a flat index per element, for the same reason. */
+#include <string.h>
+
 #include "cpu/cpu_internal.h"
 
 #define PAR_FOR _Pragma("omp parallel for if (n >= DGM_CPU_PARALLEL_MIN) schedule(static)")
@@ -156,6 +158,15 @@ dgm_status dgm_cpu_copy_cols(dgm_ctx *ctx, int64_t rows, int64_t cols, const flo
     for (int64_t r = 0; r < rows; r++)
         for (int64_t c = 0; c < cols; c++)
             dst[r * dst_ld + c] = dgm_axpby(beta, dst[r * dst_ld + c], src[r * src_ld + c]);
+    return DGM_STATUS_OK;
+}
+
+dgm_status dgm_cpu_gather_rows(dgm_ctx *ctx, int64_t rows, int64_t cols, const float *src,
+                               const int32_t *idx, float *dst)
+{
+    (void)ctx;
+    for (int64_t r = 0; r < rows; r++)
+        memcpy(dst + r * cols, src + (int64_t)idx[r] * cols, (size_t)cols * sizeof(float));
     return DGM_STATUS_OK;
 }
 

@@ -8,5 +8,9 @@
 #include "dgm/params.h"
 #include "dgm/ops.h"
 #include "dgm/autodiff.h"
+#include "dgm/optim.h"
+#include "dgm/data.h"
+#include "dgm/io.h"
+#include "dgm/safetensors.h"
 
 #endif
