@@ -8,7 +8,7 @@
 static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
 void dgm_arena_init(dgm_arena *a, dgm_arena_alloc_fn alloc, dgm_arena_free_fn free_fn,
-                    void *user, size_t min_chunk, size_t limit)
+                    void *user, size_t min_chunk, size_t limit, bool consolidate)
 {
     memset(a, 0, sizeof *a);
     a->alloc = alloc;
@@ -16,6 +16,7 @@ void dgm_arena_init(dgm_arena *a, dgm_arena_alloc_fn alloc, dgm_arena_free_fn fr
     a->user = user;
     a->min_chunk = min_chunk;
     a->limit = limit;
+    a->consolidate = consolidate;
 }
 
 static dgm_status add_chunk(dgm_arena *a, size_t need)
@@ -37,6 +38,7 @@ static dgm_status add_chunk(dgm_arena *a, size_t need)
     a->chunks[a->nchunks].base = p;
     a->chunks[a->nchunks].size = size;
     a->chunks[a->nchunks].used = 0;
+    a->cur = a->nchunks;
     a->nchunks++;
     return DGM_STATUS_OK;
 }
@@ -46,12 +48,13 @@ dgm_status dgm_arena_alloc(dgm_arena *a, size_t bytes, void **ptr)
     *ptr = NULL;
     size_t need = round_up(bytes ? bytes : 1, DGM_ARENA_ALIGN);
     if (a->limit && a->in_use + need > a->limit) return DGM_STATUS_OOM;
-    /* Only the last chunk takes new allocations: earlier ones are full or too small. */
-    if (a->nchunks == 0 || a->chunks[a->nchunks - 1].size - a->chunks[a->nchunks - 1].used < need) {
+    /* Chunks are filled in order; one too small for this request is left behind. */
+    while (a->cur < a->nchunks && a->chunks[a->cur].size - a->chunks[a->cur].used < need) a->cur++;
+    if (a->cur >= a->nchunks) {
         dgm_status st = add_chunk(a, need);
         if (st != DGM_STATUS_OK) return st;
     }
-    dgm_arena_chunk *c = &a->chunks[a->nchunks - 1];
+    dgm_arena_chunk *c = &a->chunks[a->cur];
     *ptr = c->base + c->used;
     c->used += need;
     a->in_use += need;
@@ -62,8 +65,9 @@ dgm_status dgm_arena_alloc(dgm_arena *a, size_t bytes, void **ptr)
 dgm_status dgm_arena_reset(dgm_arena *a)
 {
     a->in_use = 0;
-    if (a->nchunks <= 1) {
-        if (a->nchunks == 1) a->chunks[0].used = 0;
+    a->cur = 0;
+    if (a->nchunks <= 1 || !a->consolidate) {
+        for (int i = 0; i < a->nchunks; i++) a->chunks[i].used = 0;
         return DGM_STATUS_OK;
     }
     size_t total = 0;
@@ -76,5 +80,6 @@ void dgm_arena_release(dgm_arena *a)
 {
     for (int i = 0; i < a->nchunks; i++) a->free(a->user, a->chunks[i].base);
     a->nchunks = 0;
+    a->cur = 0;
     a->in_use = 0;
 }

@@ -5,6 +5,7 @@
 #ifndef DGM_ARENA_H
 #define DGM_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "dgm/core.h"
@@ -30,13 +31,18 @@ typedef struct dgm_arena {
     size_t peak;     /* most bytes handed out in one step */
     size_t limit;    /* 0 = none */
     size_t min_chunk;
+    int cur;          /* chunk taking allocations now */
+    bool consolidate; /* merge chunks at reset (stable addresses) or keep them (host) */
 } dgm_arena;
 
 void dgm_arena_init(dgm_arena *a, dgm_arena_alloc_fn alloc, dgm_arena_free_fn free_fn,
-                    void *user, size_t min_chunk, size_t limit);
+                    void *user, size_t min_chunk, size_t limit, bool consolidate);
 /* 256-byte aligned memory; OOM when the limit or the allocator says no. */
 dgm_status dgm_arena_alloc(dgm_arena *a, size_t bytes, void **ptr);
-/* Forgets every allocation; consolidates chunks (may fail with OOM, leaving none). */
+/* Forgets every allocation. With `consolidate`, several chunks are replaced by one (may fail
+ * with OOM, leaving none); without, they are kept and reused in order, so memory handed out
+ * earlier stays readable until dgm_arena_release (the host arena holds tensor structs
+ * that a stale pointer may still reach). */
 dgm_status dgm_arena_reset(dgm_arena *a);
 void dgm_arena_release(dgm_arena *a);
 

@@ -132,8 +132,9 @@ dgm_status dgm_ctx_create(const dgm_ctx_config *config, dgm_ctx **out)
     ctx->device = ctx->be->device;
     st = ctx->be->init(ctx, cfg.cuda_device, cfg.seed, &ctx->be_state);
     if (st != DGM_STATUS_OK) return st;
-    dgm_arena_init(&ctx->dev_arena, dev_alloc, dev_free, ctx, (size_t)16 << 20, cfg.arena_limit);
-    dgm_arena_init(&ctx->host_arena, host_alloc, host_free, NULL, (size_t)1 << 20, 0);
+    dgm_arena_init(&ctx->dev_arena, dev_alloc, dev_free, ctx, (size_t)16 << 20, cfg.arena_limit,
+                   true);
+    dgm_arena_init(&ctx->host_arena, host_alloc, host_free, NULL, (size_t)1 << 20, 0, false);
     ctx->failed = false;
     return DGM_STATUS_OK;
 }
@@ -225,7 +226,8 @@ dgm_status dgm_scratch(dgm_ctx *ctx, size_t bytes, void **ptr)
     dgm_status st = dgm_arena_alloc(&ctx->dev_arena, bytes, ptr);
     if (st != DGM_STATUS_OK)
         return dgm_set_error(ctx, st,
-                             "out of step memory: %zu bytes asked, %zu in use%s", bytes,
+                             "%s: out of step memory: %zu bytes asked, %zu in use%s",
+                             ctx->op ? ctx->op : "dgm", bytes,
                              ctx->dev_arena.in_use,
                              ctx->dev_arena.limit ? " (arena_limit reached?)" : "");
     return DGM_STATUS_OK;

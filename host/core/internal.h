@@ -55,6 +55,7 @@ struct dgm_ctx {
     uint64_t gen;
     uint64_t rng_seed;
     uint64_t rng_offset;
+    const char *op;     /* the public call in progress, for error messages */
     char err[1024];
 };
 

@@ -80,7 +80,7 @@ static dgm_status step_struct(dgm_ctx *ctx, int ndim, const int64_t *shape, int6
 dgm_status dgm_tensor_alloc_step(dgm_ctx *ctx, int ndim, const int64_t *shape, dgm_tensor **out)
 {
     int64_t numel = 0;
-    dgm_status st = check_shape(ctx, ndim, shape, "dgm_tensor_new", &numel);
+    dgm_status st = check_shape(ctx, ndim, shape, ctx->op ? ctx->op : "dgm_tensor_new", &numel);
     if (st != DGM_STATUS_OK) return st;
     dgm_tensor *t = NULL;
     st = step_struct(ctx, ndim, shape, numel, &t);
@@ -97,6 +97,7 @@ dgm_status dgm_tensor_new(dgm_ctx *ctx, int ndim, const int64_t *shape, dgm_tens
 {
     dgm_status st = dgm_check_ctx(ctx);
     if (st != DGM_STATUS_OK) return st;
+    ctx->op = "dgm_tensor_new";
     if (!out) return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "dgm_tensor_new: out is NULL");
     *out = NULL;
     return dgm_tensor_alloc_step(ctx, ndim, shape, out);
@@ -107,6 +108,7 @@ dgm_status dgm_tensor_from_host(dgm_ctx *ctx, int ndim, const int64_t *shape, co
 {
     dgm_status st = dgm_check_ctx(ctx);
     if (st != DGM_STATUS_OK) return st;
+    ctx->op = "dgm_tensor_from_host";
     if (!out || !data)
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
                              "dgm_tensor_from_host: %s is NULL", out ? "data" : "out");
@@ -125,6 +127,7 @@ dgm_status dgm_tensor_create(dgm_ctx *ctx, int ndim, const int64_t *shape, dgm_t
 {
     dgm_status st = dgm_check_ctx(ctx);
     if (st != DGM_STATUS_OK) return st;
+    ctx->op = "dgm_tensor_create";
     if (!out) return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "dgm_tensor_create: out is NULL");
     *out = NULL;
     int64_t numel = 0;
@@ -179,6 +182,7 @@ dgm_status dgm_tensor_to_host(dgm_ctx *ctx, const dgm_tensor *t, float *dst)
 {
     dgm_status st = dgm_check_ctx(ctx);
     if (st != DGM_STATUS_OK) return st;
+    ctx->op = "dgm_tensor_to_host";
     st = dgm_check_tensor(ctx, t, "dgm_tensor_to_host", "t");
     if (st != DGM_STATUS_OK) return st;
     if (!dst) return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "dgm_tensor_to_host: dst is NULL");
@@ -190,6 +194,7 @@ dgm_status dgm_tensor_copy_from_host(dgm_ctx *ctx, dgm_tensor *t, const float *s
 {
     dgm_status st = dgm_check_ctx(ctx);
     if (st != DGM_STATUS_OK) return st;
+    ctx->op = "dgm_tensor_copy_from_host";
     st = dgm_check_tensor(ctx, t, "dgm_tensor_copy_from_host", "t");
     if (st != DGM_STATUS_OK) return st;
     if (!src) return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "dgm_tensor_copy_from_host: src is NULL");
@@ -201,6 +206,7 @@ dgm_status dgm_tensor_copy(dgm_ctx *ctx, dgm_tensor *dst, const dgm_tensor *src)
 {
     dgm_status st = dgm_check_ctx(ctx);
     if (st != DGM_STATUS_OK) return st;
+    ctx->op = "dgm_tensor_copy";
     if ((st = dgm_check_tensor(ctx, dst, "dgm_tensor_copy", "dst")) != DGM_STATUS_OK) return st;
     if ((st = dgm_check_tensor(ctx, src, "dgm_tensor_copy", "src")) != DGM_STATUS_OK) return st;
     if (dst->numel != src->numel) {
@@ -217,6 +223,7 @@ dgm_status dgm_tensor_fill(dgm_ctx *ctx, dgm_tensor *t, float value)
 {
     dgm_status st = dgm_check_ctx(ctx);
     if (st != DGM_STATUS_OK) return st;
+    ctx->op = "dgm_tensor_fill";
     if ((st = dgm_check_tensor(ctx, t, "dgm_tensor_fill", "t")) != DGM_STATUS_OK) return st;
     return ctx->be->fill(ctx, t->data, (size_t)t->numel, value);
 }
@@ -250,6 +257,7 @@ dgm_status dgm_reshape(dgm_ctx *ctx, dgm_tensor *t, int ndim, const int64_t *sha
 {
     dgm_status st = dgm_check_ctx(ctx);
     if (st != DGM_STATUS_OK) return st;
+    ctx->op = "dgm_reshape";
     if ((st = dgm_check_tensor(ctx, t, "dgm_reshape", "t")) != DGM_STATUS_OK) return st;
     if (!out) return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "dgm_reshape: out is NULL");
     int64_t numel = 0;

@@ -60,11 +60,11 @@ dgm_status dgm_slice_cols(dgm_ctx *ctx, dgm_tensor *x, int64_t start, int64_t co
     DGM_TRY(dgm_op_begin(ctx, "slice", out));
     DGM_TRY(dgm_check_tensor(ctx, x, "slice", "x"));
     const int64_t rows = dgm_rows(x), cols = dgm_cols(x);
-    if (start < 0 || count < 1 || start + count > cols) {
+    if (start < 0 || count < 1 || start > cols || count > cols - start) {
         char s[96];
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
-                             "slice: columns [%lld, %lld) are not inside x %s", (long long)start,
-                             (long long)(start + count), dgm_shape_str(x, s, sizeof s));
+                             "slice: %lld columns from %lld are not inside x %s", (long long)count,
+                             (long long)start, dgm_shape_str(x, s, sizeof s));
     }
     const int64_t shape[2] = {rows, count};
     dgm_tensor *y = NULL;

@@ -12,5 +12,6 @@
 #include "dgm/data.h"
 #include "dgm/io.h"
 #include "dgm/safetensors.h"
+#include "dgm/model.h"
 
 #endif

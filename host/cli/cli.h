@@ -1,0 +1,46 @@
+/* The dgm command: shared helpers of its subcommands. The command prints; the library
+ * never does. Exit status: 0 success, 2 usage error, 1 any other error, with one line on
+ * stderr naming the file, option or value at fault. */
+#ifndef DGM_CLI_H
+#define DGM_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dgm/dgm.h"
+
+enum { CLI_OK = 0, CLI_ERROR = 1, CLI_USAGE = 2 };
+
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Reports a failed library call: "dgm: error: <what>: <last error>". */
+int cli_fail(dgm_ctx *ctx, const char *what);
+
+bool cli_parse_int(const char *s, int64_t min, int64_t *out);
+bool cli_parse_float(const char *s, float *out);
+bool cli_parse_u64(const char *s, uint64_t *out);
+
+/* Option iteration: argv[*i] is "--name" or "--name=value"; *value gets the value (the
+ * next argument, or the text after '='). Returns false when the value is missing. */
+bool cli_take_value(int argc, char **argv, int *i, const char **value);
+/* "--name=value" -> "name"; "--name" -> "name" (into buf). */
+const char *cli_option_name(const char *arg, char *buf, size_t len);
+
+/* A context on --device (auto|cpu|cuda). On failure prints and returns the exit code. */
+int cli_make_ctx(const char *device, uint64_t seed, dgm_ctx **out);
+
+/* Ends with the given extension (".png"), case-insensitively. */
+bool cli_has_ext(const char *path, const char *ext);
+
+/* Writes samples [n, dim] (host) by the file's extension: .npy, .csv, or .png (an image
+ * grid for image-shaped samples, a scatter plot over `extent` (NULL: the samples' own) for
+ * 2-D ones). */
+int cli_write_samples(dgm_ctx *ctx, const char *path, const float *x, int64_t n, int64_t dim,
+                      int sample_ndim, const int64_t *sample_shape, const dgm_extent *extent);
+
+int cmd_train(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+#endif

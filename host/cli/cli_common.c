@@ -1,0 +1,142 @@
+/* Shared helpers of the dgm command. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli/cli.h"
+
+int cli_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("dgm: usage error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(" (see dgm --help)\n", stderr);
+    va_end(ap);
+    return CLI_USAGE;
+}
+
+int cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("dgm: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return CLI_ERROR;
+}
+
+int cli_fail(dgm_ctx *ctx, const char *what)
+{
+    return cli_error("%s: %s", what, dgm_last_error(ctx));
+}
+
+bool cli_parse_int(const char *s, int64_t min, int64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = s ? strtoll(s, &end, 10) : 0;
+    if (!s || end == s || *end || errno || v < min) return false;
+    *out = v;
+    return true;
+}
+
+bool cli_parse_u64(const char *s, uint64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    if (!s || *s == '-') return false;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || *end || errno) return false;
+    *out = v;
+    return true;
+}
+
+bool cli_parse_float(const char *s, float *out)
+{
+    char *end = NULL;
+    errno = 0;
+    float v = s ? strtof(s, &end) : 0;
+    if (!s || end == s || *end || errno || !isfinite(v)) return false;
+    *out = v;
+    return true;
+}
+
+bool cli_take_value(int argc, char **argv, int *i, const char **value)
+{
+    const char *eq = strchr(argv[*i], '=');
+    if (eq) {
+        *value = eq + 1;
+        return true;
+    }
+    if (*i + 1 >= argc) return false;
+    *value = argv[++*i];
+    return true;
+}
+
+const char *cli_option_name(const char *arg, char *buf, size_t len)
+{
+    const char *p = arg + 2;
+    const char *eq = strchr(p, '=');
+    size_t n = eq ? (size_t)(eq - p) : strlen(p);
+    snprintf(buf, len, "%.*s", (int)n, p);
+    return buf;
+}
+
+int cli_make_ctx(const char *device, uint64_t seed, dgm_ctx **out)
+{
+    dgm_ctx_config cfg = dgm_ctx_config_default();
+    cfg.seed = seed;
+    if (!device || !strcmp(device, "auto")) cfg.device = DGM_DEVICE_AUTO;
+    else if (!strcmp(device, "cpu")) cfg.device = DGM_DEVICE_CPU;
+    else if (!strcmp(device, "cuda")) cfg.device = DGM_DEVICE_CUDA;
+    else return cli_usage_error("--device %s: expected auto, cpu or cuda", device);
+    dgm_ctx *ctx = NULL;
+    if (dgm_ctx_create(&cfg, &ctx) != DGM_STATUS_OK) {
+        int rc = cli_error("--device %s: %s", device ? device : "auto",
+                           ctx ? dgm_last_error(ctx) : "out of memory");
+        dgm_ctx_free(ctx);
+        return rc;
+    }
+    *out = ctx;
+    return CLI_OK;
+}
+
+bool cli_has_ext(const char *path, const char *ext)
+{
+    size_t n = strlen(path), e = strlen(ext);
+    return n > e && !strcasecmp(path + n - e, ext);
+}
+
+int cli_write_samples(dgm_ctx *ctx, const char *path, const float *x, int64_t n, int64_t dim,
+                      int sample_ndim, const int64_t *sample_shape, const dgm_extent *extent)
+{
+    dgm_status st;
+    if (cli_has_ext(path, ".npy")) {
+        const int64_t shape[2] = {n, dim};
+        st = dgm_save_npy(ctx, path, x, 2, shape);
+    } else if (cli_has_ext(path, ".csv")) {
+        st = dgm_save_csv(ctx, path, x, n, dim);
+    } else if (cli_has_ext(path, ".png")) {
+        if (dim == 2) {
+            st = dgm_save_scatter_png(ctx, path, x, n, NULL, extent, 512);
+        } else if (sample_ndim >= 2) {
+            int c = sample_ndim == 3 ? (int)sample_shape[0] : 1;
+            int h = (int)sample_shape[sample_ndim - 2], w = (int)sample_shape[sample_ndim - 1];
+            int nrow = (int)ceil(sqrt((double)n));
+            st = dgm_save_image_grid(ctx, path, x, n, c, h, w, nrow, 2, 0.0f);
+        } else {
+            return cli_error("%s: a PNG needs image-shaped or 2-D samples; these have %lld "
+                             "values each (write .npy or .csv)", path, (long long)dim);
+        }
+    } else {
+        return cli_usage_error("%s: the output must end in .npy, .csv or .png", path);
+    }
+    if (st != DGM_STATUS_OK) return cli_fail(ctx, path);
+    return CLI_OK;
+}

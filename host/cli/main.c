@@ -1,0 +1,46 @@
+/* dgm: train, sample, evaluate and inspect deep generative models. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "dgm %s: deep generative models in C and CUDA\n\n"
+            "usage:\n"
+            "  dgm train MODEL --data DATA [--device auto|cpu|cuda] [--steps N | --epochs N]\n"
+            "            [--batch B] [--lr X] [--seed S] [--out DIR] [--save-every N] [--resume]\n"
+            "            [model options]\n"
+            "  dgm sample CHECKPOINT -n N -o FILE.npy|FILE.csv|FILE.png [--seed S] [--device D]\n"
+            "  dgm eval CHECKPOINT [--data DATA] [--metric NAME[,NAME...]] [--device D]\n"
+            "  dgm info CHECKPOINT\n"
+            "  dgm --help | dgm train MODEL --help | dgm --version\n\n"
+            "models:",
+            dgm_version());
+    const char *const *kinds = dgm_model_kinds();
+    for (int i = 0; kinds[i]; i++) fprintf(f, "\n  %-10s %s", kinds[i], dgm_model_summary(kinds[i]));
+    fprintf(f, "\n\nexit status: 0 success, 1 error, 2 usage error\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("dgm %s\n", dgm_version());
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "sample")) return cmd_sample(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
+    return cli_usage_error("unknown command '%s' (train, sample, eval, info)", cmd);
+}

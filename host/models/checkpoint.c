@@ -1,0 +1,316 @@
+/* Model checkpoints on safetensors: parameters and buffers under their PyTorch names in
+ * checkpoint.safetensors, training metadata in its __metadata__, the optimizer state in a
+ * per-step file beside it (so a crash between the two writes never pairs a checkpoint
+ * with another step's optimizer state). */
+#define _POSIX_C_SOURCE 200809L /* strdup, unlink */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "models/model_impl.h"
+#include "ops/ops_common.h"
+
+#define META_MAX 16
+
+typedef struct meta_list {
+    const char *keys[META_MAX];
+    const char *values[META_MAX];
+    char owned[META_MAX][64];
+    int n;
+} meta_list;
+
+static void meta_add(meta_list *ml, const char *key, const char *value)
+{
+    if (ml->n < META_MAX) {
+        ml->keys[ml->n] = key;
+        ml->values[ml->n] = value;
+        ml->n++;
+    }
+}
+
+static void meta_add_int(meta_list *ml, const char *key, int64_t v)
+{
+    if (ml->n < META_MAX) {
+        snprintf(ml->owned[ml->n], sizeof ml->owned[0], "%" PRId64, v);
+        meta_add(ml, key, ml->owned[ml->n]);
+    }
+}
+
+/* "dir/checkpoint.safetensors" -> "dir/" + name, into buf. */
+static void sibling_path(const char *path, const char *name, char *buf, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash) snprintf(buf, len, "%.*s/%s", (int)(slash - path), path, name);
+    else snprintf(buf, len, "%s", name);
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* Copies device buffers to host for writing; frees what it made on failure. */
+static dgm_status params_to_host(dgm_model *m, dgm_st_tensor *ts, float **host)
+{
+    dgm_params *p = m->params;
+    const int n = dgm_params_count(p);
+    for (int i = 0; i < n; i++) {
+        dgm_tensor *t = dgm_params_at(p, i);
+        host[i] = malloc((size_t)dgm_tensor_numel(t) * sizeof(float));
+        if (!host[i]) return dgm_set_error(m->ctx, DGM_STATUS_OOM, "out of host memory");
+        DGM_TRY(dgm_tensor_to_host(m->ctx, t, host[i]));
+        ts[i].name = dgm_params_name(p, i);
+        ts[i].ndim = dgm_tensor_ndim(t);
+        for (int d = 0; d < ts[i].ndim; d++) ts[i].shape[d] = dgm_tensor_dim(t, d);
+        ts[i].data = host[i];
+    }
+    return DGM_STATUS_OK;
+}
+
+static dgm_status save_optimizer(dgm_model *m, const char *path, dgm_optim *o, int64_t step)
+{
+    dgm_ctx *ctx = m->ctx;
+    const int n = dgm_optim_state_count(o);
+    const int64_t numel = dgm_params_numel(m->params);
+    dgm_st_tensor ts[4];
+    float *host[4] = {0};
+    dgm_status st = DGM_STATUS_OK;
+    for (int i = 0; i < n && i < 4 && st == DGM_STATUS_OK; i++) {
+        host[i] = malloc((size_t)numel * sizeof(float));
+        if (!host[i]) st = dgm_set_error(ctx, DGM_STATUS_OOM, "out of host memory");
+        else st = ctx->be->copy(ctx, host[i], dgm_optim_state_data(o, i), (size_t)numel * sizeof(float),
+                                DGM_COPY_DEVICE_TO_HOST);
+        ts[i].name = dgm_optim_state_name(o, i);
+        ts[i].ndim = 1;
+        ts[i].shape[0] = numel;
+        ts[i].data = host[i];
+    }
+    if (st == DGM_STATUS_OK) {
+        meta_list ml = {0};
+        char lr[32];
+        snprintf(lr, sizeof lr, "%.9g", (double)dgm_optim_lr(o));
+        meta_add(&ml, "format", "dgm-optimizer");
+        meta_add_int(&ml, "step", step);
+        meta_add_int(&ml, "optimizer_steps", dgm_optim_steps(o));
+        meta_add(&ml, "lr", lr);
+        st = dgm_safetensors_save(ctx, path, ts, n, ml.keys, ml.values, ml.n);
+    }
+    for (int i = 0; i < 4; i++) free(host[i]);
+    return st;
+}
+
+dgm_status dgm_model_save(dgm_model *m, const char *path, const dgm_train_state *state)
+{
+    if (!m || !path) return DGM_STATUS_INVALID_ARGUMENT;
+    dgm_ctx *ctx = m->ctx;
+    const int n = dgm_params_count(m->params);
+    dgm_st_tensor *ts = calloc((size_t)n, sizeof *ts);
+    float **host = calloc((size_t)n, sizeof *host);
+    dgm_status st = ts && host ? params_to_host(m, ts, host)
+                               : dgm_set_error(ctx, DGM_STATUS_OOM, "out of host memory");
+    /* The previous optimizer file, removed once the new checkpoint is in place. */
+    char *old_optim = NULL;
+    char optim_name[256] = "", optim_path[4096];
+    const int64_t step = state ? state->step : 0;
+    if (st == DGM_STATUS_OK && state && state->optim) {
+        if (dgm_checkpoint_meta(ctx, path, "optimizer", &old_optim) != DGM_STATUS_OK) old_optim = NULL;
+        snprintf(optim_name, sizeof optim_name, "%s.optimizer-%" PRId64 ".safetensors",
+                 base_name(path), step);
+        sibling_path(path, optim_name, optim_path, sizeof optim_path);
+        st = save_optimizer(m, optim_path, state->optim, step);
+    }
+    if (st == DGM_STATUS_OK) {
+        meta_list ml = {0};
+        uint64_t seed = 0, offset = 0;
+        dgm_ctx_rng_state(ctx, &seed, &offset);
+        meta_add(&ml, "format", "dgm-checkpoint");
+        meta_add(&ml, "dgm_version", dgm_version());
+        meta_add(&ml, "model", m->ops->kind);
+        meta_add(&ml, "config", m->config_text);
+        /* "dim s0 [s1 [s2]]": the sample size and shape */
+        char dims[128];
+        int k = snprintf(dims, sizeof dims, "%" PRId64, m->dim);
+        for (int d = 0; d < m->sample_ndim; d++)
+            k += snprintf(dims + k, sizeof dims - (size_t)k, " %" PRId64, m->sample_shape[d]);
+        meta_add(&ml, "dim", dims);
+        meta_add_int(&ml, "step", step);
+        meta_add_int(&ml, "rng_seed", (int64_t)seed);
+        meta_add_int(&ml, "rng_offset", (int64_t)offset);
+        if (optim_name[0]) meta_add(&ml, "optimizer", optim_name);
+        if (state && state->loader) {
+            int64_t epoch = 0, batch = 0;
+            dgm_loader_position(state->loader, &epoch, &batch);
+            meta_add_int(&ml, "loader_epoch", epoch);
+            meta_add_int(&ml, "loader_batch", batch);
+        }
+        if (state && state->data) meta_add(&ml, "data", state->data);
+        if (state && state->extra_json) meta_add(&ml, "extra", state->extra_json);
+        st = dgm_safetensors_save(ctx, path, ts, n, ml.keys, ml.values, ml.n);
+        if (st != DGM_STATUS_OK && optim_name[0]) unlink(optim_path); /* never referenced */
+    }
+    if (st == DGM_STATUS_OK && old_optim && strcmp(old_optim, optim_name)) {
+        char old_path[4096];
+        sibling_path(path, old_optim, old_path, sizeof old_path);
+        unlink(old_path);
+    }
+    free(old_optim);
+    for (int i = 0; host && i < n; i++) free(host[i]);
+    free(host);
+    free(ts);
+    return st;
+}
+
+dgm_status dgm_checkpoint_meta(dgm_ctx *ctx, const char *path, const char *key, char **out)
+{
+    *out = NULL;
+    dgm_safetensors *st = NULL;
+    DGM_TRY(dgm_safetensors_load(ctx, path, &st));
+    const char *v = dgm_safetensors_meta(st, key);
+    dgm_status s = DGM_STATUS_OK;
+    if (!v) s = dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT, "%s has no metadata '%s'", path, key);
+    else if (!(*out = strdup(v))) s = dgm_set_error(ctx, DGM_STATUS_OOM, "out of host memory");
+    dgm_safetensors_free(st);
+    return s;
+}
+
+/* Copies every parameter and buffer of the checkpoint into m (names and shapes must match
+ * exactly). */
+static dgm_status load_params(dgm_model *m, const dgm_safetensors *st, const char *path)
+{
+    dgm_ctx *ctx = m->ctx;
+    const int n = dgm_params_count(m->params);
+    for (int i = 0; i < n; i++) {
+        const char *name = dgm_params_name(m->params, i);
+        dgm_tensor *t = dgm_params_at(m->params, i);
+        int k = dgm_safetensors_find(st, name);
+        if (k < 0)
+            return dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT, "%s: no tensor '%s' for this %s model",
+                                 path, name, m->ops->kind);
+        bool same = dgm_safetensors_ndim(st, k) == dgm_tensor_ndim(t);
+        for (int d = 0; same && d < dgm_tensor_ndim(t); d++)
+            same = dgm_safetensors_shape(st, k)[d] == dgm_tensor_dim(t, d);
+        if (!same)
+            return dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT,
+                                 "%s: tensor '%s' has another shape than the model's", path, name);
+        DGM_TRY(dgm_tensor_copy_from_host(ctx, t, dgm_safetensors_data(st, k)));
+    }
+    if (dgm_safetensors_count(st) != n)
+        return dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT,
+                             "%s: %d tensors, the %s model has %d", path,
+                             dgm_safetensors_count(st), m->ops->kind, n);
+    return DGM_STATUS_OK;
+}
+
+dgm_status dgm_model_load(dgm_ctx *ctx, const char *path, dgm_model **out)
+{
+    DGM_TRY(dgm_check_ctx(ctx));
+    if (!out) return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "dgm_model_load: out is NULL");
+    *out = NULL;
+    dgm_safetensors *st = NULL;
+    DGM_TRY(dgm_safetensors_load(ctx, path, &st));
+    const char *kind = dgm_safetensors_meta(st, "model"), *config = dgm_safetensors_meta(st, "config");
+    const char *fmt = dgm_safetensors_meta(st, "format");
+    const char *dim_text = dgm_safetensors_meta(st, "dim");
+    dgm_status s = DGM_STATUS_OK;
+    if (!fmt || strcmp(fmt, "dgm-checkpoint") || !kind || !config || !dim_text)
+        s = dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT,
+                          "%s is not a dgm checkpoint (metadata format/model/config/dim missing)", path);
+    dgm_model *m = NULL;
+    if (s == DGM_STATUS_OK) {
+        int64_t v[4] = {0};
+        int nv = 0;
+        char *p = (char *)dim_text, *end = NULL;
+        while (nv < 4) {
+            long long x = strtoll(p, &end, 10);
+            if (end == p) break;
+            v[nv++] = x;
+            p = end;
+        }
+        const int64_t dim = v[0], *shape = v + 1;
+        const int nd = nv - 1;
+        s = dgm_model_create(ctx, kind, config, dim, nd, shape, &m);
+    }
+    if (s == DGM_STATUS_OK) s = load_params(m, st, path);
+    if (s == DGM_STATUS_OK && m->ops->ready) s = m->ops->ready(m);
+    dgm_safetensors_free(st);
+    if (s != DGM_STATUS_OK) {
+        dgm_model_free(m);
+        return s;
+    }
+    *out = m;
+    return DGM_STATUS_OK;
+}
+
+static dgm_status meta_int(dgm_ctx *ctx, const dgm_safetensors *st, const char *path,
+                           const char *key, int64_t *v)
+{
+    const char *text = dgm_safetensors_meta(st, key);
+    char *end = NULL;
+    errno = 0;
+    long long x = text ? strtoll(text, &end, 10) : 0;
+    if (!text || end == text || *end || errno)
+        return dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT, "%s: metadata '%s' is missing or not an integer",
+                             path, key);
+    *v = x;
+    return DGM_STATUS_OK;
+}
+
+static dgm_status load_optimizer(dgm_model *m, const char *path, const char *name, dgm_optim *o,
+                                 int64_t step)
+{
+    dgm_ctx *ctx = m->ctx;
+    char opath[4096];
+    sibling_path(path, name, opath, sizeof opath);
+    dgm_safetensors *st = NULL;
+    DGM_TRY(dgm_safetensors_load(ctx, opath, &st));
+    int64_t ostep = -1, osteps = 0;
+    dgm_status s = meta_int(ctx, st, opath, "step", &ostep);
+    if (s == DGM_STATUS_OK) s = meta_int(ctx, st, opath, "optimizer_steps", &osteps);
+    if (s == DGM_STATUS_OK && ostep != step)
+        s = dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT, "%s is the state of step %lld, the checkpoint's is %lld",
+                          opath, (long long)ostep, (long long)step);
+    const int64_t numel = dgm_params_numel(m->params);
+    for (int i = 0; s == DGM_STATUS_OK && i < dgm_optim_state_count(o); i++) {
+        int k = dgm_safetensors_find(st, dgm_optim_state_name(o, i));
+        if (k < 0 || dgm_safetensors_numel(st, k) != numel)
+            s = dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT,
+                              "%s has no '%s' of %lld values (another optimizer?)", opath,
+                              dgm_optim_state_name(o, i), (long long)numel);
+        else
+            s = ctx->be->copy(ctx, dgm_optim_state_data(o, i), dgm_safetensors_data(st, k),
+                              (size_t)numel * sizeof(float), DGM_COPY_HOST_TO_DEVICE);
+    }
+    if (s == DGM_STATUS_OK) dgm_optim_set_steps(o, osteps);
+    dgm_safetensors_free(st);
+    return s;
+}
+
+dgm_status dgm_model_load_train_state(dgm_model *m, const char *path, dgm_optim *optim,
+                                      dgm_loader *loader, int64_t *step)
+{
+    if (!m || !path) return DGM_STATUS_INVALID_ARGUMENT;
+    dgm_ctx *ctx = m->ctx;
+    dgm_safetensors *st = NULL;
+    DGM_TRY(dgm_safetensors_load(ctx, path, &st));
+    int64_t s_step = 0, seed = 0, offset = 0, epoch = 0, batch = 0;
+    dgm_status s = meta_int(ctx, st, path, "step", &s_step);
+    if (s == DGM_STATUS_OK) s = meta_int(ctx, st, path, "rng_seed", &seed);
+    if (s == DGM_STATUS_OK) s = meta_int(ctx, st, path, "rng_offset", &offset);
+    if (s == DGM_STATUS_OK && loader) s = meta_int(ctx, st, path, "loader_epoch", &epoch);
+    if (s == DGM_STATUS_OK && loader) s = meta_int(ctx, st, path, "loader_batch", &batch);
+    const char *oname = dgm_safetensors_meta(st, "optimizer");
+    if (s == DGM_STATUS_OK && optim && !oname)
+        s = dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT, "%s holds no optimizer state", path);
+    if (s == DGM_STATUS_OK && optim) s = load_optimizer(m, path, oname, optim, s_step);
+    if (s == DGM_STATUS_OK) s = load_params(m, st, path);
+    if (s == DGM_STATUS_OK) s = dgm_ctx_set_rng_state(ctx, (uint64_t)seed, (uint64_t)offset);
+    if (s == DGM_STATUS_OK && loader) s = dgm_loader_seek(loader, epoch, batch);
+    if (s == DGM_STATUS_OK && step) *step = s_step;
+    dgm_safetensors_free(st);
+    return s;
+}

@@ -1,0 +1,382 @@
+/* The model registry and the generic half of every model: config validation against the
+ * kind's option table, parameter allocation, and dispatch to the family's ops. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/model_impl.h"
+#include "ops/ops_common.h"
+
+static const dgm_model_ops *const registry[] = {&dgm_gaussian_ops};
+#define N_KINDS (sizeof registry / sizeof registry[0])
+
+static const char *const kind_names[N_KINDS + 1] = {"gaussian", NULL};
+
+const char *const *dgm_model_kinds(void) { return kind_names; }
+
+static const dgm_model_ops *find_kind(const char *kind)
+{
+    for (size_t i = 0; kind && i < N_KINDS; i++)
+        if (!strcmp(registry[i]->kind, kind)) return registry[i];
+    return NULL;
+}
+
+const dgm_model_option *dgm_model_options(const char *kind)
+{
+    const dgm_model_ops *ops = find_kind(kind);
+    return ops ? ops->options : NULL;
+}
+
+const char *dgm_model_summary(const char *kind)
+{
+    const dgm_model_ops *ops = find_kind(kind);
+    return ops ? ops->summary : NULL;
+}
+
+const char *dgm_model_metric_names(const char *kind)
+{
+    const dgm_model_ops *ops = find_kind(kind);
+    return ops ? ops->metrics : NULL;
+}
+
+/* ---- config ---- */
+
+static void list_options(const dgm_model_ops *ops, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (const dgm_model_option *o = ops->options; o->name && n < len; o++)
+        n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? ", " : "", o->name);
+}
+
+/* Converts `value` (a JSON value, or text from the command line) to the option's type. */
+static json_t *typed_value(dgm_ctx *ctx, const dgm_model_ops *ops, const dgm_model_option *o,
+                           dgm_opt_type type, json_t *value, dgm_status *st)
+{
+    char text[256];
+    *st = DGM_STATUS_OK;
+    if (json_is_string(value)) snprintf(text, sizeof text, "%s", json_string_value(value));
+    else if (json_is_integer(value)) snprintf(text, sizeof text, "%lld", (long long)json_integer_value(value));
+    else if (json_is_real(value)) snprintf(text, sizeof text, "%.17g", json_real_value(value));
+    else if (json_is_boolean(value)) snprintf(text, sizeof text, "%s", json_is_true(value) ? "true" : "false");
+    else if (json_is_array(value) && type == DGM_OPT_INT_LIST) {
+        size_t n = 0;
+        text[0] = 0;
+        for (size_t i = 0; i < json_array_size(value) && n < sizeof text; i++)
+            n += (size_t)snprintf(text + n, sizeof text - n, "%s%lld", i ? "," : "",
+                                  (long long)json_integer_value(json_array_get(value, i)));
+    } else {
+        *st = dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "%s option %s: unsupported value",
+                            ops->kind, o->name);
+        return NULL;
+    }
+    char *end = NULL;
+    errno = 0;
+    switch (type) {
+    case DGM_OPT_INT: {
+        long long v = strtoll(text, &end, 10);
+        if (end != text && !*end && !errno) return json_integer(v);
+        break;
+    }
+    case DGM_OPT_FLOAT: {
+        double v = strtod(text, &end);
+        if (end != text && !*end && isfinite(v)) return json_real(v);
+        break;
+    }
+    case DGM_OPT_BOOL:
+        if (!strcmp(text, "true") || !strcmp(text, "1")) return json_true();
+        if (!strcmp(text, "false") || !strcmp(text, "0")) return json_false();
+        break;
+    case DGM_OPT_STRING: return json_string(text);
+    case DGM_OPT_INT_LIST: {
+        json_t *arr = json_array();
+        const char *p = text;
+        while (arr && *p) {
+            long long v = strtoll(p, &end, 10);
+            if (end == p || v < 1) {
+                json_decref(arr);
+                arr = NULL;
+                break;
+            }
+            json_array_append_new(arr, json_integer(v));
+            p = *end == ',' ? end + 1 : end;
+            if (*end && *end != ',') {
+                json_decref(arr);
+                arr = NULL;
+            }
+        }
+        if (arr && json_array_size(arr) > 0) return arr;
+        json_decref(arr);
+        break;
+    }
+    }
+    static const char *const type_names[] = {"an integer", "a number", "a comma-separated list "
+                                              "of positive integers", "a string", "true or false"};
+    *st = dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "%s option --%s: '%s' is not %s",
+                        ops->kind, o->name, text, type_names[type]);
+    return NULL;
+}
+
+/* The complete typed config: defaults, overridden by `given` (validated). */
+static dgm_status build_config(dgm_ctx *ctx, const dgm_model_ops *ops, const char *config_json,
+                               json_t **out)
+{
+    *out = NULL;
+    json_t *given = NULL;
+    if (config_json && *config_json) {
+        json_error_t jerr;
+        given = json_loads(config_json, JSON_REJECT_DUPLICATES, &jerr);
+        if (!given || !json_is_object(given)) {
+            json_decref(given);
+            return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
+                                 "%s config is not a JSON object: %s", ops->kind,
+                                 given ? "not an object" : jerr.text);
+        }
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(given, key, val) {
+        bool known = false;
+        for (const dgm_model_option *o = ops->options; o->name; o++) known |= !strcmp(o->name, key);
+        if (!known) {
+            char names[512];
+            list_options(ops, names, sizeof names);
+            json_decref(given);
+            return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
+                                 "unknown %s option '%s' (valid: %s)", ops->kind, key, names);
+        }
+    }
+    json_t *cfg = json_object();
+    dgm_status st = DGM_STATUS_OK;
+    for (int i = 0; ops->options[i].name && st == DGM_STATUS_OK; i++) {
+        const dgm_model_option *o = &ops->options[i];
+        json_t *v = given ? json_object_get(given, o->name) : NULL;
+        json_t *def = NULL;
+        if (!v) v = def = json_string(o->default_value);
+        json_t *typed = typed_value(ctx, ops, o, ops->option_types[i], v, &st);
+        json_decref(def);
+        if (typed) json_object_set_new(cfg, o->name, typed);
+    }
+    json_decref(given);
+    if (st != DGM_STATUS_OK) {
+        json_decref(cfg);
+        return st;
+    }
+    *out = cfg;
+    return DGM_STATUS_OK;
+}
+
+int64_t dgm_config_int(const dgm_model *m, const char *name)
+{
+    return json_integer_value(json_object_get(m->config, name));
+}
+
+double dgm_config_float(const dgm_model *m, const char *name)
+{
+    return json_number_value(json_object_get(m->config, name));
+}
+
+bool dgm_config_bool(const dgm_model *m, const char *name)
+{
+    return json_is_true(json_object_get(m->config, name));
+}
+
+const char *dgm_config_string(const dgm_model *m, const char *name)
+{
+    return json_string_value(json_object_get(m->config, name));
+}
+
+int dgm_config_int_list(const dgm_model *m, const char *name, int64_t *out, int max)
+{
+    json_t *arr = json_object_get(m->config, name);
+    int n = (int)json_array_size(arr);
+    for (int i = 0; i < n && i < max; i++) out[i] = json_integer_value(json_array_get(arr, i));
+    return n;
+}
+
+dgm_status dgm_read_scalar(dgm_ctx *ctx, dgm_tensor *t, double *value)
+{
+    float v = 0;
+    DGM_TRY(dgm_tensor_to_host(ctx, t, &v));
+    *value = v;
+    return DGM_STATUS_OK;
+}
+
+/* ---- lifecycle ---- */
+
+dgm_status dgm_model_create(dgm_ctx *ctx, const char *kind, const char *config_json, int64_t dim,
+                            int sample_ndim, const int64_t *sample_shape, dgm_model **out)
+{
+    DGM_TRY(dgm_check_ctx(ctx));
+    if (!out) return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "dgm_model_create: out is NULL");
+    *out = NULL;
+    const dgm_model_ops *ops = find_kind(kind);
+    if (!ops) {
+        char names[256] = "";
+        size_t n = 0;
+        for (size_t i = 0; i < N_KINDS; i++)
+            n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "", registry[i]->kind);
+        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "unknown model '%s' (valid: %s)",
+                             kind ? kind : "(null)", names);
+    }
+    if (dim < 1)
+        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "%s: data dimension %lld", kind,
+                             (long long)dim);
+    dgm_model *m = calloc(1, sizeof *m);
+    if (!m) return dgm_set_error(ctx, DGM_STATUS_OOM, "out of host memory");
+    m->ops = ops;
+    m->ctx = ctx;
+    m->dim = dim;
+    m->sample_ndim = 1;
+    m->sample_shape[0] = dim;
+    if (sample_ndim >= 1 && sample_ndim <= 3 && sample_shape) {
+        int64_t prod = 1;
+        for (int i = 0; i < sample_ndim; i++) prod *= sample_shape[i];
+        if (prod == dim) {
+            m->sample_ndim = sample_ndim;
+            for (int i = 0; i < sample_ndim; i++) m->sample_shape[i] = sample_shape[i];
+        }
+    }
+    dgm_status st = build_config(ctx, ops, config_json, &m->config);
+    if (st == DGM_STATUS_OK) {
+        m->config_text = json_dumps(m->config, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (!m->config_text) st = dgm_set_error(ctx, DGM_STATUS_OOM, "out of host memory");
+    }
+    if (st == DGM_STATUS_OK) st = dgm_params_create(ctx, &m->params);
+    if (st == DGM_STATUS_OK) st = ops->build(m);
+    if (st == DGM_STATUS_OK) st = dgm_params_alloc(m->params);
+    if (st == DGM_STATUS_OK && ops->ready) st = ops->ready(m);
+    if (st != DGM_STATUS_OK) {
+        dgm_model_free(m);
+        return st;
+    }
+    *out = m;
+    return DGM_STATUS_OK;
+}
+
+void dgm_model_free(dgm_model *m)
+{
+    if (!m) return;
+    if (m->ops->destroy) m->ops->destroy(m);
+    dgm_params_free(m->params);
+    json_decref(m->config);
+    free(m->config_text);
+    free(m);
+}
+
+const char *dgm_model_kind(const dgm_model *m) { return m ? m->ops->kind : NULL; }
+const char *dgm_model_config(const dgm_model *m) { return m ? m->config_text : NULL; }
+dgm_params *dgm_model_params(dgm_model *m) { return m ? m->params : NULL; }
+int64_t dgm_model_dim(const dgm_model *m) { return m ? m->dim : 0; }
+
+int dgm_model_sample_shape(const dgm_model *m, int64_t shape[3])
+{
+    if (!m) return 0;
+    for (int i = 0; i < m->sample_ndim; i++) shape[i] = m->sample_shape[i];
+    return m->sample_ndim;
+}
+
+static dgm_status check_batch(dgm_model *m, dgm_tensor *batch, const char *fn)
+{
+    DGM_TRY(dgm_check_tensor(m->ctx, batch, fn, "batch"));
+    if (dgm_cols(batch) != m->dim || batch->ndim != 2) {
+        char s[96];
+        return dgm_set_error(m->ctx, DGM_STATUS_SHAPE_MISMATCH,
+                             "%s: batch %s is not [B, %lld] for this %s model", fn,
+                             dgm_shape_str(batch, s, sizeof s), (long long)m->dim, m->ops->kind);
+    }
+    return DGM_STATUS_OK;
+}
+
+dgm_status dgm_model_train_step(dgm_model *m, dgm_tensor *batch, int64_t step, dgm_tensor **loss)
+{
+    if (!m || !loss) return DGM_STATUS_INVALID_ARGUMENT;
+    *loss = NULL;
+    DGM_TRY(check_batch(m, batch, "dgm_model_train_step"));
+    DGM_TRY(m->ops->train_step(m, batch, step, loss));
+    return dgm_backward(m->ctx, *loss);
+}
+
+dgm_status dgm_model_sample(dgm_model *m, int64_t n, dgm_tensor **out)
+{
+    if (!m || !out) return DGM_STATUS_INVALID_ARGUMENT;
+    *out = NULL;
+    if (n < 1)
+        return dgm_set_error(m->ctx, DGM_STATUS_INVALID_ARGUMENT, "sample: n = %lld", (long long)n);
+    bool grad = dgm_ctx_grad_enabled(m->ctx);
+    dgm_ctx_set_grad_enabled(m->ctx, false);
+    dgm_status st = m->ops->sample(m, n, out);
+    dgm_ctx_set_grad_enabled(m->ctx, grad);
+    return st;
+}
+
+/* Is `name` in the comma-separated list `list`? */
+static bool in_list(const char *list, const char *name, size_t len)
+{
+    for (const char *p = list; p && *p;) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n == len && !strncmp(p, name, len)) return true;
+        p = e ? e + 1 : NULL;
+    }
+    return false;
+}
+
+dgm_status dgm_model_evaluate(dgm_model *m, const dgm_dataset *data, const char *metrics,
+                              char *out, size_t out_len)
+{
+    if (!m || !data || !out || !out_len) return DGM_STATUS_INVALID_ARGUMENT;
+    dgm_ctx *ctx = m->ctx;
+    if (dgm_dataset_dim(data) != m->dim)
+        return dgm_set_error(ctx, DGM_STATUS_SHAPE_MISMATCH,
+                             "evaluate: data has %lld values per sample, the %s model %lld",
+                             (long long)dgm_dataset_dim(data), m->ops->kind, (long long)m->dim);
+    if (!metrics || !*metrics) metrics = m->ops->default_metrics;
+    bool grad = dgm_ctx_grad_enabled(ctx);
+    dgm_ctx_set_grad_enabled(ctx, false);
+    json_t *result = json_object();
+    dgm_status st = DGM_STATUS_OK;
+    const int64_t n = dgm_dataset_count(data), B = 1000;
+    for (const char *p = metrics; p && *p && st == DGM_STATUS_OK;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(len < 63 ? len : 63), p);
+        if (!in_list(m->ops->metrics, p, len)) {
+            st = dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
+                               "unknown metric '%s' for %s (valid: %s)", name, m->ops->kind,
+                               m->ops->metrics);
+            break;
+        }
+        double total = 0.0;
+        for (int64_t i = 0; i < n && st == DGM_STATUS_OK; i += B) {
+            const int64_t rows = n - i < B ? n - i : B, shape[2] = {rows, m->dim};
+            dgm_tensor *batch = NULL;
+            double sum = 0.0;
+            st = dgm_tensor_from_host(ctx, 2, shape, dgm_dataset_data(data) + i * m->dim, &batch);
+            if (st == DGM_STATUS_OK) st = m->ops->evaluate_batch(m, batch, name, &sum);
+            if (st == DGM_STATUS_OK) st = dgm_ctx_step_end(ctx);
+            total += sum;
+        }
+        if (st == DGM_STATUS_OK) {
+            double v = total / (double)n;
+            if (!isfinite(v))
+                st = dgm_set_error(ctx, DGM_STATUS_NOT_FINITE, "metric %s is not finite", name);
+            else json_object_set_new(result, name, json_real(v));
+        }
+        p = e ? e + 1 : NULL;
+    }
+    dgm_ctx_set_grad_enabled(ctx, grad);
+    if (st == DGM_STATUS_OK) {
+        char *text = json_dumps(result, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+        if (!text) st = dgm_set_error(ctx, DGM_STATUS_OOM, "out of host memory");
+        else if (strlen(text) >= out_len)
+            st = dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "evaluate: output buffer too small");
+        else strcpy(out, text);
+        free(text);
+    }
+    json_decref(result);
+    return st;
+}

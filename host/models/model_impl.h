@@ -1,0 +1,65 @@
+/* Private shape of a model family: each file in host/models/ fills one dgm_model_ops and
+ * the registry in model.c lists them. */
+#ifndef DGM_MODEL_IMPL_H
+#define DGM_MODEL_IMPL_H
+
+#include <jansson.h>
+
+#include "core/internal.h"
+#include "dgm/model.h"
+
+typedef enum dgm_opt_type {
+    DGM_OPT_INT = 0,
+    DGM_OPT_FLOAT,
+    DGM_OPT_INT_LIST, /* "512,256" -> [512, 256] */
+    DGM_OPT_STRING,
+    DGM_OPT_BOOL
+} dgm_opt_type;
+
+typedef struct dgm_model_ops {
+    const char *kind;
+    const char *summary;
+    const dgm_model_option *options; /* ends with name NULL */
+    const dgm_opt_type *option_types; /* one per option */
+    const char *metrics;              /* known metric names, comma-separated */
+    const char *default_metrics;
+    /* Declares parameters into m->params (not yet allocated) and sets up m->state from
+     * m->config. Called once, before dgm_params_alloc. */
+    dgm_status (*build)(dgm_model *m);
+    /* After dgm_params_alloc (and after loading parameters): anything derived. May be NULL. */
+    dgm_status (*ready)(dgm_model *m);
+    dgm_status (*train_step)(dgm_model *m, dgm_tensor *batch, int64_t step, dgm_tensor **loss);
+    dgm_status (*sample)(dgm_model *m, int64_t n, dgm_tensor **out);
+    /* Sums `metric` over the rows of batch [B, dim] into *sum (host, double) — the
+     * evaluation driver averages over the dataset. */
+    dgm_status (*evaluate_batch)(dgm_model *m, dgm_tensor *batch, const char *metric,
+                                 double *sum);
+    void (*destroy)(dgm_model *m);
+} dgm_model_ops;
+
+struct dgm_model {
+    const dgm_model_ops *ops;
+    dgm_ctx *ctx;
+    dgm_params *params;
+    json_t *config;       /* complete, typed */
+    char *config_text;
+    int64_t dim;
+    int sample_ndim;
+    int64_t sample_shape[3];
+    void *state;          /* the family's own */
+};
+
+/* Typed config reads (the config was validated against the option table). */
+int64_t dgm_config_int(const dgm_model *m, const char *name);
+double dgm_config_float(const dgm_model *m, const char *name);
+bool dgm_config_bool(const dgm_model *m, const char *name);
+const char *dgm_config_string(const dgm_model *m, const char *name);
+/* Length of an int list; values into out (up to max). */
+int dgm_config_int_list(const dgm_model *m, const char *name, int64_t *out, int max);
+
+/* Reads a one-element tensor to the host (waits for the device). */
+dgm_status dgm_read_scalar(dgm_ctx *ctx, dgm_tensor *t, double *value);
+
+extern const dgm_model_ops dgm_gaussian_ops;
+
+#endif

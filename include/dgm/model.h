@@ -1,0 +1,102 @@
+/* dgm models: every model family behind one handle with the same shape — create from a
+ * kind and a JSON config, train_step, sample, evaluate, save and load (safetensors
+ * checkpoints whose tensor names and layouts are PyTorch's).
+ *
+ * Kinds so far: "gaussian" (a full-covariance Gaussian fitted by maximum likelihood).
+ * dgm_model_kinds lists them; dgm_model_options describes each kind's options. */
+#ifndef DGM_MODEL_H
+#define DGM_MODEL_H
+
+#include "dgm/data.h"
+#include "dgm/optim.h"
+#include "dgm/params.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dgm_model dgm_model;
+
+/* NULL-terminated list of model kinds. */
+DGM_API const char *const *dgm_model_kinds(void);
+
+/* One option of a model kind: its name (as on the command line, without "--"), default
+ * (as text) and help. */
+typedef struct dgm_model_option {
+    const char *name;
+    const char *default_value;
+    const char *help;
+} dgm_model_option;
+/* The options of `kind`, terminated by an entry with name NULL; NULL for unknown kinds. */
+DGM_API const dgm_model_option *dgm_model_options(const char *kind);
+/* One-line description of `kind`. */
+DGM_API const char *dgm_model_summary(const char *kind);
+
+/* Creates a model of `kind` for data of `dim` floats per sample (sample_shape: informational,
+ * e.g. {28, 28}). config_json is a JSON object of options (NULL or "{}" for the defaults);
+ * an unknown option or a bad value is INVALID_ARGUMENT with a message listing the valid
+ * options. Parameters are initialized from the context's generator. */
+DGM_API dgm_status dgm_model_create(dgm_ctx *ctx, const char *kind, const char *config_json,
+                                    int64_t dim, int sample_ndim, const int64_t *sample_shape,
+                                    dgm_model **out);
+DGM_API void dgm_model_free(dgm_model *m);
+
+DGM_API const char *dgm_model_kind(const dgm_model *m);
+/* The full config (defaults filled in) as a JSON object; owned by the model. */
+DGM_API const char *dgm_model_config(const dgm_model *m);
+DGM_API dgm_params *dgm_model_params(dgm_model *m);
+DGM_API int64_t dgm_model_dim(const dgm_model *m);
+DGM_API int dgm_model_sample_shape(const dgm_model *m, int64_t shape[3]);
+
+/* The loss of one batch [B, dim] (a step tensor), after dgm_backward has accumulated its
+ * gradients; the caller zeroes gradients and steps the optimizer. *loss is the scalar
+ * the model minimizes (a step tensor: read it when you log, not every step). */
+DGM_API dgm_status dgm_model_train_step(dgm_model *m, dgm_tensor *batch, int64_t step,
+                                        dgm_tensor **loss);
+
+/* n samples [n, dim] as a step tensor (grad mode is turned off inside). */
+DGM_API dgm_status dgm_model_sample(dgm_model *m, int64_t n, dgm_tensor **out);
+
+/* The model's natural metrics on a dataset ("nll" for gaussian: nats per sample). `metrics`
+ * is a comma-separated list or NULL for the kind's default; writes a JSON object
+ * ({"nll": 1.23, ...}) into out (out_len bytes). */
+DGM_API dgm_status dgm_model_evaluate(dgm_model *m, const dgm_dataset *data, const char *metrics,
+                                      char *out, size_t out_len);
+/* The metric names `kind` knows, comma-separated. */
+DGM_API const char *dgm_model_metric_names(const char *kind);
+
+/* ---- checkpoints ----
+ * checkpoint.safetensors holds the parameters and buffers under PyTorch's names, with
+ * __metadata__: format "dgm-checkpoint", dgm_version, model (kind), config (JSON), step,
+ * rng_seed, rng_offset, and, when training state was saved, optimizer (the file name of the
+ * optimizer state, beside the checkpoint), loader_epoch, loader_batch and data. Every file
+ * is written atomically; the optimizer state is written first under a per-step name, and
+ * the previous one is removed only after the checkpoint naming the new one is in place. */
+
+/* Training state saved with a checkpoint (all optional). */
+typedef struct dgm_train_state {
+    int64_t step;
+    dgm_optim *optim;          /* NULL: no optimizer state */
+    dgm_loader *loader;        /* NULL: no loader position */
+    const char *data;          /* the --data spec, for the record; may be NULL */
+    const char *extra_json;    /* more metadata as a JSON object of strings; may be NULL */
+} dgm_train_state;
+
+DGM_API dgm_status dgm_model_save(dgm_model *m, const char *path, const dgm_train_state *state);
+
+/* Loads a checkpoint's model (kind, config, parameters) on ctx. */
+DGM_API dgm_status dgm_model_load(dgm_ctx *ctx, const char *path, dgm_model **out);
+
+/* Restores the training state of a checkpoint written by dgm_model_save: the step, the
+ * context's RNG state, the optimizer's buffers and step count (when optim is not NULL) and
+ * the loader's position (when loader is not NULL). */
+DGM_API dgm_status dgm_model_load_train_state(dgm_model *m, const char *path, dgm_optim *optim,
+                                              dgm_loader *loader, int64_t *step);
+
+/* A checkpoint's metadata value, read without loading the model: *out is malloc'd (free it). */
+DGM_API dgm_status dgm_checkpoint_meta(dgm_ctx *ctx, const char *path, const char *key, char **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
