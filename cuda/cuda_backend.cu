@@ -1,7 +1,7 @@
 /* The CUDA backend's table: per-context state (stream, cuBLAS handle, cuRAND Philox
  * generator), memory, copies, random numbers, gemm and axpy, and the probe that says
- * whether CUDA is usable at all. The kernels live in cuda_elementwise.cu, cuda_reduce.cu
- * and cuda_nn.cu.
+ * whether CUDA is usable at all. The kernels live in cuda_elementwise.cu, cuda_reduce.cu,
+ * cuda_nn.cu and cuda_optim.cu.
  *
  * All work of a context is queued on its own stream; only copies to or from the host and
  * synchronize wait for it.
@@ -248,6 +248,12 @@ static const dgm_backend dgm_cuda_table = {
     dgm_cuda_batchnorm_backward,          /* batchnorm_backward */
     dgm_cuda_axpy,                        /* axpy */
     dgm_cuda_gather_rows,                 /* gather_rows */
+    dgm_cuda_sgd_step,                    /* sgd_step */
+    dgm_cuda_adam_step,                   /* adam_step */
+    dgm_cuda_sum_squares,                 /* sum_squares */
+    dgm_cuda_clip_scale,                  /* clip_scale */
+    dgm_cuda_ema_update,                  /* ema_update */
+    dgm_cuda_swap,                        /* swap */
 };
 
 extern "C" const dgm_backend *dgm_cuda_backend(void)

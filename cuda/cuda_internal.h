@@ -193,6 +193,22 @@ dgm_status dgm_cuda_batchnorm_backward(dgm_ctx *ctx, int training, int64_t rows,
                                        const float *dy, float beta_dx, float *dx,
                                        float *dgamma, float *dbeta);
 
+/* cuda_optim.cu */
+dgm_status dgm_cuda_sgd_step(dgm_ctx *ctx, size_t n, float *w, const float *g,
+                             float *momentum_buf, float lr, float momentum, float dampening,
+                             int nesterov, float weight_decay, int first_step);
+dgm_status dgm_cuda_adam_step(dgm_ctx *ctx, size_t n, float *w, const float *g, float *m,
+                              float *v, float lr, float beta1, float beta2, float eps,
+                              float weight_decay, int decoupled, double bias_correction1,
+                              double bias_correction2);
+dgm_status dgm_cuda_sum_squares(dgm_ctx *ctx, size_t n, const float *x, void *work,
+                                float *out);
+dgm_status dgm_cuda_clip_scale(dgm_ctx *ctx, size_t n, float *x, const float *sumsq,
+                               float max_norm);
+dgm_status dgm_cuda_ema_update(dgm_ctx *ctx, size_t n, float *ema, const float *w,
+                               float decay);
+dgm_status dgm_cuda_swap(dgm_ctx *ctx, size_t n, float *a, float *b);
+
 #ifdef __cplusplus
 }
 #endif

@@ -120,6 +120,34 @@ typedef struct dgm_backend {
     /* dst[r, :] = src[idx[r], :] for r < rows; idx is device memory (batch gathers). */
     dgm_status (*gather_rows)(dgm_ctx *ctx, int64_t rows, int64_t cols, const float *src,
                               const int32_t *idx, float *dst);
+
+    /* ---- optimizers: one fused pass over a parameter block (math in optim_math.h) ---- */
+
+    /* SGD on n weights w from gradients g (g is only read): PyTorch's momentum, dampening,
+     * Nesterov and L2 weight decay. momentum_buf is NULL when momentum is 0; first_step
+     * sets buf = d (PyTorch's first update, when the buffer does not exist yet). */
+    dgm_status (*sgd_step)(dgm_ctx *ctx, size_t n, float *w, const float *g,
+                           float *momentum_buf, float lr, float momentum, float dampening,
+                           int nesterov, float weight_decay, int first_step);
+    /* Adam (decoupled 0: L2 weight decay added to the gradient) or AdamW (decoupled 1:
+     * w *= 1 - lr·wd first) on n weights; m and v are exp_avg and exp_avg_sq, updated in
+     * place; bias_correction1/2 are 1 - beta1^t and 1 - beta2^t for update number t. */
+    dgm_status (*adam_step)(dgm_ctx *ctx, size_t n, float *w, const float *g, float *m,
+                            float *v, float lr, float beta1, float beta2, float eps,
+                            float weight_decay, int decoupled, double bias_correction1,
+                            double bias_correction2);
+    /* out[0] = sum of x[i]^2 (accumulated in double) into device memory, without waiting
+     * for the device. work is device memory of DGM_SUM_SQUARES_WORK_BYTES (optim_math.h)
+     * that the backend may use (the CPU backend does not). n may be 0 (out[0] = 0). */
+    dgm_status (*sum_squares)(dgm_ctx *ctx, size_t n, const float *x, void *work, float *out);
+    /* x *= min(1, max_norm / (sqrt(sumsq[0]) + 1e-6)) with sumsq in device memory, read by
+     * the device (no host synchronization). */
+    dgm_status (*clip_scale)(dgm_ctx *ctx, size_t n, float *x, const float *sumsq,
+                             float max_norm);
+    /* ema = decay·ema + (1 - decay)·w over n elements. */
+    dgm_status (*ema_update)(dgm_ctx *ctx, size_t n, float *ema, const float *w, float decay);
+    /* Exchanges a[i] and b[i] for i < n (the buffers do not overlap). */
+    dgm_status (*swap)(dgm_ctx *ctx, size_t n, float *a, float *b);
 } dgm_backend;
 
 /* The CPU backend; always present. */

@@ -54,6 +54,17 @@ static void train_help(const char *model)
     }
 }
 
+/* "gaussian, vae" */
+static const char *kinds_list(void)
+{
+    static char buf[256];
+    const char *const *k = dgm_model_kinds();
+    size_t n = 0;
+    buf[0] = 0;
+    for (int i = 0; k[i] && n < sizeof buf; i++) n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", i ? ", " : "", k[i]);
+    return buf;
+}
+
 static bool is_model_option(const char *model, const char *name)
 {
     const dgm_model_option *o = dgm_model_options(model);
@@ -76,10 +87,10 @@ static int parse_args(int argc, char **argv, train_args *a)
             train_help(NULL);
             return -1;
         }
-        return cli_usage_error("dgm train needs a MODEL (one of: gaussian)");
+        return cli_usage_error("dgm train needs a MODEL (%s)", kinds_list());
     }
     a->model = argv[1];
-    if (!dgm_model_options(a->model)) return cli_usage_error("unknown model '%s' (valid: gaussian)", a->model);
+    if (!dgm_model_options(a->model)) return cli_usage_error("unknown model '%s' (valid: %s)", a->model, kinds_list());
     for (int i = 2; i < argc; i++) {
         char name[64];
         const char *v = NULL;

@@ -160,6 +160,12 @@ static const dgm_backend cpu_backend = {
     .batchnorm_backward = dgm_cpu_batchnorm_backward,
     .axpy = dgm_cpu_axpy,
     .gather_rows = dgm_cpu_gather_rows,
+    .sgd_step = dgm_cpu_sgd_step,
+    .adam_step = dgm_cpu_adam_step,
+    .sum_squares = dgm_cpu_sum_squares,
+    .clip_scale = dgm_cpu_clip_scale,
+    .ema_update = dgm_cpu_ema_update,
+    .swap = dgm_cpu_swap,
 };
 
 const dgm_backend *dgm_cpu_backend(void) { return &cpu_backend; }

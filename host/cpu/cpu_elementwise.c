@@ -9,7 +9,6 @@
 
 #include "cpu/cpu_internal.h"
 
-#define PAR_FOR _Pragma("omp parallel for if (n >= DGM_CPU_PARALLEL_MIN) schedule(static)")
 
 /* Expands CASE(kind) for every unary kind. */
 #define DGM_FOR_EACH_UNARY(CASE)                                                              \
@@ -32,8 +31,7 @@ dgm_status dgm_cpu_unary(dgm_ctx *ctx, int kind, float pa, float pb, size_t n, c
 {
 #define CASE(K)                                                                               \
     case K: {                                                                                 \
-        PAR_FOR                                                                               \
-        for (size_t i = 0; i < n; i++) y[i] = dgm_unary_forward(K, x[i], pa, pb);             \
+        DGM_CPU_LOOP(n, i, n, y[i] = dgm_unary_forward(K, x[i], pa, pb));                     \
         return DGM_STATUS_OK;                                                                 \
     }
     switch (kind) { DGM_FOR_EACH_UNARY(CASE) }
@@ -47,15 +45,12 @@ dgm_status dgm_cpu_unary_backward(dgm_ctx *ctx, int kind, float pa, float pb, si
 {
 #define CASE(K)                                                                               \
     case K: {                                                                                 \
-        if (beta == 0.0f) {                                                                   \
-            PAR_FOR                                                                           \
-            for (size_t i = 0; i < n; i++)                                                    \
-                dx[i] = dgm_unary_derivative(K, x[i], y[i], pa, pb) * dy[i];                  \
-        } else {                                                                              \
-            PAR_FOR                                                                           \
-            for (size_t i = 0; i < n; i++)                                                    \
-                dx[i] = beta * dx[i] + dgm_unary_derivative(K, x[i], y[i], pa, pb) * dy[i];   \
-        }                                                                                     \
+        if (beta == 0.0f)                                                                     \
+            DGM_CPU_LOOP(n, i, n, dx[i] = dgm_unary_derivative(K, x[i], y[i], pa, pb) * dy[i]); \
+        else                                                                                  \
+            DGM_CPU_LOOP(n, i, n,                                                             \
+                         dx[i] = beta * dx[i] +                                               \
+                                 dgm_unary_derivative(K, x[i], y[i], pa, pb) * dy[i]);        \
         return DGM_STATUS_OK;                                                                 \
     }
     switch (kind) { DGM_FOR_EACH_UNARY(CASE) }
@@ -79,8 +74,7 @@ dgm_status dgm_cpu_binary(dgm_ctx *ctx, int kind, int64_t rows, int64_t cols, co
     (void)n;
 #define CASE(K)                                                                               \
     case K: {                                                                                 \
-        _Pragma("omp parallel for if (n >= DGM_CPU_PARALLEL_MIN) schedule(static)")           \
-        for (size_t r = 0; r < R; r++) {                                                      \
+        DGM_CPU_LOOP(n, r, R, {                                                               \
             size_t sa, sb;                                                                    \
             const float *ar = operand_row(a, bcast_a, r, C, &sa);                            \
             const float *br = operand_row(b, bcast_b, r, C, &sb);                            \
@@ -90,7 +84,7 @@ dgm_status dgm_cpu_binary(dgm_ctx *ctx, int kind, int64_t rows, int64_t cols, co
             else                                                                              \
                 for (size_t c = 0; c < C; c++)                                                \
                     o[c] = dgm_binary_forward(K, ar[c * sa], br[c * sb]);                     \
-        }                                                                                     \
+        });                                                                                   \
         return DGM_STATUS_OK;                                                                 \
     }
     switch (kind) { DGM_FOR_EACH_BINARY(CASE) }
@@ -107,8 +101,7 @@ dgm_status dgm_cpu_binary_backward(dgm_ctx *ctx, int kind, int64_t rows, int64_t
     (void)n;
 #define CASE(K)                                                                               \
     case K: {                                                                                 \
-        _Pragma("omp parallel for if (n >= DGM_CPU_PARALLEL_MIN) schedule(static)")           \
-        for (size_t r = 0; r < R; r++) {                                                      \
+        DGM_CPU_LOOP(n, r, R, {                                                               \
             size_t sa, sb;                                                                    \
             const float *ar = operand_row(a, bcast_a, r, C, &sa);                            \
             const float *br = operand_row(b, bcast_b, r, C, &sb);                            \
@@ -125,7 +118,7 @@ dgm_status dgm_cpu_binary_backward(dgm_ctx *ctx, int kind, int64_t rows, int64_t
                     d[c] = dgm_axpby(beta_b, d[c],                                            \
                                      dgm_binary_derivative_b(K, ar[c * sa], br[c * sb]) * g[c]); \
             }                                                                                 \
-        }                                                                                     \
+        });                                                                                   \
         return DGM_STATUS_OK;                                                                 \
     }
     switch (kind) { DGM_FOR_EACH_BINARY(CASE) }
@@ -173,7 +166,6 @@ dgm_status dgm_cpu_gather_rows(dgm_ctx *ctx, int64_t rows, int64_t cols, const f
 dgm_status dgm_cpu_axpy(dgm_ctx *ctx, size_t n, float alpha, const float *x, float *y)
 {
     (void)ctx;
-    PAR_FOR
-    for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];
+    DGM_CPU_LOOP(n, i, n, y[i] += alpha * x[i]);
     return DGM_STATUS_OK;
 }

@@ -9,10 +9,10 @@
 #include "models/model_impl.h"
 #include "ops/ops_common.h"
 
-static const dgm_model_ops *const registry[] = {&dgm_gaussian_ops};
+static const dgm_model_ops *const registry[] = {&dgm_gaussian_ops, &dgm_vae_ops};
 #define N_KINDS (sizeof registry / sizeof registry[0])
 
-static const char *const kind_names[N_KINDS + 1] = {"gaussian", NULL};
+static const char *const kind_names[N_KINDS + 1] = {"gaussian", "vae", NULL};
 
 const char *const *dgm_model_kinds(void) { return kind_names; }
 
@@ -310,6 +310,42 @@ dgm_status dgm_model_sample(dgm_model *m, int64_t n, dgm_tensor **out)
     dgm_status st = m->ops->sample(m, n, out);
     dgm_ctx_set_grad_enabled(m->ctx, grad);
     return st;
+}
+
+dgm_status dgm_model_set_eval_samples(dgm_model *m, int64_t k)
+{
+    if (!m) return DGM_STATUS_INVALID_ARGUMENT;
+    if (k < 1)
+        return dgm_set_error(m->ctx, DGM_STATUS_INVALID_ARGUMENT, "importance samples k = %lld", (long long)k);
+    m->eval_samples = k;
+    return DGM_STATUS_OK;
+}
+
+/* Runs an optional batch map (encode/reconstruct) with grad mode off. */
+static dgm_status batch_map(dgm_model *m, dgm_tensor *batch, dgm_tensor **out,
+                            dgm_status (*fn)(dgm_model *, dgm_tensor *, dgm_tensor **), const char *what)
+{
+    if (!m || !out) return DGM_STATUS_INVALID_ARGUMENT;
+    *out = NULL;
+    if (!fn)
+        return dgm_set_error(m->ctx, DGM_STATUS_UNSUPPORTED, "%s: a %s model has no %s", what,
+                             m->ops->kind, what + strlen("dgm_model_"));
+    DGM_TRY(check_batch(m, batch, what));
+    bool grad = dgm_ctx_grad_enabled(m->ctx);
+    dgm_ctx_set_grad_enabled(m->ctx, false);
+    dgm_status st = fn(m, batch, out);
+    dgm_ctx_set_grad_enabled(m->ctx, grad);
+    return st;
+}
+
+dgm_status dgm_model_encode(dgm_model *m, dgm_tensor *batch, dgm_tensor **out)
+{
+    return batch_map(m, batch, out, m ? m->ops->encode : NULL, "dgm_model_encode");
+}
+
+dgm_status dgm_model_reconstruct(dgm_model *m, dgm_tensor *batch, dgm_tensor **out)
+{
+    return batch_map(m, batch, out, m ? m->ops->reconstruct : NULL, "dgm_model_reconstruct");
 }
 
 /* Is `name` in the comma-separated list `list`? */

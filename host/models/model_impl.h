@@ -34,6 +34,9 @@ typedef struct dgm_model_ops {
      * evaluation driver averages over the dataset. */
     dgm_status (*evaluate_batch)(dgm_model *m, dgm_tensor *batch, const char *metric,
                                  double *sum);
+    /* Optional: latent means [B, latent] and reconstructions [B, dim] of a batch. */
+    dgm_status (*encode)(dgm_model *m, dgm_tensor *batch, dgm_tensor **out);
+    dgm_status (*reconstruct)(dgm_model *m, dgm_tensor *batch, dgm_tensor **out);
     void (*destroy)(dgm_model *m);
 } dgm_model_ops;
 
@@ -46,6 +49,7 @@ struct dgm_model {
     int64_t dim;
     int sample_ndim;
     int64_t sample_shape[3];
+    int64_t eval_samples; /* importance samples of sampled metrics (iwae's K) */
     void *state;          /* the family's own */
 };
 
@@ -61,5 +65,6 @@ int dgm_config_int_list(const dgm_model *m, const char *name, int64_t *out, int 
 dgm_status dgm_read_scalar(dgm_ctx *ctx, dgm_tensor *t, double *value);
 
 extern const dgm_model_ops dgm_gaussian_ops;
+extern const dgm_model_ops dgm_vae_ops;
 
 #endif

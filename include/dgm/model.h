@@ -2,7 +2,8 @@
  * kind and a JSON config, train_step, sample, evaluate, save and load (safetensors
  * checkpoints whose tensor names and layouts are PyTorch's).
  *
- * Kinds so far: "gaussian" (a full-covariance Gaussian fitted by maximum likelihood).
+ * Kinds so far: "gaussian" (a full-covariance Gaussian fitted by maximum likelihood) and
+ * "vae" (a variational autoencoder).
  * dgm_model_kinds lists them; dgm_model_options describes each kind's options. */
 #ifndef DGM_MODEL_H
 #define DGM_MODEL_H
@@ -62,6 +63,15 @@ DGM_API dgm_status dgm_model_sample(dgm_model *m, int64_t n, dgm_tensor **out);
  * ({"nll": 1.23, ...}) into out (out_len bytes). */
 DGM_API dgm_status dgm_model_evaluate(dgm_model *m, const dgm_dataset *data, const char *metrics,
                                       char *out, size_t out_len);
+/* Importance samples K of sampled bounds (the VAE's "iwae"; default 1). */
+DGM_API dgm_status dgm_model_set_eval_samples(dgm_model *m, int64_t k);
+
+/* Latent means of a batch [B, dim] -> [B, latent], and reconstructions [B, dim] (the
+ * decoder's mean at the latent mean), for models with an encoder (vae); UNSUPPORTED
+ * otherwise. Grad mode is off inside. */
+DGM_API dgm_status dgm_model_encode(dgm_model *m, dgm_tensor *batch, dgm_tensor **out);
+DGM_API dgm_status dgm_model_reconstruct(dgm_model *m, dgm_tensor *batch, dgm_tensor **out);
+
 /* The metric names `kind` knows, comma-separated. */
 DGM_API const char *dgm_model_metric_names(const char *kind);
 
