@@ -8,9 +8,9 @@
 
 typedef struct ckpt_args {
     const char *path, *device, *out, *data, *metrics;
-    int64_t n;
+    int64_t n, k;
     uint64_t seed;
-    bool help;
+    bool help, reconstruct, latent_map;
 } ckpt_args;
 
 /* Parses CHECKPOINT and the options this command allows (a string of option names). */
@@ -37,6 +37,10 @@ static int parse(int argc, char **argv, const char *cmd, const char *allowed, ck
         char key[72];
         snprintf(key, sizeof key, " %s ", name);
         if (!strstr(allowed, key)) return cli_usage_error("unknown option %s for dgm %s", arg, cmd);
+        if (!strcmp(name, "reconstruct") || !strcmp(name, "latent-map")) {
+            *(name[0] == 'r' ? &a->reconstruct : &a->latent_map) = true;
+            continue;
+        }
         if (!cli_take_value(argc, argv, &i, &v)) return cli_usage_error("%s needs a value", arg);
         bool ok = true;
         if (!strcmp(name, "n")) ok = cli_parse_int(v, 1, &a->n);
@@ -45,6 +49,7 @@ static int parse(int argc, char **argv, const char *cmd, const char *allowed, ck
         else if (!strcmp(name, "device")) a->device = v;
         else if (!strcmp(name, "data")) a->data = v;
         else if (!strcmp(name, "metric")) a->metrics = v;
+        else if (!strcmp(name, "k")) ok = cli_parse_int(v, 1, &a->k);
         if (!ok) return cli_usage_error("%s %s: not a valid value", arg, v);
     }
     if (!a->path) return cli_usage_error("dgm %s needs a CHECKPOINT", cmd);
@@ -59,17 +64,93 @@ static int open_model(ckpt_args *a, dgm_ctx **ctx, dgm_model **m)
     return CLI_OK;
 }
 
+/* The test split of --data, or of the data the checkpoint was trained on. */
+static int open_test_data(ckpt_args *a, dgm_ctx *ctx, dgm_dataset **ds)
+{
+    char *data = NULL;
+    if (!a->data && dgm_checkpoint_meta(ctx, a->path, "data", &data))
+        return cli_error("%s does not say what data it was trained on: give --data", a->path);
+    int rc = CLI_OK;
+    if (dgm_dataset_load(ctx, a->data ? a->data : data, DGM_SPLIT_TEST, a->seed, ds))
+        rc = cli_fail(ctx, "--data");
+    free(data);
+    return rc;
+}
+
+/* --reconstruct: the first n test images above their reconstructions. */
+static int sample_reconstruct(ckpt_args *a, dgm_ctx *ctx, dgm_model *m)
+{
+    dgm_dataset *ds = NULL;
+    int rc = open_test_data(a, ctx, &ds);
+    if (rc) return rc;
+    const int64_t dim = dgm_model_dim(m);
+    int64_t shape[3];
+    const int nd = dgm_model_sample_shape(m, shape);
+    int64_t n = a->n < dgm_dataset_count(ds) ? a->n : dgm_dataset_count(ds);
+    const int nrow = n <= 16 ? (int)n : 16;
+    n -= n % nrow; /* whole rows, so the reconstructions start a row of their own */
+    float *grid = malloc((size_t)(2 * n * dim) * sizeof *grid);
+    const int64_t bshape[2] = {n, dim};
+    dgm_tensor *x = NULL, *y = NULL;
+    if (!grid) rc = cli_error("-n %lld: out of memory", (long long)n);
+    else if (nd < 2) rc = cli_error("--reconstruct needs image data; this model's samples have %lld values", (long long)dim);
+    else if (dgm_tensor_from_host(ctx, 2, bshape, dgm_dataset_data(ds), &x) ||
+             dgm_model_reconstruct(m, x, &y) || dgm_tensor_to_host(ctx, y, grid + n * dim))
+        rc = cli_fail(ctx, "reconstructing");
+    if (!rc) {
+        memcpy(grid, dgm_dataset_data(ds), (size_t)(n * dim) * sizeof *grid);
+        int c = nd == 3 ? (int)shape[0] : 1;
+        if (dgm_save_image_grid(ctx, a->out, grid, 2 * n, c, (int)shape[nd - 2], (int)shape[nd - 1], nrow, 2, 0.0f))
+            rc = cli_fail(ctx, a->out);
+        else printf("wrote %lld test images and their reconstructions to %s\n", (long long)n, a->out);
+    }
+    free(grid);
+    dgm_dataset_free(ds);
+    return rc;
+}
+
+/* --latent-map: the latent means of n test samples, coloured by label (2-D latents). */
+static int sample_latent_map(ckpt_args *a, dgm_ctx *ctx, dgm_model *m)
+{
+    dgm_dataset *ds = NULL;
+    int rc = open_test_data(a, ctx, &ds);
+    if (rc) return rc;
+    const int64_t dim = dgm_model_dim(m), n = a->n < dgm_dataset_count(ds) ? a->n : dgm_dataset_count(ds);
+    const int64_t bshape[2] = {n, dim};
+    dgm_tensor *x = NULL, *z = NULL;
+    float *pts = NULL;
+    if (dgm_tensor_from_host(ctx, 2, bshape, dgm_dataset_data(ds), &x) || dgm_model_encode(m, x, &z))
+        rc = cli_fail(ctx, "encoding");
+    else if (dgm_tensor_dim(z, 1) != 2)
+        rc = cli_error("--latent-map needs a model with --latent 2 (this one has %lld)", (long long)dgm_tensor_dim(z, 1));
+    else if (!(pts = malloc((size_t)(2 * n) * sizeof *pts))) rc = cli_error("out of memory");
+    else if (dgm_tensor_to_host(ctx, z, pts)) rc = cli_fail(ctx, "encoding");
+    else if (dgm_save_scatter_png(ctx, a->out, pts, n, dgm_dataset_labels(ds), NULL, 640))
+        rc = cli_fail(ctx, a->out);
+    else printf("wrote the latent means of %lld test samples to %s\n", (long long)n, a->out);
+    free(pts);
+    dgm_dataset_free(ds);
+    return rc;
+}
+
 int cmd_sample(int argc, char **argv)
 {
     ckpt_args a;
-    int rc = parse(argc, argv, "sample", " n out seed device ", &a);
+    int rc = parse(argc, argv, "sample", " n out seed device reconstruct latent-map data ", &a);
     if (rc) return rc;
     if (a.help) {
         printf("usage: dgm sample CHECKPOINT -n N -o FILE.npy|FILE.csv|FILE.png [--seed S] [--device D]\n"
-               "  a PNG is an image grid for image data and a scatter plot for 2-D data\n");
+               "       dgm sample CHECKPOINT --reconstruct -n N -o FILE.png [--data DATA]\n"
+               "       dgm sample CHECKPOINT --latent-map -n N -o FILE.png [--data DATA]\n"
+               "  a PNG is an image grid for image data and a scatter plot for 2-D data;\n"
+               "  --reconstruct: N test images above their reconstructions (models with an encoder);\n"
+               "  --latent-map: the latent means of N test samples coloured by label (2-D latents)\n");
         return CLI_OK;
     }
     if (!a.n) return cli_usage_error("dgm sample needs -n N");
+    if (a.reconstruct && a.latent_map) return cli_usage_error("give --reconstruct or --latent-map, not both");
+    if ((a.reconstruct || a.latent_map) && a.out && !cli_has_ext(a.out, ".png"))
+        return cli_usage_error("-o %s: --%s writes a .png", a.out, a.reconstruct ? "reconstruct" : "latent-map");
     if (!a.out) return cli_usage_error("dgm sample needs -o FILE");
     if (!cli_has_ext(a.out, ".npy") && !cli_has_ext(a.out, ".csv") && !cli_has_ext(a.out, ".png"))
         return cli_usage_error("-o %s: the output must end in .npy, .csv or .png", a.out);
@@ -77,7 +158,9 @@ int cmd_sample(int argc, char **argv)
     dgm_model *m = NULL;
     rc = open_model(&a, &ctx, &m);
     float *host = NULL;
-    if (!rc) {
+    if (!rc && (a.reconstruct || a.latent_map)) {
+        rc = a.reconstruct ? sample_reconstruct(&a, ctx, m) : sample_latent_map(&a, ctx, m);
+    } else if (!rc) {
         const int64_t dim = dgm_model_dim(m);
         int64_t shape[3];
         int nd = dgm_model_sample_shape(m, shape);
@@ -98,10 +181,11 @@ int cmd_sample(int argc, char **argv)
 int cmd_eval(int argc, char **argv)
 {
     ckpt_args a;
-    int rc = parse(argc, argv, "eval", " data metric seed device ", &a);
+    int rc = parse(argc, argv, "eval", " data metric k seed device ", &a);
     if (rc) return rc;
     if (a.help) {
-        printf("usage: dgm eval CHECKPOINT [--data DATA] [--metric NAME[,NAME...]] [--seed S] [--device D]\n"
+        printf("usage: dgm eval CHECKPOINT [--data DATA] [--metric NAME[,NAME...]] [--k K] [--seed S] [--device D]\n"
+               "  metrics: gaussian: nll; vae: elbo (default), iwae (with K importance samples, default 1)\n"
                "  prints one JSON object of the metrics on the test split of DATA (default: the\n"
                "  data the checkpoint was trained on)\n");
         return CLI_OK;
@@ -116,6 +200,7 @@ int cmd_eval(int argc, char **argv)
     const char *spec = a.data ? a.data : data;
     if (!rc && dgm_dataset_load(ctx, spec, DGM_SPLIT_TEST, a.seed, &ds)) rc = cli_fail(ctx, "--data");
     char out[4096];
+    if (!rc && a.k && dgm_model_set_eval_samples(m, a.k)) rc = cli_fail(ctx, "--k");
     if (!rc) {
         dgm_status st = dgm_model_evaluate(m, ds, a.metrics, out, sizeof out);
         if (st == DGM_STATUS_INVALID_ARGUMENT && a.metrics) rc = cli_usage_error("--metric: %s", dgm_last_error(ctx));
