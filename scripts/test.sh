@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh dataset-fashion-mnist
 if [ "${1:-}" = "--sanitize" ]; then
   dir=build-asan
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDGM_CUDA=OFF -DDGM_SANITIZE=ON \

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The main job from a fresh Debian machine (as root): installs what dgm needs (with
+# Debian's Fashion-MNIST), builds it, and trains the VAE on Fashion-MNIST on the default
+# device (CUDA when a GPU is usable, else the CPU), leaving runs/vae-fashion-mnist/ with
+# checkpoint.safetensors, metrics.jsonl and samples.png.
+#   scripts/quickstart.sh [extra dgm train options, e.g. --epochs 1]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+bash scripts/install-deps.sh dataset-fashion-mnist
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DDGM_BUILD_TESTS=OFF -DDGM_BUILD_BENCHMARKS=OFF >/dev/null
+cmake --build build -j"$JOBS" --target dgm_cli
+build/dgm train vae --data fashion-mnist --epochs 10 "$@"
+build/dgm eval runs/vae-fashion-mnist/checkpoint.safetensors
