@@ -1,0 +1,39 @@
+/* libFuzzer target: IDX parsing from memory (plain and gzip), alone and with the same
+ * bytes as a labels file. Built by the fuzz build with -fsanitize=fuzzer,address. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "data/data_internal.h"
+
+/* A gzip bomb must end as BAD_FORMAT well inside libFuzzer's memory limit. */
+#define FUZZ_MAX_INFLATED ((size_t)64 << 20)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    /* One context for the whole run: creating one per input would dominate the time. */
+    static dgm_ctx *ctx;
+    if (!ctx) {
+        dgm_ctx_config cfg = dgm_ctx_config_default();
+        cfg.device = DGM_DEVICE_CPU;
+        if (dgm_ctx_create(&cfg, &ctx) != DGM_STATUS_OK) {
+            dgm_ctx_free(ctx);
+            ctx = NULL;
+            return 0;
+        }
+    }
+    dgm_dataset *ds = NULL;
+    dgm_idx_dataset_from_memory(ctx, "fuzz-images", data, size, NULL, NULL, 0, FUZZ_MAX_INFLATED,
+                                &ds);
+    dgm_dataset_free(ds);
+    /* The input split in two at its first byte: images, then labels. */
+    if (size > 1) {
+        size_t cut = 1 + (size_t)data[0] * (size - 1) / 256;
+        ds = NULL;
+        dgm_idx_dataset_from_memory(ctx, "fuzz-images", data + 1, cut - 1, "fuzz-labels",
+                                    data + cut, size - cut, FUZZ_MAX_INFLATED, &ds);
+        dgm_dataset_free(ds);
+    }
+    return 0;
+}
