@@ -143,9 +143,12 @@ static dgm_status build_config(dgm_ctx *ctx, const dgm_model_ops *ops, const cha
         if (!known) {
             char names[512];
             list_options(ops, names, sizeof names);
+            /* Format before the decref: key points into `given`. */
+            dgm_status st = dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
+                                          "unknown %s option '%s' (valid: %s)", ops->kind, key,
+                                          names);
             json_decref(given);
-            return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
-                                 "unknown %s option '%s' (valid: %s)", ops->kind, key, names);
+            return st;
         }
     }
     json_t *cfg = json_object();
