@@ -9,12 +9,6 @@ using namespace dgmtest;
 
 namespace {
 
-#define SKIP_WITHOUT_GPU()                                                                    \
-    do {                                                                                      \
-        std::string why_ = cuda_skip_reason();                                                \
-        if (!why_.empty()) GTEST_SKIP() << why_;                                              \
-    } while (0)
-
 void expect_close(const std::vector<float> &cuda, const std::vector<float> &cpu, float rtol,
                   float atol, const std::string &what)
 {

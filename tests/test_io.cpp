@@ -18,91 +18,13 @@
 #include <functional>
 #include <sstream>
 
+#include "test_files.h"
 #include "test_util.h"
 
 using namespace dgmtest;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-    std::string path;
-    TempDir()
-    {
-        const char *base = std::getenv("TMPDIR");
-        std::string tmpl = std::string(base && *base ? base : "/tmp") + "/dgm_io_XXXXXX";
-        std::vector<char> buf(tmpl.begin(), tmpl.end());
-        buf.push_back('\0');
-        if (mkdtemp(buf.data())) path = buf.data();
-    }
-    ~TempDir()
-    {
-        std::error_code ec;
-        if (!path.empty()) fs::remove_all(path, ec);
-    }
-    std::string file(const std::string &name) const { return path + "/" + name; }
-    std::vector<std::string> entries() const
-    {
-        std::vector<std::string> names;
-        for (const auto &e : fs::directory_iterator(path)) names.push_back(e.path().filename());
-        std::sort(names.begin(), names.end());
-        return names;
-    }
-};
-
-std::vector<unsigned char> read_bytes(const std::string &path)
-{
-    std::ifstream f(path, std::ios::binary);
-    return std::vector<unsigned char>((std::istreambuf_iterator<char>(f)),
-                                      std::istreambuf_iterator<char>());
-}
-
-std::string read_text(const std::string &path)
-{
-    auto b = read_bytes(path);
-    return std::string(b.begin(), b.end());
-}
-
-uint32_t bits(float f)
-{
-    uint32_t u;
-    std::memcpy(&u, &f, 4);
-    return u;
-}
-
-std::string python()
-{
-    const char *p = std::getenv("DGM_PYTHON");
-    return p && *p ? p : "python3";
-}
-
-std::string python_skip_reason(const std::string &modules)
-{
-    std::string cmd = python() + " -c 'import " + modules + "' >/dev/null 2>&1";
-    if (std::system(cmd.c_str()) == 0) return "";
-    return python() + " cannot import " + modules + " (pip install numpy, or set DGM_PYTHON)";
-}
-
-int run_python(const TempDir &dir, const std::string &script, const std::vector<std::string> &args,
-               std::string *out)
-{
-    const std::string file = dir.file("script.py");
-    {
-        std::ofstream f(file);
-        f << script;
-    }
-    std::string cmd = python() + " '" + file + "'";
-    for (const auto &a : args) cmd += " '" + a + "'";
-    cmd += " 2>&1";
-    FILE *p = popen(cmd.c_str(), "r");
-    if (!p) return -1;
-    char buf[512];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
-    int rc = pclose(p);
-    std::remove(file.c_str());
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 // A PNG read back with libpng: the stored format, and the pixels as 8-bit RGB.
 struct Png {

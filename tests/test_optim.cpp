@@ -689,12 +689,6 @@ TEST(OptimErrors, ClipOutOfStepMemory)
 
 // ---- CUDA against CPU ----
 
-#define SKIP_WITHOUT_GPU()                                                                    \
-    do {                                                                                      \
-        std::string why_ = cuda_skip_reason();                                                \
-        if (!why_.empty()) GTEST_SKIP() << why_;                                              \
-    } while (0)
-
 // Device-independent access to a block through its views.
 void write_values(dgm_ctx *ctx, dgm_params *p, const std::vector<float> &v)
 {

@@ -21,6 +21,7 @@
 #include <memory>
 #include <sstream>
 
+#include "test_files.h"
 #include "test_util.h"
 
 using namespace dgmtest;
@@ -32,98 +33,6 @@ struct StDeleter {
     void operator()(dgm_safetensors *s) const { dgm_safetensors_free(s); }
 };
 using StPtr = std::unique_ptr<dgm_safetensors, StDeleter>;
-
-// A fresh directory under $TMPDIR (or /tmp), removed with everything in it.
-struct TempDir {
-    std::string path;
-    TempDir()
-    {
-        const char *base = std::getenv("TMPDIR");
-        std::string tmpl = std::string(base && *base ? base : "/tmp") + "/dgm_st_XXXXXX";
-        std::vector<char> buf(tmpl.begin(), tmpl.end());
-        buf.push_back('\0');
-        if (mkdtemp(buf.data())) path = buf.data();
-    }
-    ~TempDir()
-    {
-        if (path.empty()) return;
-        std::error_code ec;
-        fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
-        fs::remove_all(path, ec);
-    }
-    std::string file(const std::string &name) const { return path + "/" + name; }
-    std::vector<std::string> entries() const
-    {
-        std::vector<std::string> names;
-        for (const auto &e : fs::directory_iterator(path)) names.push_back(e.path().filename());
-        std::sort(names.begin(), names.end());
-        return names;
-    }
-};
-
-std::vector<unsigned char> read_bytes(const std::string &path)
-{
-    std::ifstream f(path, std::ios::binary);
-    return std::vector<unsigned char>((std::istreambuf_iterator<char>(f)),
-                                      std::istreambuf_iterator<char>());
-}
-
-void write_bytes(const std::string &path, const std::vector<unsigned char> &bytes)
-{
-    std::ofstream f(path, std::ios::binary);
-    f.write(reinterpret_cast<const char *>(bytes.data()), (std::streamsize)bytes.size());
-}
-
-uint32_t bits(float f)
-{
-    uint32_t u;
-    std::memcpy(&u, &f, 4);
-    return u;
-}
-
-float from_bits(uint32_t u)
-{
-    float f;
-    std::memcpy(&f, &u, 4);
-    return f;
-}
-
-std::string python()
-{
-    const char *p = std::getenv("DGM_PYTHON");
-    return p && *p ? p : "python3";
-}
-
-// "" when python() imports the modules, else why the test skips.
-std::string python_skip_reason(const std::string &modules)
-{
-    std::string cmd = python() + " -c 'import " + modules + "' >/dev/null 2>&1";
-    if (std::system(cmd.c_str()) == 0) return "";
-    return python() + " cannot import " + modules +
-           " (pip install safetensors numpy, or set DGM_PYTHON)";
-}
-
-// Runs a Python script with arguments; returns the exit status, output in *out.
-int run_python(const TempDir &dir, const std::string &script, const std::vector<std::string> &args,
-               std::string *out)
-{
-    const std::string file = dir.file("script.py");
-    {
-        std::ofstream f(file);
-        f << script;
-    }
-    std::string cmd = python() + " '" + file + "'";
-    for (const auto &a : args) cmd += " '" + a + "'";
-    cmd += " 2>&1";
-    FILE *p = popen(cmd.c_str(), "r");
-    if (!p) return -1;
-    char buf[512];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
-    int rc = pclose(p);
-    std::remove(file.c_str());
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 // A safetensors file: length field (hlen, or the header's length), header, data bytes.
 std::vector<unsigned char> st_bytes(const std::string &header, size_t data_len,

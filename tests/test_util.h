@@ -51,6 +51,13 @@ inline std::string cuda_skip_reason()
     return std::string("no usable GPU: ") + why;
 }
 
+// Skips (never passes) a test that needs a GPU where none is usable, with the reason.
+#define SKIP_WITHOUT_GPU()                                                                    \
+    do {                                                                                      \
+        std::string why_ = ::dgmtest::cuda_skip_reason();                                     \
+        if (!why_.empty()) GTEST_SKIP() << why_;                                              \
+    } while (0)
+
 inline std::vector<float> to_host(dgm_ctx *ctx, const dgm_tensor *t)
 {
     std::vector<float> v((size_t)dgm_tensor_numel(t));

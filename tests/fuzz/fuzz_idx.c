@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "data/data_internal.h"
+#include "fuzz_common.h"
 
 /* A gzip bomb must end as BAD_FORMAT well inside libFuzzer's memory limit. */
 #define FUZZ_MAX_INFLATED ((size_t)64 << 20)
@@ -12,17 +13,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    /* One context for the whole run: creating one per input would dominate the time. */
-    static dgm_ctx *ctx;
-    if (!ctx) {
-        dgm_ctx_config cfg = dgm_ctx_config_default();
-        cfg.device = DGM_DEVICE_CPU;
-        if (dgm_ctx_create(&cfg, &ctx) != DGM_STATUS_OK) {
-            dgm_ctx_free(ctx);
-            ctx = NULL;
-            return 0;
-        }
-    }
+    dgm_ctx *ctx = dgm_fuzz_ctx();
+    if (!ctx) return 0;
     dgm_dataset *ds = NULL;
     dgm_idx_dataset_from_memory(ctx, "fuzz-images", data, size, NULL, NULL, 0, FUZZ_MAX_INFLATED,
                                 &ds);

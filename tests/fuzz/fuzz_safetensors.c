@@ -7,23 +7,12 @@
 #include <string.h>
 
 #include "dgm/dgm.h"
+#include "fuzz_common.h"
 
 #define CHECK(cond)                                                                            \
     do {                                                                                       \
         if (!(cond)) __builtin_trap();                                                         \
     } while (0)
-
-/* One CPU context for the whole run (contexts are not free to create). */
-static dgm_ctx *fuzz_ctx(void)
-{
-    static dgm_ctx *ctx;
-    if (!ctx) {
-        dgm_ctx_config cfg = dgm_ctx_config_default();
-        cfg.device = DGM_DEVICE_CPU;
-        CHECK(dgm_ctx_create(&cfg, &ctx) == DGM_STATUS_OK);
-    }
-    return ctx;
-}
 
 static void check_parsed(const dgm_safetensors *st)
 {
@@ -65,7 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    dgm_ctx *ctx = fuzz_ctx();
+    dgm_ctx *ctx = dgm_fuzz_ctx();
+    if (!ctx) return 0;
     dgm_safetensors *st = (dgm_safetensors *)&st; /* must be reset on failure */
     const dgm_status status = dgm_safetensors_parse(ctx, data, size, &st);
     if (status == DGM_STATUS_OK) {
