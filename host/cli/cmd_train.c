@@ -178,7 +178,7 @@ typedef struct run {
     dgm_optim *optim;
     dgm_loader *loader;
     FILE *metrics;
-    char dir[4096], ckpt[4200], metrics_path[4200], samples_path[4200];
+    char dir[4096], ckpt[4200], metrics_path[4200], samples_path[4200], density_path[4200];
 } run;
 
 static void run_free(run *r)
@@ -203,7 +203,7 @@ static int write_samples(run *r)
 {
     dgm_ctx *ctx = r->ctx;
     const int64_t dim = dgm_model_dim(r->model);
-    const int64_t n = dim == 2 ? 2000 : 64;
+    const int64_t n = dim == 2 ? 20000 : 64;
     int64_t shape[3];
     int nd = dgm_model_sample_shape(r->model, shape);
     dgm_tensor *x = NULL;
@@ -214,6 +214,9 @@ static int write_samples(run *r)
     else {
         dgm_extent ext = dgm_extent_of(dgm_dataset_data(r->train), dgm_dataset_count(r->train));
         rc = cli_write_samples(ctx, r->samples_path, host, n, dim, nd, shape, dim == 2 ? &ext : NULL);
+        /* 2-D data: also the samples' 2-D histogram over the data's extent. */
+        if (!rc && dim == 2 && dgm_save_density_png(ctx, r->density_path, host, n, &ext, 64, 512))
+            rc = cli_fail(ctx, r->density_path);
     }
     dgm_ctx_step_end(ctx);
     free(host);
@@ -233,6 +236,7 @@ static int setup(run *r)
     snprintf(r->ckpt, sizeof r->ckpt, "%s/checkpoint.safetensors", r->dir);
     snprintf(r->metrics_path, sizeof r->metrics_path, "%s/metrics.jsonl", r->dir);
     snprintf(r->samples_path, sizeof r->samples_path, "%s/samples.png", r->dir);
+    snprintf(r->density_path, sizeof r->density_path, "%s/samples-density.png", r->dir);
 
     if (dgm_dataset_load(ctx, a->data, DGM_SPLIT_TRAIN, a->seed, &r->train))
         return cli_fail(ctx, "--data");
@@ -354,7 +358,8 @@ int cmd_train(int argc, char **argv)
         printf("trained %s on %s for %lld steps (%.1f epochs) in %.1f s on %s; final loss %.5g\n",
                a->model, a->data, (long long)total, (double)total / (double)per_epoch, el,
                dgm_device_name(dgm_ctx_device(ctx)), last_loss);
-        printf("wrote %s, %s, %s\n", r.ckpt, r.metrics_path, r.samples_path);
+        printf("wrote %s, %s, %s%s%s\n", r.ckpt, r.metrics_path, r.samples_path,
+               dgm_model_dim(r.model) == 2 ? ", " : "", dgm_model_dim(r.model) == 2 ? r.density_path : "");
     }
     run_free(&r);
     return rc;
