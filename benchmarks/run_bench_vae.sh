@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# The VAE benchmark end to end: dgm's epoch time and GEMM floor (bench_vae), the PyTorch
+# peer's epoch time (benchmarks/peers/torch_vae.py, best over its thread settings), and the
+# checkpoint interchange check between the two in both directions.
+#
+# Usage: benchmarks/run_bench_vae.sh [--quick] [--no-peer] [--no-interchange]
+# Environment:
+#   BUILD_DIR     build folder (default build); configured Release and built if needed
+#   JOBS          parallel build jobs (default 2)
+#   BENCH_ARGS    arguments of bench_vae (default: --epochs 2; --quick adds --quick)
+#   PEER_EPOCHS   timed epochs per peer setting (default 1)
+#   EVAL_SEEDS    seeds the test bounds are averaged over (default 3)
+#   PYTHON        python with torch and safetensors (default /usr/bin/python3, Debian's)
+#   WORK          folder for logs and checkpoints (default: a fresh one under /tmp)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-build}
+[[ $BUILD_DIR = /* ]] || BUILD_DIR=$ROOT/$BUILD_DIR
+JOBS=${JOBS:-2}
+BENCH_ARGS=${BENCH_ARGS:---epochs 2}
+PEER_EPOCHS=${PEER_EPOCHS:-1}
+EVAL_SEEDS=${EVAL_SEEDS:-3}
+PYTHON=${PYTHON:-/usr/bin/python3}
+PEER=$ROOT/benchmarks/peers/torch_vae.py
+WORK=${WORK:-$(mktemp -d /tmp/dgm-bench-vae.XXXXXX)}
+mkdir -p "$WORK"
+
+quick=0 peer=1 interchange=1
+for a in "$@"; do
+  case $a in
+    --quick) quick=1 ;;
+    --no-peer) peer=0 ;;
+    --no-interchange) interchange=0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "run_bench_vae.sh: unknown argument $a" >&2; exit 2 ;;
+  esac
+done
+((quick)) && BENCH_ARGS="$BENCH_ARGS --quick"
+
+# Values of "json: " lines: jget FILE KEY=VALUE... FIELD prints FIELD of the last line whose
+# keys match.
+jget() {
+  "$PYTHON" - "$@" <<'EOF'
+import json, sys
+path, *conds, field = sys.argv[1:]
+want = dict(c.split("=", 1) for c in conds)
+val = None
+for line in open(path):
+    if not line.startswith("json: "):
+        continue
+    d = json.loads(line[6:])
+    if all(str(d.get(k)) == v for k, v in want.items()):
+        val = d.get(field)
+print("" if val is None else val)
+EOF
+}
+calc() { "$PYTHON" -c "print($1)"; }
+
+echo "== dgm bench_vae ($(date -u +%F), $(uname -m), load:$(uptime | sed 's/.*load average://'))"
+load1=$(cut -d' ' -f1 /proc/loadavg)
+if (( $(calc "int($load1 >= 1.5)") )); then
+  echo "warning: 1-minute load is $load1: other work on the machine will inflate the timings"
+fi
+
+# ---- build ----
+if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then
+  cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >"$WORK/cmake.log"
+fi
+cmake --build "$BUILD_DIR" -j"$JOBS" --target dgm_cli bench_vae >"$WORK/build.log" ||
+  { tail -30 "$WORK/build.log"; exit 1; }
+DGM=$BUILD_DIR/dgm
+BENCH=$BUILD_DIR/benchmarks/bench_vae
+
+# ---- dgm vs its GEMM floor ----
+# shellcheck disable=SC2086
+"$BENCH" $BENCH_ARGS | tee "$WORK/bench_vae.log"
+dgm_s=$(jget "$WORK/bench_vae.log" device=cpu what=dgm seconds_per_epoch)
+floor_s=$(jget "$WORK/bench_vae.log" device=cpu what=floor seconds_per_epoch)
+[[ -n $dgm_s && -n $floor_s ]] ||
+  { echo "run_bench_vae.sh: bench_vae gave no cpu results (BENCH_ARGS=$BENCH_ARGS)" >&2; exit 1; }
+
+# ---- the PyTorch peer: torch threads x OpenBLAS threads ----
+peer_best='' peer_cfg=''
+if ((peer)); then
+  "$PYTHON" -c "import torch, safetensors" ||
+    { echo "the peer needs torch and safetensors for $PYTHON (apt-get install python3-torch;" \
+           "pip install safetensors)"; exit 1; }
+  echo
+  echo "== PyTorch peer ($PEER_EPOCHS epoch(s) per setting)"
+  printf '%-14s %-22s %s\n' "torch threads" "OPENBLAS_NUM_THREADS" "s/epoch (best)"
+  for t in 1 2; do
+    for ob in 1 2; do
+      log=$WORK/peer_t${t}_ob${ob}.log
+      OPENBLAS_NUM_THREADS=$ob "$PYTHON" "$PEER" --epochs "$PEER_EPOCHS" --threads "$t" \
+        --time-epoch >"$log"
+      s=$(jget "$log" what=best_epoch seconds)
+      printf '%-14s %-22s %.3f\n' "$t" "$ob" "$s"
+      if [[ -z $peer_best ]] || (( $(calc "int($s < $peer_best)") )); then
+        peer_best=$s peer_cfg="torch.set_num_threads($t), OPENBLAS_NUM_THREADS=$ob"
+      fi
+    done
+  done
+fi
+
+echo
+echo "== summary (cpu)"
+printf 'dgm    %8.3f s/epoch (best of bench_vae %s)\n' "$dgm_s" "$BENCH_ARGS"
+printf 'floor  %8.3f s/epoch (the step'"'"'s sgemm calls, raw OpenBLAS)\n' "$floor_s"
+printf 'dgm / floor = %.2f\n' "$(calc "$dgm_s / $floor_s")"
+if [[ -n $peer_best ]]; then
+  printf 'peer   %8.3f s/epoch (PyTorch %s, best: %s)\n' "$peer_best" \
+    "$("$PYTHON" -c 'import torch; print(torch.__version__)')" "$peer_cfg"
+  printf 'peer / dgm = %.2f\n' "$(calc "$peer_best / $dgm_s")"
+  echo "json: {\"bench\":\"vae_summary\",\"dgm_s\":$dgm_s,\"floor_s\":$floor_s,\"peer_s\":$peer_best,\"peer_over_dgm\":$(calc "$peer_best / $dgm_s"),\"dgm_over_floor\":$(calc "$dgm_s / $floor_s")}"
+fi
+
+# ---- checkpoint interchange ----
+status=0
+if ((interchange)); then
+  echo
+  echo "== interchange: test negative ELBO (nats/sample, one z per x, mean of $EVAL_SEEDS seeds)"
+  # dgm eval SEEDS...: mean of dgm's "elbo" over seeds 0..EVAL_SEEDS-1
+  dgm_eval() {
+    local sum=0 v
+    for ((s = 0; s < EVAL_SEEDS; s++)); do
+      v=$("$DGM" eval "$1" --data fashion-mnist --seed "$s" |
+          "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["elbo"])')
+      sum=$(calc "$sum + $v")
+    done
+    calc "$sum / $EVAL_SEEDS"
+  }
+  torch_eval() {
+    "$PYTHON" "$PEER" --load "$1" --eval-seeds "$EVAL_SEEDS" >"$WORK/torch_eval.log"
+    jget "$WORK/torch_eval.log" what=eval neg_elbo
+  }
+  check() { # label dgm_value torch_value
+    local d ok
+    d=$(calc "abs($2 - $3)")
+    ok=$(calc "int($d <= 0.5)")
+    printf '%-36s dgm eval %9.3f   torch %9.3f   |diff| %.3f  %s\n' "$1" "$2" "$3" "$d" \
+      "$( ((ok)) && echo ok || echo 'FAILED (> 0.5)')"
+    ((ok)) || status=1
+  }
+  "$DGM" train vae --data fashion-mnist --epochs 1 --out "$WORK/dgm-vae" >"$WORK/dgm_train.log"
+  tail -2 "$WORK/dgm_train.log"
+  ck=$WORK/dgm-vae/checkpoint.safetensors
+  check "dgm-trained (dgm train, 1 epoch)" "$(dgm_eval "$ck")" "$(torch_eval "$ck")"
+  "$PYTHON" "$PEER" --epochs 1 --save "$WORK/torch-vae.safetensors" >"$WORK/torch_train.log"
+  tail -1 "$WORK/torch_train.log"
+  ck=$WORK/torch-vae.safetensors
+  check "torch-trained (torch_vae.py --save)" "$(dgm_eval "$ck")" "$(torch_eval "$ck")"
+fi
+echo
+echo "logs and checkpoints: $WORK"
+exit $status
