@@ -5,6 +5,7 @@
 
 #include "core/internal.h"
 #include "data/data_internal.h"
+#include "io/atomic_file.h"
 
 struct dgm_dataset {
     int64_t n;
@@ -118,3 +119,20 @@ int dgm_dataset_sample_shape(const dgm_dataset *ds, int64_t shape[3])
 const float *dgm_dataset_data(const dgm_dataset *ds) { return ds ? ds->x : NULL; }
 
 const int32_t *dgm_dataset_labels(const dgm_dataset *ds) { return ds ? ds->labels : NULL; }
+
+dgm_status dgm_dataset_load_with(dgm_ctx *ctx, const char *path, const char *fn,
+                                 dgm_dataset_parse_fn parse, dgm_dataset **out)
+{
+    dgm_status st = dgm_check_ctx(ctx);
+    if (st != DGM_STATUS_OK) return st;
+    if (!out || !path)
+        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "%s: %s is NULL", fn,
+                             out ? "path" : "out");
+    *out = NULL;
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    st = dgm_read_file(ctx, path, DGM_DATA_MAX_BYTES, &buf, &len);
+    if (st == DGM_STATUS_OK) st = parse(ctx, path, buf, len, out);
+    free(buf);
+    return st;
+}

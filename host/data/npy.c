@@ -13,7 +13,6 @@
 
 #include "core/internal.h"
 #include "data/data_internal.h"
-#include "io/atomic_file.h"
 
 #define NPY_MAX_DIMS 32 /* NumPy's own limit is 64; no dataset comes near either */
 
@@ -245,16 +244,5 @@ dgm_status dgm_npy_dataset_from_memory(dgm_ctx *ctx, const char *name, const uns
 
 dgm_status dgm_dataset_load_npy(dgm_ctx *ctx, const char *path, dgm_dataset **out)
 {
-    dgm_status st = dgm_check_ctx(ctx);
-    if (st != DGM_STATUS_OK) return st;
-    if (!out || !path)
-        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "dgm_dataset_load_npy: %s is NULL",
-                             out ? "path" : "out");
-    *out = NULL;
-    unsigned char *buf = NULL;
-    size_t len = 0;
-    st = dgm_read_file(ctx, path, DGM_DATA_MAX_BYTES, &buf, &len);
-    if (st == DGM_STATUS_OK) st = dgm_npy_dataset_from_memory(ctx, path, buf, len, out);
-    free(buf);
-    return st;
+    return dgm_dataset_load_with(ctx, path, "dgm_dataset_load_npy", dgm_npy_dataset_from_memory, out);
 }
