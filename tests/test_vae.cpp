@@ -248,3 +248,29 @@ TEST(Vae, EncodeAndReconstructShapes)
 }
 
 }  // namespace
+
+namespace {
+
+// A Gaussian decoder with a fixed variance has no dec_logvar parameter and its loss is
+// the fixed-variance Gaussian NLL (finite, and falling as it trains).
+TEST(Vae, FixedDecoderVarianceTrains)
+{
+    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 2);
+    dgm_dataset *data = nullptr;
+    ASSERT_EQ(dgm_dataset_load(ctx.get(), "moons", DGM_SPLIT_TEST, 0, &data), DGM_STATUS_OK);
+    dgm_model *raw = nullptr;
+    ASSERT_EQ(dgm_model_create(ctx.get(), "vae",
+                               "{\"hidden\": \"32\", \"latent\": 2, \"decoder\": \"gaussian\", "
+                               "\"decoder-var\": \"0.05\"}", 2, 0, nullptr, &raw),
+              DGM_STATUS_OK) << dgm_last_error(ctx.get());
+    ModelPtr m(raw);
+    EXPECT_EQ(dgm_params_get(dgm_model_params(m.get()), "dec_logvar"), nullptr);
+    const double before = metric(ctx.get(), m.get(), data, "elbo");
+    train(ctx.get(), m.get(), data, 300, 256, 3e-3f);
+    const double after = metric(ctx.get(), m.get(), data, "elbo");
+    EXPECT_TRUE(std::isfinite(before) && std::isfinite(after));
+    EXPECT_LT(after, before - 1.0);
+    dgm_dataset_free(data);
+}
+
+}  // namespace

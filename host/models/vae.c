@@ -32,6 +32,7 @@ typedef struct vae_state {
     bool bernoulli;
     bool learned_var;
     float fixed_logvar;
+    dgm_tensor *fixed_logvar_t; /* [1], made once: no host-device copy per step */
     float beta;
     int64_t kl_warmup;
     char enc_names[VAE_MAX_HIDDEN][32], dec_names[VAE_MAX_HIDDEN][32];
@@ -87,6 +88,9 @@ static dgm_status build(dgm_model *m)
             return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
                                  "vae option --decoder-var %s: expected learned or a variance > 0", var);
         s->fixed_logvar = (float)log(v);
+        const int64_t one = 1;
+        DGM_TRY(dgm_tensor_create(ctx, 1, &one, &s->fixed_logvar_t));
+        DGM_TRY(dgm_tensor_fill(ctx, s->fixed_logvar_t, s->fixed_logvar));
     }
     /* Declaration order = pytorch/examples' module order. */
     int64_t in = m->dim;
@@ -114,7 +118,12 @@ static dgm_status build(dgm_model *m)
     return DGM_STATUS_OK;
 }
 
-static void destroy(dgm_model *m) { free(m->state); }
+static void destroy(dgm_model *m)
+{
+    vae_state *s = m->state;
+    if (s) dgm_tensor_free(s->fixed_logvar_t);
+    free(s);
+}
 
 static dgm_status linear(dgm_model *m, const char *layer, dgm_tensor *x, dgm_activation act,
                          dgm_tensor **out)
@@ -161,12 +170,8 @@ static dgm_status reconstruction_nll(dgm_model *m, dgm_tensor *x, dgm_tensor *de
     vae_state *s = m->state;
     dgm_ctx *ctx = m->ctx;
     if (s->bernoulli) return dgm_bce_with_logits(ctx, dec, x, DGM_REDUCTION_PER_ROW, out);
-    dgm_tensor *logvar = NULL, *logp = NULL;
-    if (s->learned_var) logvar = dgm_params_get(m->params, "dec_logvar");
-    else {
-        const int64_t one = 1;
-        DGM_TRY(dgm_tensor_from_host(ctx, 1, &one, &s->fixed_logvar, &logvar));
-    }
+    dgm_tensor *logp = NULL;
+    dgm_tensor *logvar = s->learned_var ? dgm_params_get(m->params, "dec_logvar") : s->fixed_logvar_t;
     DGM_TRY(dgm_gaussian_log_density(ctx, x, dec, logvar, DGM_REDUCTION_PER_ROW, &logp));
     return dgm_scale(ctx, logp, -1.0f, 0.0f, out);
 }
