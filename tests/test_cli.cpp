@@ -174,6 +174,7 @@ TEST_F(Cli, UsageErrorsExitTwoWithOneLineNamingTheFault)
         {"train gaussian --data moons --bogus 3", "--bogus"},
         {"train gaussian --data moons --steps 5 --epochs 1", "--epochs"},
         {"train gaussian --data moons --device tpu", "tpu"},
+        {"train vae --data moons --steps 1 --device cpu", "--decoder gaussian"},
         {"sample x.safetensors -o out.png", "-n"},
         {"sample x.safetensors -n 5 -o out.txt", "out.txt"},
         {"eval", "CHECKPOINT"},

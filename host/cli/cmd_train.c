@@ -260,6 +260,8 @@ static int setup(run *r)
         if (st == DGM_STATUS_INVALID_ARGUMENT) return cli_usage_error("%s", dgm_last_error(ctx));
         if (st) return cli_fail(ctx, "creating the model");
     }
+    if (dgm_model_check_data(r->model, r->train) != DGM_STATUS_OK)
+        return cli_usage_error("--data %s: %s", a->data, dgm_last_error(ctx));
     dgm_optim_kind kind = !strcmp(a->optimizer, "sgd") ? DGM_OPTIM_SGD
                           : !strcmp(a->optimizer, "adamw") ? DGM_OPTIM_ADAMW : DGM_OPTIM_ADAM;
     dgm_optim_config oc = dgm_optim_config_default(kind);

@@ -315,6 +315,16 @@ dgm_status dgm_model_sample(dgm_model *m, int64_t n, dgm_tensor **out)
     return st;
 }
 
+dgm_status dgm_model_check_data(dgm_model *m, const dgm_dataset *data)
+{
+    if (!m || !data) return DGM_STATUS_INVALID_ARGUMENT;
+    if (dgm_dataset_dim(data) != m->dim)
+        return dgm_set_error(m->ctx, DGM_STATUS_SHAPE_MISMATCH,
+                             "the data have %lld values per sample, the %s model %lld",
+                             (long long)dgm_dataset_dim(data), m->ops->kind, (long long)m->dim);
+    return m->ops->check_data ? m->ops->check_data(m, data) : DGM_STATUS_OK;
+}
+
 dgm_status dgm_model_set_eval_samples(dgm_model *m, int64_t k)
 {
     if (!m) return DGM_STATUS_INVALID_ARGUMENT;

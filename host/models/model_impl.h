@@ -34,6 +34,8 @@ typedef struct dgm_model_ops {
      * evaluation driver averages over the dataset. */
     dgm_status (*evaluate_batch)(dgm_model *m, dgm_tensor *batch, const char *metric,
                                  double *sum);
+    /* Optional: whether a dataset suits the model (a Bernoulli decoder needs [0, 1]). */
+    dgm_status (*check_data)(dgm_model *m, const dgm_dataset *data);
     /* Optional: latent means [B, latent] and reconstructions [B, dim] of a batch. */
     dgm_status (*encode)(dgm_model *m, dgm_tensor *batch, dgm_tensor **out);
     dgm_status (*reconstruct)(dgm_model *m, dgm_tensor *batch, dgm_tensor **out);

@@ -268,6 +268,21 @@ static dgm_status sample(dgm_model *m, int64_t n, dgm_tensor **out)
     return s->bernoulli ? dgm_sigmoid(m->ctx, dec, out) : (*out = dec, DGM_STATUS_OK);
 }
 
+static dgm_status check_data(dgm_model *m, const dgm_dataset *data)
+{
+    vae_state *s = m->state;
+    if (!s->bernoulli) return DGM_STATUS_OK;
+    const float *x = dgm_dataset_data(data);
+    const int64_t n = dgm_dataset_count(data) * dgm_dataset_dim(data);
+    for (int64_t i = 0; i < n; i++)
+        if (!(x[i] >= 0.0f && x[i] <= 1.0f))
+            return dgm_set_error(m->ctx, DGM_STATUS_INVALID_ARGUMENT,
+                                 "the vae's bernoulli decoder needs data in [0, 1], and value %lld "
+                                 "is %g: use --decoder gaussian for continuous data",
+                                 (long long)i, (double)x[i]);
+    return DGM_STATUS_OK;
+}
+
 static dgm_status encode_mean(dgm_model *m, dgm_tensor *x, dgm_tensor **out)
 {
     dgm_tensor *logvar;
@@ -295,6 +310,7 @@ const dgm_model_ops dgm_vae_ops = {
     .train_step = train_step,
     .sample = sample,
     .evaluate_batch = evaluate_batch,
+    .check_data = check_data,
     .encode = encode_mean,
     .reconstruct = reconstruct,
     .destroy = destroy,

@@ -63,6 +63,11 @@ DGM_API dgm_status dgm_model_sample(dgm_model *m, int64_t n, dgm_tensor **out);
  * ({"nll": 1.23, ...}) into out (out_len bytes). */
 DGM_API dgm_status dgm_model_evaluate(dgm_model *m, const dgm_dataset *data, const char *metrics,
                                       char *out, size_t out_len);
+/* Whether `data` suits the model: its sample size, and the model's own conditions (a VAE
+ * with a Bernoulli decoder needs values in [0, 1]). INVALID_ARGUMENT/SHAPE_MISMATCH with a
+ * message saying what to change. */
+DGM_API dgm_status dgm_model_check_data(dgm_model *m, const dgm_dataset *data);
+
 /* Importance samples K of sampled bounds (the VAE's "iwae"; default 1). */
 DGM_API dgm_status dgm_model_set_eval_samples(dgm_model *m, int64_t k);
 
