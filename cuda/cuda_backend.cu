@@ -254,6 +254,7 @@ static const dgm_backend dgm_cuda_table = {
     dgm_cuda_clip_scale,                  /* clip_scale */
     dgm_cuda_ema_update,                  /* ema_update */
     dgm_cuda_swap,                        /* swap */
+    dgm_cuda_unary_backward2,             /* unary_backward2 */
 };
 
 extern "C" const dgm_backend *dgm_cuda_backend(void)

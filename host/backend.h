@@ -148,6 +148,14 @@ typedef struct dgm_backend {
     dgm_status (*ema_update)(dgm_ctx *ctx, size_t n, float *ema, const float *w, float decay);
     /* Exchanges a[i] and b[i] for i < n (the buffers do not overlap). */
     dgm_status (*swap)(dgm_ctx *ctx, size_t n, float *a, float *b);
+
+    /* ---- second order (gradients of gradients) ---- */
+
+    /* dx[i] = beta·dx[i] + f''(x[i], y[i])·g[i]·dy[i] for the unary kind f: the gradient
+     * w.r.t. x of the first-order gradient f'(x)·g (dgm_unary_second_derivative). */
+    dgm_status (*unary_backward2)(dgm_ctx *ctx, int kind, float pa, float pb, size_t n,
+                                  const float *x, const float *y, const float *g,
+                                  const float *dy, float beta, float *dx);
 } dgm_backend;
 
 /* The CPU backend; always present. */

@@ -191,6 +191,45 @@ DGM_HD static inline float dgm_unary_derivative(int kind, float x, float y, floa
     }
 }
 
+/* d²y/dx² given x and y = forward(x): the derivative of dgm_unary_derivative, for
+ * gradients of gradients (an input-gradient penalty differentiated again). Zero for the
+ * piecewise-linear kinds (dgm_unary_has_curvature says which). */
+DGM_HD static inline float dgm_unary_second_derivative(int kind, float x, float y, float a,
+                                                       float b)
+{
+    (void)b;
+    switch (kind) {
+    case DGM_UNARY_ELU: return x > 0.0f ? 0.0f : y + a; /* a·e^x */
+    case DGM_UNARY_SELU: return x > 0.0f ? 0.0f : y + DGM_SELU_SCALE * DGM_SELU_ALPHA;
+    case DGM_UNARY_GELU: /* φ(x)·(2 - x²) */
+        return 0.39894228040143268f * expf(-0.5f * x * x) * (2.0f - x * x);
+    case DGM_UNARY_SILU: {
+        float s = dgm_sigmoidf(x);
+        return s * (1.0f - s) * (2.0f + x * (1.0f - 2.0f * s));
+    }
+    case DGM_UNARY_TANH: return -2.0f * y * (1.0f - y * y);
+    case DGM_UNARY_SIGMOID: return y * (1.0f - y) * (1.0f - 2.0f * y);
+    case DGM_UNARY_SOFTPLUS: {
+        float s = dgm_sigmoidf(x);
+        return s * (1.0f - s);
+    }
+    case DGM_UNARY_EXP: return y;
+    case DGM_UNARY_LOG: return -1.0f / (x * x);
+    case DGM_UNARY_SQRT: return -0.25f / (y * y * y);
+    case DGM_UNARY_SQUARE: return 2.0f;
+    default: return 0.0f;
+    }
+}
+
+/* Whether the kind's second derivative is not identically zero (relu, leaky relu, identity
+ * and affine are piecewise linear: their gradient's gradient w.r.t. x vanishes). */
+DGM_HD static inline int dgm_unary_has_curvature(int kind)
+{
+    return !(kind == DGM_UNARY_IDENTITY || kind == DGM_UNARY_RELU ||
+             kind == DGM_UNARY_LEAKY_RELU || kind == DGM_UNARY_AFFINE ||
+             kind == DGM_UNARY_DROPOUT_MASK);
+}
+
 DGM_HD static inline float dgm_binary_forward(int kind, float a, float b)
 {
     switch (kind) {

@@ -184,6 +184,24 @@ std::vector<OpCase> all_op_cases()
         v.push_back(c);
     }
 
+    // broadcast: a row, a column and a scalar repeated to [3, 4], then a nonlinear use
+    const std::vector<std::vector<int64_t>> bshapes = {{4}, {3, 1}, {1}};
+    const char *bnames[] = {"broadcast_row", "broadcast_col", "broadcast_scalar"};
+    for (int i = 0; i < 3; i++) {
+        OpCase c;
+        c.name = bnames[i];
+        c.op = DGM_OP_BROADCAST;
+        c.inputs = {{bshapes[i]}};
+        c.fn = [](dgm_ctx *ctx, std::vector<dgm_tensor *> &in, dgm_tensor **out) {
+            const int64_t s[2] = {3, 4};
+            dgm_tensor *b = nullptr;
+            dgm_status st = dgm_broadcast_to(ctx, in[0], 2, s, &b);
+            if (st != DGM_STATUS_OK) return st;
+            return dgm_square(ctx, b, out);
+        };
+        v.push_back(c);
+    }
+
     // layers
     {
         OpCase c;

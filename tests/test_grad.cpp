@@ -63,10 +63,12 @@ std::string case_name(const ::testing::TestParamInfo<OpCase> &info) { return inf
 INSTANTIATE_TEST_SUITE_P(AllOps, OpGrad, ::testing::ValuesIn(all_op_cases()), case_name);
 
 // Every op of enum dgm_op is exercised: by the table above, or (the random draws, which
-// have no gradient) by the RNG tests.
+// have no gradient) by the RNG tests, or (the derivative ops, which only gradients
+// create) by the second-order suite in test_gradgrad.cpp.
 TEST(OpCoverage, EveryOpHasACase)
 {
-    std::set<int> covered = {DGM_OP_RAND_NORMAL, DGM_OP_RAND_UNIFORM, DGM_OP_BERNOULLI};
+    std::set<int> covered = {DGM_OP_RAND_NORMAL, DGM_OP_RAND_UNIFORM, DGM_OP_BERNOULLI,
+                             DGM_OP_ACTIVATION_GRAD, DGM_OP_ACTIVATION_GRAD2};
     for (const auto &c : all_op_cases()) covered.insert(c.op);
     for (int op = 0; op < DGM_OP_COUNT; op++)
         EXPECT_TRUE(covered.count(op)) << "no test case for op " << dgm_op_name((dgm_op)op);

@@ -2,7 +2,12 @@
 #ifndef DGM_INTERNAL_H
 #define DGM_INTERNAL_H
 
-#include "dgm/dgm.h"
+/* The core sees the object and op headers, never the layers above (optim, data, models). */
+#include "dgm/core.h"
+#include "dgm/tensor.h"
+#include "dgm/params.h"
+#include "dgm/ops.h"
+#include "dgm/autodiff.h"
 #include "backend.h"
 #include "core/arena.h"
 
@@ -25,14 +30,25 @@ struct dgm_tensor {
     bool requires_grad;
     bool grad_written;  /* grad holds this backward's value (beta 1 from now on) */
     bool is_buffer;     /* parameter-block buffer: no gradient */
+    /* dgm_autograd's bookkeeping, valid only while equal to ctx->autograd_pass: */
+    uint64_t ag_pass;   /* pass in which ag_grad was set */
+    uint64_t dep_pass;  /* pass in which this tensor was found to depend on an input */
+    dgm_tensor *ag_grad; /* the gradient as a tensor (itself on the tape with create_graph) */
 };
 
 typedef struct dgm_node dgm_node;
 typedef dgm_status (*dgm_backward_fn)(dgm_ctx *ctx, dgm_node *node);
+/* The backward written with recorded ops: given the output's gradient gy (a tensor),
+ * adds each input's gradient with dgm_autograd_accumulate. When grad mode is on (a
+ * create_graph pass) the ops it runs go on the tape, so the gradient can be
+ * differentiated again. */
+typedef dgm_status (*dgm_graph_backward_fn)(dgm_ctx *ctx, dgm_node *node, dgm_tensor *gy);
 
-/* One recorded op: its backward, output, inputs and whatever it saved. */
+/* One recorded op: its backward (fast, raw kernels into gradient buffers), its backward
+ * in recorded ops (NULL: the op has no double backward), output, inputs, saved values. */
 struct dgm_node {
     dgm_backward_fn backward;
+    dgm_graph_backward_fn graph_backward;
     dgm_op op;
     dgm_tensor *out;
     dgm_tensor *in[3];
@@ -55,9 +71,16 @@ struct dgm_ctx {
     uint64_t gen;
     uint64_t rng_seed;
     uint64_t rng_offset;
+    uint64_t autograd_pass; /* counts dgm_autograd calls; tags tensors' ag_* fields */
     const char *op;     /* the public call in progress, for error messages */
     char err[1024];
 };
+
+#define DGM_TRY(expr)                                                                         \
+    do {                                                                                      \
+        dgm_status dgm_try_status_ = (expr);                                                  \
+        if (dgm_try_status_ != DGM_STATUS_OK) return dgm_try_status_;                         \
+    } while (0)
 
 /* "[128, 784]" into buf. */
 const char *dgm_shape_str(const dgm_tensor *t, char *buf, size_t len);
@@ -71,6 +94,10 @@ dgm_status dgm_check_ctx(const dgm_ctx *ctx);
 /* A step tensor of the given shape from the arena (data uninitialized). */
 dgm_status dgm_tensor_alloc_step(dgm_ctx *ctx, int ndim, const int64_t *shape,
                                  dgm_tensor **out);
+/* A step tensor struct of the given shape over existing device memory (a view: the
+ * memory must live until step end). */
+dgm_status dgm_tensor_wrap_step(dgm_ctx *ctx, int ndim, const int64_t *shape, float *data,
+                                dgm_tensor **out);
 /* Step-lifetime device scratch memory. */
 dgm_status dgm_scratch(dgm_ctx *ctx, size_t bytes, void **ptr);
 
@@ -78,11 +105,16 @@ dgm_status dgm_scratch(dgm_ctx *ctx, size_t bytes, void **ptr);
 static inline int64_t dgm_cols(const dgm_tensor *t) { return t->shape[t->ndim - 1]; }
 static inline int64_t dgm_rows(const dgm_tensor *t) { return t->numel / dgm_cols(t); }
 
+/* Draws n values (uniform in (0,1] or N(0,1)) into dst from the context's generator,
+ * keeping the recorded offset in step with cuRAND's. */
+dgm_status dgm_rng_draw(dgm_ctx *ctx, bool normal, float *dst, size_t n);
+
 /* Tape. Whether an op with these inputs must be recorded (grad on, some input needs it). */
 bool dgm_tape_needed(dgm_ctx *ctx, dgm_tensor *const *inputs, int n);
 /* Records a node for `out` (marks out as requiring a gradient); *node is filled by the
- * caller with what the backward needs. */
-dgm_status dgm_tape_record(dgm_ctx *ctx, dgm_op op, dgm_backward_fn fn, dgm_tensor *out,
+ * caller with what the backward needs. graph_fn may be NULL (no double backward). */
+dgm_status dgm_tape_record(dgm_ctx *ctx, dgm_op op, dgm_backward_fn fn,
+                           dgm_graph_backward_fn graph_fn, dgm_tensor *out,
                            dgm_tensor *const *inputs, int n, dgm_node **node);
 /* Where to write t's gradient and with which beta (0 the first time in this backward,
  * 1 afterwards; always 1 for parameters). *grad is NULL when t needs no gradient. */

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "core/internal.h"
-#include "ops/ops_common.h"
 
 #define DGM_PARAM_NAME_MAX 128
 

@@ -12,7 +12,8 @@ bool dgm_tape_needed(dgm_ctx *ctx, dgm_tensor *const *inputs, int n)
     return false;
 }
 
-dgm_status dgm_tape_record(dgm_ctx *ctx, dgm_op op, dgm_backward_fn fn, dgm_tensor *out,
+dgm_status dgm_tape_record(dgm_ctx *ctx, dgm_op op, dgm_backward_fn fn,
+                           dgm_graph_backward_fn graph_fn, dgm_tensor *out,
                            dgm_tensor *const *inputs, int n, dgm_node **node)
 {
     void *p = NULL;
@@ -22,6 +23,7 @@ dgm_status dgm_tape_record(dgm_ctx *ctx, dgm_op op, dgm_backward_fn fn, dgm_tens
     dgm_node *nd = p;
     memset(nd, 0, sizeof *nd);
     nd->backward = fn;
+    nd->graph_backward = graph_fn;
     nd->op = op;
     nd->out = out;
     for (int i = 0; i < n && i < 3; i++) nd->in[i] = inputs[i];

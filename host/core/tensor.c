@@ -93,6 +93,17 @@ dgm_status dgm_tensor_alloc_step(dgm_ctx *ctx, int ndim, const int64_t *shape, d
     return DGM_STATUS_OK;
 }
 
+dgm_status dgm_tensor_wrap_step(dgm_ctx *ctx, int ndim, const int64_t *shape, float *data,
+                                dgm_tensor **out)
+{
+    int64_t numel = 0;
+    dgm_status st = check_shape(ctx, ndim, shape, ctx->op ? ctx->op : "dgm_tensor_wrap", &numel);
+    if (st != DGM_STATUS_OK) return st;
+    if ((st = step_struct(ctx, ndim, shape, numel, out)) != DGM_STATUS_OK) return st;
+    (*out)->data = data;
+    return DGM_STATUS_OK;
+}
+
 dgm_status dgm_tensor_new(dgm_ctx *ctx, int ndim, const int64_t *shape, dgm_tensor **out)
 {
     dgm_status st = dgm_check_ctx(ctx);
@@ -243,41 +254,3 @@ dgm_status dgm_tensor_set_requires_grad(dgm_tensor *t, bool requires_grad)
 }
 
 bool dgm_tensor_requires_grad(const dgm_tensor *t) { return t && t->requires_grad; }
-
-static dgm_status reshape_backward(dgm_ctx *ctx, dgm_node *n)
-{
-    float *g = NULL, beta = 0;
-    dgm_status st = dgm_grad_target(ctx, n->in[0], &g, &beta);
-    if (st != DGM_STATUS_OK || !g) return st;
-    return ctx->be->broadcast(ctx, DGM_BCAST_FULL, 1, n->out->numel, 1.0f, n->out->grad, beta, g);
-}
-
-dgm_status dgm_reshape(dgm_ctx *ctx, dgm_tensor *t, int ndim, const int64_t *shape,
-                       dgm_tensor **out)
-{
-    dgm_status st = dgm_check_ctx(ctx);
-    if (st != DGM_STATUS_OK) return st;
-    ctx->op = "dgm_reshape";
-    if ((st = dgm_check_tensor(ctx, t, "dgm_reshape", "t")) != DGM_STATUS_OK) return st;
-    if (!out) return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "dgm_reshape: out is NULL");
-    int64_t numel = 0;
-    st = check_shape(ctx, ndim, shape, "dgm_reshape", &numel);
-    if (st != DGM_STATUS_OK) return st;
-    if (numel != t->numel) {
-        char a[96];
-        return dgm_set_error(ctx, DGM_STATUS_SHAPE_MISMATCH,
-                             "dgm_reshape: %s has %lld elements, the new shape %lld",
-                             dgm_shape_str(t, a, sizeof a), (long long)t->numel, (long long)numel);
-    }
-    dgm_tensor *r = NULL;
-    st = step_struct(ctx, ndim, shape, numel, &r);
-    if (st != DGM_STATUS_OK) return st;
-    r->data = t->data;
-    if (dgm_tape_needed(ctx, &t, 1)) {
-        dgm_node *node = NULL;
-        st = dgm_tape_record(ctx, DGM_OP_RESHAPE, reshape_backward, r, &t, 1, &node);
-        if (st != DGM_STATUS_OK) return st;
-    }
-    *out = r;
-    return DGM_STATUS_OK;
-}

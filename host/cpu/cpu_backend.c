@@ -166,6 +166,7 @@ static const dgm_backend cpu_backend = {
     .clip_scale = dgm_cpu_clip_scale,
     .ema_update = dgm_cpu_ema_update,
     .swap = dgm_cpu_swap,
+    .unary_backward2 = dgm_cpu_unary_backward2,
 };
 
 const dgm_backend *dgm_cpu_backend(void) { return &cpu_backend; }

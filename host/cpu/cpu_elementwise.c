@@ -59,6 +59,24 @@ dgm_status dgm_cpu_unary_backward(dgm_ctx *ctx, int kind, float pa, float pb, si
                          kind);
 }
 
+dgm_status dgm_cpu_unary_backward2(dgm_ctx *ctx, int kind, float pa, float pb, size_t n,
+                                   const float *x, const float *y, const float *g,
+                                   const float *dy, float beta, float *dx)
+{
+#define CASE(K)                                                                               \
+    case K: {                                                                                 \
+        DGM_CPU_LOOP(n, i, n,                                                                 \
+                     dx[i] = dgm_axpby(beta, dx[i],                                           \
+                                       dgm_unary_second_derivative(K, x[i], y[i], pa, pb) *   \
+                                           g[i] * dy[i]));                                    \
+        return DGM_STATUS_OK;                                                                 \
+    }
+    switch (kind) { DGM_FOR_EACH_UNARY(CASE) }
+#undef CASE
+    return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
+                         "cpu unary second derivative: unknown kind %d", kind);
+}
+
 /* Row r of a broadcast operand: its base pointer and column stride (0 when repeated). */
 static inline const float *operand_row(const float *p, int mode, size_t r, size_t cols,
                                        size_t *stride)

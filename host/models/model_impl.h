@@ -6,7 +6,7 @@
 #include <jansson.h>
 
 #include "core/internal.h"
-#include "dgm/model.h"
+#include "dgm/dgm.h" /* models are the top layer: they see every module */
 
 typedef enum dgm_opt_type {
     DGM_OPT_INT = 0,

@@ -4,12 +4,6 @@
 
 #include "core/internal.h"
 
-#define DGM_TRY(expr)                                                                         \
-    do {                                                                                      \
-        dgm_status dgm_try_status_ = (expr);                                                  \
-        if (dgm_try_status_ != DGM_STATUS_OK) return dgm_try_status_;                         \
-    } while (0)
-
 /* Checks the context and `out`, and clears *out. */
 dgm_status dgm_op_begin(dgm_ctx *ctx, const char *op, dgm_tensor **out);
 
@@ -23,8 +17,28 @@ dgm_status dgm_unary_op(dgm_ctx *ctx, dgm_op op, int kind, float pa, float pb, d
 /* Applies a loss reduction to an elementwise term. */
 dgm_status dgm_reduce_loss(dgm_ctx *ctx, dgm_tensor *term, dgm_reduction reduction,
                            const char *op, dgm_tensor **out);
-/* Draws n values (uniform in (0,1] or N(0,1)) into dst from the context's generator,
- * keeping the recorded offset in step with cuRAND's. */
-dgm_status dgm_rng_draw(dgm_ctx *ctx, bool normal, float *dst, size_t n);
+
+/* ---- second order: dgm_autograd's bookkeeping (host/ops/autograd.c) ---- */
+
+/* Whether the running dgm_autograd pass needs t's gradient (t requires one and depends on
+ * one of the pass's inputs). */
+bool dgm_autograd_wants(const dgm_ctx *ctx, const dgm_tensor *t);
+/* Adds g (t's number of elements; reshaped to t's shape) to t's gradient of this pass;
+ * with grad mode on, the sum is recorded. No-op when the pass does not want t. */
+dgm_status dgm_autograd_accumulate(dgm_ctx *ctx, dgm_tensor *t, dgm_tensor *g);
+/* Same for an operand broadcast as `mode` (dgm_bcast) into the full-size gradient `full`:
+ * sums it over the broadcast axis first. */
+dgm_status dgm_autograd_accumulate_bcast(dgm_ctx *ctx, dgm_tensor *t, int mode,
+                                         dgm_tensor *full);
+
+/* ---- derivative ops (host/ops/ops_grad.c), recorded so that they can be differentiated ---- */
+
+/* out = f'(x)·g for unary kind f with parameters pa, pb; y = f(x) (device data of x's
+ * size, used by the derivative's formula). */
+dgm_status dgm_unary_grad_op(dgm_ctx *ctx, int kind, float pa, float pb, dgm_tensor *x,
+                             const float *y, dgm_tensor *g, dgm_tensor **out);
+/* out = alpha · x broadcast as `mode` to `shape` (ndim dims, [rows, cols] as a matrix). */
+dgm_status dgm_broadcast_op(dgm_ctx *ctx, dgm_tensor *x, int mode, int ndim,
+                            const int64_t *shape, float alpha, dgm_tensor **out);
 
 #endif

@@ -19,6 +19,19 @@ static dgm_status unary_backward(dgm_ctx *ctx, dgm_node *n)
                                    n->in[0]->data, n->out->data, n->out->grad, beta, g);
 }
 
+/* Recorded: dx = f'(x)·dy as an activation_grad op (a scale for affine kinds). */
+static dgm_status unary_graph_backward(dgm_ctx *ctx, dgm_node *n, dgm_tensor *gy)
+{
+    dgm_tensor *x = n->in[0], *g = NULL;
+    if (!dgm_autograd_wants(ctx, x)) return DGM_STATUS_OK;
+    const int kind = (int)n->i[0];
+    if (kind == DGM_UNARY_AFFINE)
+        DGM_TRY(dgm_scale(ctx, gy, n->f[0], 0.0f, &g));
+    else
+        DGM_TRY(dgm_unary_grad_op(ctx, kind, n->f[0], n->f[1], x, n->out->data, gy, &g));
+    return dgm_autograd_accumulate(ctx, x, g);
+}
+
 dgm_status dgm_unary_op(dgm_ctx *ctx, dgm_op op, int kind, float pa, float pb, dgm_tensor *x,
                         dgm_tensor **out)
 {
@@ -30,7 +43,7 @@ dgm_status dgm_unary_op(dgm_ctx *ctx, dgm_op op, int kind, float pa, float pb, d
     DGM_TRY(ctx->be->unary(ctx, kind, pa, pb, (size_t)x->numel, x->data, y->data));
     if (dgm_tape_needed(ctx, &x, 1)) {
         dgm_node *n = NULL;
-        DGM_TRY(dgm_tape_record(ctx, op, unary_backward, y, &x, 1, &n));
+        DGM_TRY(dgm_tape_record(ctx, op, unary_backward, unary_graph_backward, y, &x, 1, &n));
         n->i[0] = kind;
         n->f[0] = pa;
         n->f[1] = pb;
@@ -137,6 +150,77 @@ static dgm_status binary_backward(dgm_ctx *ctx, dgm_node *n)
     return DGM_STATUS_OK;
 }
 
+/* Recorded: the full-size gradient of each operand as ops of a, b and dy (the formulas
+ * of elementwise_math.h's derivatives), then summed over a broadcast operand's axis. */
+static dgm_status binary_graph_backward(dgm_ctx *ctx, dgm_node *n, dgm_tensor *gy)
+{
+    dgm_tensor *a = n->in[0], *b = n->in[1], *y = n->out;
+    const int ma = (int)n->i[0], mb = (int)n->i[1], kind = (int)n->i[2];
+    const bool wa = dgm_autograd_wants(ctx, a), wb = dgm_autograd_wants(ctx, b);
+    if (!wa && !wb) return DGM_STATUS_OK;
+    dgm_tensor *da = NULL, *db = NULL, *t = NULL, *u = NULL;
+    switch (kind) {
+    case DGM_BINARY_ADD: da = db = gy; break;
+    case DGM_BINARY_SUB:
+        da = gy;
+        if (wb) DGM_TRY(dgm_scale(ctx, gy, -1.0f, 0.0f, &db));
+        break;
+    case DGM_BINARY_MUL:
+        if (wa) DGM_TRY(dgm_mul(ctx, gy, b, &da));
+        if (wb) DGM_TRY(dgm_mul(ctx, gy, a, &db));
+        break;
+    case DGM_BINARY_DIV: /* da = dy / b, db = -dy·a/b² = -da·y */
+        DGM_TRY(dgm_div(ctx, gy, b, &da));
+        if (wb) {
+            DGM_TRY(dgm_mul(ctx, da, y, &t));
+            DGM_TRY(dgm_scale(ctx, t, -1.0f, 0.0f, &db));
+        }
+        break;
+    case DGM_BINARY_BCE_LOGITS: /* a logit, b target: da = (σ(a) - b)·dy, db = -a·dy */
+        if (wa) {
+            DGM_TRY(dgm_sigmoid(ctx, a, &t));
+            DGM_TRY(dgm_sub(ctx, t, b, &u));
+            DGM_TRY(dgm_mul(ctx, u, gy, &da));
+        }
+        if (wb) {
+            DGM_TRY(dgm_mul(ctx, a, gy, &t));
+            DGM_TRY(dgm_scale(ctx, t, -1.0f, 0.0f, &db));
+        }
+        break;
+    case DGM_BINARY_KL_NORMAL: /* a mu, b logvar: da = a·dy, db = (e^b - 1)/2·dy */
+        if (wa) DGM_TRY(dgm_mul(ctx, a, gy, &da));
+        if (wb) {
+            DGM_TRY(dgm_exp(ctx, b, &t));
+            DGM_TRY(dgm_scale(ctx, t, 0.5f, -0.5f, &u));
+            DGM_TRY(dgm_mul(ctx, u, gy, &db));
+        }
+        break;
+    case DGM_BINARY_GAUSS_LOGPDF: /* a = x - mu, b logvar: da = -a·e^-b·dy,
+                                   * db = (a²·e^-b - 1)/2·dy */
+        DGM_TRY(dgm_scale(ctx, b, -1.0f, 0.0f, &t));
+        DGM_TRY(dgm_exp(ctx, t, &t));
+        if (wa) {
+            DGM_TRY(dgm_mul(ctx, a, t, &u));
+            DGM_TRY(dgm_scale(ctx, u, -1.0f, 0.0f, &u));
+            DGM_TRY(dgm_mul(ctx, u, gy, &da));
+        }
+        if (wb) {
+            DGM_TRY(dgm_square(ctx, a, &u));
+            DGM_TRY(dgm_mul(ctx, u, t, &u));
+            DGM_TRY(dgm_scale(ctx, u, 0.5f, -0.5f, &u));
+            DGM_TRY(dgm_mul(ctx, u, gy, &db));
+        }
+        break;
+    default:
+        return dgm_set_error(ctx, DGM_STATUS_UNSUPPORTED,
+                             "%s: binary kind %d has no double backward", dgm_op_name(n->op),
+                             kind);
+    }
+    if (wa) DGM_TRY(dgm_autograd_accumulate_bcast(ctx, a, ma, da));
+    if (wb) DGM_TRY(dgm_autograd_accumulate_bcast(ctx, b, mb, db));
+    return DGM_STATUS_OK;
+}
+
 dgm_status dgm_binary_op(dgm_ctx *ctx, dgm_op op, int kind, dgm_tensor *a, dgm_tensor *b,
                          dgm_tensor **out)
 {
@@ -159,7 +243,7 @@ dgm_status dgm_binary_op(dgm_ctx *ctx, dgm_op op, int kind, dgm_tensor *a, dgm_t
     dgm_tensor *in[2] = {a, b};
     if (kind != DGM_BINARY_LESS && dgm_tape_needed(ctx, in, 2)) {
         dgm_node *n = NULL;
-        DGM_TRY(dgm_tape_record(ctx, op, binary_backward, y, in, 2, &n));
+        DGM_TRY(dgm_tape_record(ctx, op, binary_backward, binary_graph_backward, y, in, 2, &n));
         n->i[0] = ma;
         n->i[1] = mb;
         n->i[2] = kind;

@@ -43,6 +43,64 @@ static dgm_status matmul_backward(dgm_ctx *ctx, dgm_node *n)
     return DGM_STATUS_OK;
 }
 
+static dgm_status matmul_graph_backward(dgm_ctx *ctx, dgm_node *n, dgm_tensor *gy);
+
+/* The pre-activation z of a fused matmul as a tensor (its saved data) on the tape, as the
+ * output of the same product without activation, so that gradients through act'(z) reach
+ * a, b and bias when differentiated again. */
+static dgm_status preactivation(dgm_ctx *ctx, dgm_node *n, dgm_tensor **z)
+{
+    dgm_tensor *y = n->out;
+    DGM_TRY(dgm_tensor_wrap_step(ctx, y->ndim, y->shape, n->saved[0], z));
+    dgm_tensor *in[3] = {n->in[0], n->in[1], n->in[2]};
+    if (!dgm_tape_needed(ctx, in, 3)) return DGM_STATUS_OK;
+    dgm_node *zn = NULL;
+    DGM_TRY(dgm_tape_record(ctx, DGM_OP_MATMUL, matmul_backward, matmul_graph_backward, *z, in,
+                            3, &zn));
+    zn->i[0] = n->i[0];
+    zn->i[1] = n->i[1];
+    zn->i[2] = DGM_ACT_NONE;
+    zn->i[3] = n->i[3];
+    return DGM_STATUS_OK;
+}
+
+/* Recorded: dz = act'(z)·dy (an activation_grad op), then the same products as above as
+ * dgm_matmul calls and the bias gradient as a column sum. */
+static dgm_status matmul_graph_backward(dgm_ctx *ctx, dgm_node *n, dgm_tensor *gy)
+{
+    dgm_tensor *a = n->in[0], *b = n->in[1], *bias = n->in[2], *g = NULL;
+    const bool ta = n->i[0], tb = n->i[1];
+    const int act = (int)n->i[2];
+    const bool wa = dgm_autograd_wants(ctx, a), wb = dgm_autograd_wants(ctx, b);
+    const bool wbias = dgm_autograd_wants(ctx, bias);
+    if (!wa && !wb && !wbias) return DGM_STATUS_OK;
+    dgm_tensor *dz = gy;
+    if (act != DGM_ACT_NONE) {
+        dgm_tensor *z = NULL;
+        DGM_TRY(preactivation(ctx, n, &z));
+        DGM_TRY(dgm_unary_grad_op(ctx, act, n->f[0], 0.0f, z, n->out->data, gy, &dz));
+    }
+    if (wbias) {
+        DGM_TRY(dgm_sum(ctx, dz, DGM_AXIS_COLS, &g));
+        DGM_TRY(dgm_autograd_accumulate(ctx, bias, g));
+    }
+    if (wa) {
+        if (!ta) /* dA = dZ·op(B)^T */
+            DGM_TRY(dgm_matmul(ctx, dz, false, b, !tb, NULL, DGM_ACT_NONE, 0.0f, &g));
+        else /* A is [K,M]: dA = op(B)·dZ^T */
+            DGM_TRY(dgm_matmul(ctx, b, tb, dz, true, NULL, DGM_ACT_NONE, 0.0f, &g));
+        DGM_TRY(dgm_autograd_accumulate(ctx, a, g));
+    }
+    if (wb) {
+        if (!tb) /* dB = op(A)^T·dZ */
+            DGM_TRY(dgm_matmul(ctx, a, !ta, dz, false, NULL, DGM_ACT_NONE, 0.0f, &g));
+        else /* B is [N,K]: dB = dZ^T·op(A) */
+            DGM_TRY(dgm_matmul(ctx, dz, true, a, ta, NULL, DGM_ACT_NONE, 0.0f, &g));
+        DGM_TRY(dgm_autograd_accumulate(ctx, b, g));
+    }
+    return DGM_STATUS_OK;
+}
+
 dgm_status dgm_matmul(dgm_ctx *ctx, dgm_tensor *a, bool transpose_a, dgm_tensor *b,
                       bool transpose_b, dgm_tensor *bias, dgm_activation act, float alpha,
                       dgm_tensor **out)
@@ -90,7 +148,8 @@ dgm_status dgm_matmul(dgm_ctx *ctx, dgm_tensor *a, bool transpose_a, dgm_tensor 
         DGM_TRY(be->unary(ctx, (int)act, alpha, 0.0f, (size_t)(m * n), z, y->data));
     if (record) {
         dgm_node *node = NULL;
-        DGM_TRY(dgm_tape_record(ctx, DGM_OP_MATMUL, matmul_backward, y, in, 3, &node));
+        DGM_TRY(dgm_tape_record(ctx, DGM_OP_MATMUL, matmul_backward, matmul_graph_backward, y,
+                                in, 3, &node));
         node->i[0] = transpose_a;
         node->i[1] = transpose_b;
         node->i[2] = act;

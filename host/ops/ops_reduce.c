@@ -15,6 +15,15 @@ static dgm_status sum_backward(dgm_ctx *ctx, dgm_node *n)
                               n->out->grad, beta, g);
 }
 
+/* Recorded: dx = alpha·dy broadcast back over the reduced axis. */
+static dgm_status sum_graph_backward(dgm_ctx *ctx, dgm_node *n, dgm_tensor *gy)
+{
+    dgm_tensor *x = n->in[0], *g = NULL;
+    if (!dgm_autograd_wants(ctx, x)) return DGM_STATUS_OK;
+    DGM_TRY(dgm_broadcast_op(ctx, gy, bcast_of_axis[n->i[0]], x->ndim, x->shape, n->f[0], &g));
+    return dgm_autograd_accumulate(ctx, x, g);
+}
+
 static dgm_status reduce(dgm_ctx *ctx, dgm_op op, dgm_tensor *x, dgm_axis axis, dgm_tensor **out)
 {
     const char *name = dgm_op_name(op);
@@ -35,7 +44,7 @@ static dgm_status reduce(dgm_ctx *ctx, dgm_op op, dgm_tensor *x, dgm_axis axis, 
     DGM_TRY(ctx->be->reduce_sum(ctx, axis, rows, cols, alpha, x->data, 0.0f, y->data));
     if (dgm_tape_needed(ctx, &x, 1)) {
         dgm_node *n = NULL;
-        DGM_TRY(dgm_tape_record(ctx, op, sum_backward, y, &x, 1, &n));
+        DGM_TRY(dgm_tape_record(ctx, op, sum_backward, sum_graph_backward, y, &x, 1, &n));
         n->i[0] = axis;
         n->f[0] = alpha;
     }
@@ -63,6 +72,17 @@ static dgm_status logsumexp_backward(dgm_ctx *ctx, dgm_node *n)
                                             n->out->data, n->out->grad, beta, g);
 }
 
+/* Recorded: dx = exp(x - y)·dy with y and dy [R, 1] broadcast across the columns. */
+static dgm_status logsumexp_graph_backward(dgm_ctx *ctx, dgm_node *n, dgm_tensor *gy)
+{
+    dgm_tensor *x = n->in[0], *t = NULL;
+    if (!dgm_autograd_wants(ctx, x)) return DGM_STATUS_OK;
+    DGM_TRY(dgm_sub(ctx, x, n->out, &t));
+    DGM_TRY(dgm_exp(ctx, t, &t));
+    DGM_TRY(dgm_mul(ctx, t, gy, &t));
+    return dgm_autograd_accumulate(ctx, x, t);
+}
+
 dgm_status dgm_logsumexp_rows(dgm_ctx *ctx, dgm_tensor *x, dgm_tensor **out)
 {
     DGM_TRY(dgm_op_begin(ctx, "logsumexp", out));
@@ -72,7 +92,8 @@ dgm_status dgm_logsumexp_rows(dgm_ctx *ctx, dgm_tensor *x, dgm_tensor **out)
     DGM_TRY(dgm_tensor_alloc_step(ctx, 2, shape, &y));
     DGM_TRY(ctx->be->logsumexp_rows(ctx, dgm_rows(x), dgm_cols(x), x->data, y->data));
     if (dgm_tape_needed(ctx, &x, 1))
-        DGM_TRY(dgm_tape_record(ctx, DGM_OP_LOGSUMEXP, logsumexp_backward, y, &x, 1, NULL));
+        DGM_TRY(dgm_tape_record(ctx, DGM_OP_LOGSUMEXP, logsumexp_backward,
+                                logsumexp_graph_backward, y, &x, 1, NULL));
     *out = y;
     return DGM_STATUS_OK;
 }

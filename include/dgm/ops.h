@@ -55,6 +55,9 @@ typedef enum dgm_op {
     DGM_OP_RAND_NORMAL,
     DGM_OP_RAND_UNIFORM,
     DGM_OP_BERNOULLI,
+    DGM_OP_BROADCAST,
+    DGM_OP_ACTIVATION_GRAD,  /* f'(x)·g: the backward of an activation, as an op */
+    DGM_OP_ACTIVATION_GRAD2, /* f''(x)·g·dy: its backward (not differentiable again) */
     DGM_OP_COUNT
 } dgm_op;
 
@@ -132,6 +135,11 @@ DGM_API dgm_status dgm_mean(dgm_ctx *ctx, dgm_tensor *x, dgm_axis axis, dgm_tens
 
 /* log(sum(exp(x))) of each row, computed stably: [R, 1]. */
 DGM_API dgm_status dgm_logsumexp_rows(dgm_ctx *ctx, dgm_tensor *x, dgm_tensor **out);
+
+/* x repeated to `shape` (ndim dims, seen as [rows, cols]): x is a row ([cols] or
+ * [1, cols]), a column ([rows, 1]), a scalar, or already of the target's size. */
+DGM_API dgm_status dgm_broadcast_to(dgm_ctx *ctx, dgm_tensor *x, int ndim, const int64_t *shape,
+                                    dgm_tensor **out);
 
 /* [R, Ca] and [R, Cb] side by side: [R, Ca + Cb]. */
 DGM_API dgm_status dgm_concat_cols(dgm_ctx *ctx, dgm_tensor *a, dgm_tensor *b,
