@@ -174,6 +174,37 @@ TEST_P(OpGradGrad, SecondDerivativesMatchFiniteDifferencesOfTheGradient)
     EXPECT_GT(checked, 0);
 }
 
+// CUDA against CPU: the recorded gradients and the second derivatives of every case (the
+// derivative ops and the unary_backward2 kernel included). Skipped without a GPU.
+TEST_P(OpGradGrad, CudaMatchesCpu)
+{
+    SKIP_WITHOUT_GPU();
+    const OpCase &c = GetParam();
+    std::string why;
+    CtxPtr cpu = make_ctx(DGM_DEVICE_CPU, 42), gpu = make_ctx(DGM_DEVICE_CUDA, 42, &why);
+    ASSERT_TRUE(cpu);
+    ASSERT_TRUE(gpu) << why;
+    auto inputs = case_inputs(c, 7);
+    CaseResult probe;
+    ASSERT_TRUE(run_case(cpu.get(), c, inputs, nullptr, &probe));
+    std::mt19937 rng(99);
+    std::vector<float> w = random_values(rng, (int64_t)probe.out.size(), -1.0f, 1.0f);
+    Grads u;
+    for (const auto &in : c.inputs)
+        if (in.grad) u.push_back(random_values(rng, numel(in.shape), -1.0f, 1.0f));
+    SecondOrder rc, rg;
+    ASSERT_TRUE(run_second(cpu.get(), c, inputs, w, &u, &rc));
+    ASSERT_TRUE(run_second(gpu.get(), c, inputs, w, &u, &rg));
+    for (size_t i = 0; i < rc.first.size(); i++)
+        for (size_t j = 0; j < rc.first[i].size(); j++) {
+            EXPECT_NEAR(rg.first[i][j], rc.first[i][j], 1e-5 + 1e-4 * std::fabs(rc.first[i][j]))
+                << c.name << " first order, input " << i << " element " << j;
+            EXPECT_NEAR(rg.second[i][j], rc.second[i][j],
+                        1e-5 + 1e-4 * std::fabs(rc.second[i][j]))
+                << c.name << " second order, input " << i << " element " << j;
+        }
+}
+
 std::string case_name(const ::testing::TestParamInfo<OpCase> &info) { return info.param.name; }
 
 INSTANTIATE_TEST_SUITE_P(AllOps, OpGradGrad, ::testing::ValuesIn(all_op_cases()), case_name);
