@@ -59,11 +59,19 @@ static void grid25(dgm_data_rng *r, float *xy, int32_t *label)
     *label = k;
 }
 
+#define GAUSS8_S 0.70710678118654752 /* 1/√2 */
+static const double gauss8_dirs[8][2] = {{1, 0},
+                                         {-1, 0},
+                                         {0, 1},
+                                         {0, -1},
+                                         {GAUSS8_S, GAUSS8_S},
+                                         {GAUSS8_S, -GAUSS8_S},
+                                         {-GAUSS8_S, GAUSS8_S},
+                                         {-GAUSS8_S, -GAUSS8_S}};
+
 static void gauss8(dgm_data_rng *r, float *xy, int32_t *label)
 {
-    static const double s = 0.70710678118654752; /* 1/√2 */
-    static const double centres[8][2] = {{1, 0}, {-1, 0}, {0, 1},  {0, -1},
-                                         {s, s}, {s, -s}, {-s, s}, {-s, -s}};
+    const double(*centres)[2] = gauss8_dirs;
     int k = (int)dgm_data_rng_below(r, 8);
     double ex = nrm(r), ey = nrm(r);
     put(xy, (4.0 * centres[k][0] + 0.5 * ex) / 1.414, (4.0 * centres[k][1] + 0.5 * ey) / 1.414);
@@ -188,4 +196,55 @@ dgm_status dgm_dataset_toy(dgm_ctx *ctx, const char *name, int64_t n, uint64_t s
     for (int64_t i = 0; i < n; i++) t->fn(&r, x + 2 * i, labels ? labels + i : &unused);
     int64_t shape[1] = {2};
     return dgm_dataset_adopt(ctx, n, 1, shape, x, labels, out);
+}
+
+/* The mixture toys' components, the same constants as the samplers above. */
+static void ring8_centre(int k, double *c)
+{
+    c[0] = cos(TWO_PI * k / 8.0);
+    c[1] = sin(TWO_PI * k / 8.0);
+}
+
+static void grid25_centre(int k, double *c)
+{
+    c[0] = -4.0 + 2.0 * (k % 5);
+    c[1] = -4.0 + 2.0 * (k / 5);
+}
+
+static void gauss8_centre(int k, double *c)
+{
+    c[0] = 4.0 * gauss8_dirs[k][0] / 1.414;
+    c[1] = 4.0 * gauss8_dirs[k][1] / 1.414;
+}
+
+dgm_status dgm_toy_mixture(dgm_ctx *ctx, const char *name, int max, double *centres,
+                           int *count, double *std)
+{
+    dgm_status st = dgm_check_ctx(ctx);
+    if (st != DGM_STATUS_OK) return st;
+    if (!name || !count || !std || (max > 0 && !centres))
+        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
+                             "dgm_toy_mixture: name, centres, count and std must not be NULL");
+    static const struct {
+        const char *name;
+        int count;
+        double std;
+        void (*centre)(int k, double *c);
+    } mixtures[] = {{"ring8", 8, 0.01, ring8_centre},
+                    {"grid25", 25, 0.05, grid25_centre},
+                    {"gauss8", 8, 0.5 / 1.414, gauss8_centre}};
+    for (size_t i = 0; i < sizeof mixtures / sizeof mixtures[0]; i++) {
+        if (strcmp(mixtures[i].name, name)) continue;
+        *count = mixtures[i].count;
+        *std = mixtures[i].std;
+        if (max < mixtures[i].count)
+            return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
+                                 "dgm_toy_mixture: %s has %d centres, room for %d", name,
+                                 mixtures[i].count, max);
+        for (int k = 0; k < mixtures[i].count; k++) mixtures[i].centre(k, centres + 2 * k);
+        return DGM_STATUS_OK;
+    }
+    return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
+                         "dgm_toy_mixture: '%s' is not a Gaussian-mixture toy (ring8, grid25, "
+                         "gauss8)", name);
 }

@@ -51,6 +51,12 @@ DGM_API dgm_status dgm_dataset_toy(dgm_ctx *ctx, const char *name, int64_t n, ui
                                    dgm_dataset **out);
 /* The NULL-terminated list of toy names. */
 DGM_API const char *const *dgm_toy_names(void);
+/* The components of a Gaussian-mixture toy ("ring8", "grid25", "gauss8"): the centres
+ * (x, y pairs, up to `max` of them) into `centres`, their number into *count, the common
+ * standard deviation into *std. INVALID_ARGUMENT for another name or too small a `max`
+ * (*count is set then). */
+DGM_API dgm_status dgm_toy_mixture(dgm_ctx *ctx, const char *name, int max, double *centres,
+                                   int *count, double *std);
 
 /* Resolves a --data argument: "fashion-mnist" or "mnist" (the IDX files of Debian's
  * dataset-fashion-mnist / the directory in DGM_DATA_DIR), a toy name (train: 100000

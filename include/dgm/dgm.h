@@ -12,6 +12,7 @@
 #include "dgm/data.h"
 #include "dgm/io.h"
 #include "dgm/safetensors.h"
+#include "dgm/metrics.h"
 #include "dgm/model.h"
 
 #endif
