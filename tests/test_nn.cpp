@@ -702,4 +702,58 @@ TEST(NnErrors, OutOfOrderCalls)
     DGM_ASSERT_OK(ctx.get(), dgm_mlp_forward(ctx.get(), bn.get(), from_host(ctx.get(), {1, 2}, {1, 2}), false, &y));
 }
 
+
+// ---- CUDA against CPU (skipped without a GPU) ----
+
+// A training step of an MLP with every module kind, and the time embedding, on both
+// backends from the same seed (same initial weights and dropout masks: cuRAND's Philox on
+// both). Gradients are compared through the weights after one SGD step of lr 1 (w − g).
+TEST(NnCudaParity, MlpStepAndTimeEmbeddingMatchCpu)
+{
+    SKIP_WITHOUT_GPU();
+    std::string why;
+    CtxPtr cpu = make_ctx(DGM_DEVICE_CPU, 21), gpu = make_ctx(DGM_DEVICE_CUDA, 21, &why);
+    ASSERT_TRUE(cpu);
+    ASSERT_TRUE(gpu) << why;
+    dgm_mlp_config c = dgm_mlp_config_default();
+    c.batch_norm = true;
+    c.maxout_k = 2;
+    c.dropout = 0.3f;
+    c.input_dropout = 0.1f;
+    c.output_activation = DGM_ACT_TANH;
+    std::mt19937 rng(8);
+    const int64_t B = 32;
+    const std::vector<float> x = random_values(rng, B * 5, -1.0f, 1.0f);
+    std::vector<float> t(B);
+    for (int64_t i = 0; i < B; i++) t[(size_t)i] = (float)(i * 31 % 1000);
+    std::vector<std::vector<float>> results[2];
+    dgm_ctx *ctxs[2] = {cpu.get(), gpu.get()};
+    for (int d = 0; d < 2; d++) {
+        dgm_ctx *ctx = ctxs[d];
+        ParamsPtr p = make_params(ctx);
+        MlpPtr m = make_mlp(ctx, p.get(), "net", {5 + 16, 12, 12, 3}, c);
+        DGM_ASSERT_OK(ctx, dgm_params_alloc(p.get()));
+        dgm_time_embedding *raw = nullptr;
+        DGM_ASSERT_OK(ctx, dgm_time_embedding_create(ctx, 16, &raw));
+        EmbPtr e(raw);
+        dgm_tensor *emb = nullptr, *in = nullptr, *y = nullptr, *loss = nullptr;
+        DGM_ASSERT_OK(ctx, dgm_time_embedding_forward(ctx, e.get(), from_host(ctx, {B}, t), &emb));
+        DGM_ASSERT_OK(ctx, dgm_concat_cols(ctx, from_host(ctx, {B, 5}, x), emb, &in));
+        DGM_ASSERT_OK(ctx, dgm_mlp_forward(ctx, m.get(), in, true, &y));
+        DGM_ASSERT_OK(ctx, dgm_sum(ctx, y, DGM_AXIS_ALL, &loss));
+        DGM_ASSERT_OK(ctx, dgm_backward(ctx, loss));
+        results[d].push_back(to_host(ctx, emb));
+        results[d].push_back(to_host(ctx, y));
+        DGM_ASSERT_OK(ctx, dgm_params_sgd_step(p.get(), 1.0f));
+        for (int i = 0; i < dgm_params_count(p.get()); i++) results[d].push_back(to_host(ctx, dgm_params_at(p.get(), i)));
+    }
+    ASSERT_EQ(results[0].size(), results[1].size());
+    for (size_t k = 0; k < results[0].size(); k++) {
+        ASSERT_EQ(results[0][k].size(), results[1][k].size());
+        for (size_t i = 0; i < results[0][k].size(); i++)
+            EXPECT_NEAR(results[1][k][i], results[0][k][i], 1e-4 + 1e-4 * std::fabs(results[0][k][i]))
+                << "result " << k << " element " << i;
+    }
+}
+
 } // namespace
