@@ -36,6 +36,8 @@ typedef enum dgm_unary_kind {
     DGM_UNARY_SQUARE,
     DGM_UNARY_AFFINE,       /* a·x + b */
     DGM_UNARY_DROPOUT_MASK, /* x uniform in (0, 1]: 1/(1-a) if x > a else 0 */
+    DGM_UNARY_SIN,          /* sin x (the sinusoidal time embedding) */
+    DGM_UNARY_COS,          /* cos x */
     DGM_UNARY_COUNT
 } dgm_unary_kind;
 
@@ -158,6 +160,8 @@ DGM_HD static inline float dgm_unary_forward(int kind, float x, float a, float b
     case DGM_UNARY_SQUARE: return x * x;
     case DGM_UNARY_AFFINE: return a * x + b;
     case DGM_UNARY_DROPOUT_MASK: return x > a ? 1.0f / (1.0f - a) : 0.0f;
+    case DGM_UNARY_SIN: return sinf(x);
+    case DGM_UNARY_COS: return cosf(x);
     default: return x;
     }
 }
@@ -187,6 +191,8 @@ DGM_HD static inline float dgm_unary_derivative(int kind, float x, float y, floa
     case DGM_UNARY_SQRT: return 0.5f / y;
     case DGM_UNARY_SQUARE: return 2.0f * x;
     case DGM_UNARY_AFFINE: return a;
+    case DGM_UNARY_SIN: return cosf(x);
+    case DGM_UNARY_COS: return -sinf(x);
     default: return 0.0f;
     }
 }
@@ -217,6 +223,8 @@ DGM_HD static inline float dgm_unary_second_derivative(int kind, float x, float 
     case DGM_UNARY_LOG: return -1.0f / (x * x);
     case DGM_UNARY_SQRT: return -0.25f / (y * y * y);
     case DGM_UNARY_SQUARE: return 2.0f;
+    case DGM_UNARY_SIN:
+    case DGM_UNARY_COS: return -y;
     default: return 0.0f;
     }
 }

@@ -1,6 +1,7 @@
 // The VAE: its ELBO against an independent computation, the IWAE bound's behaviour in K,
 // and a 2-D toy VAE that trains in seconds to a stated ELBO.
 #include <cstring>
+#include <string>
 
 #include "test_util.h"
 
@@ -64,6 +65,29 @@ TEST(Vae, DefaultLayersArePytorchExamples)
         }
     }
     EXPECT_EQ(dgm_params_numel(p), 784 * 400 + 400 + 2 * (400 * 20 + 20) + 20 * 400 + 400 + 400 * 784 + 784);
+}
+
+// Deeper VAEs keep pytorch/examples' names with _1, _2 suffixes, in module order (which is
+// also the order of the initialization draws and of the checkpoint's tensors).
+TEST(Vae, HiddenLayersNamesAndOrder)
+{
+    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU);
+    dgm_model *raw = nullptr;
+    ASSERT_EQ(dgm_model_create(ctx.get(), "vae", "{\"hidden\": \"8,5,4\", \"latent\": 3}", 6, 0, nullptr, &raw),
+              DGM_STATUS_OK) << dgm_last_error(ctx.get());
+    ModelPtr m(raw);
+    dgm_params *p = dgm_model_params(m.get());
+    const char *layers[] = {"fc1", "fc1_1", "fc1_2", "fc21", "fc22", "fc3", "fc3_1", "fc3_2", "fc4"};
+    const int64_t shapes[][2] = {{8, 6}, {5, 8}, {4, 5}, {3, 4}, {3, 4}, {4, 3}, {5, 4}, {8, 5}, {6, 8}};
+    ASSERT_EQ(dgm_params_count(p), 18);
+    for (int i = 0; i < 9; i++) {
+        const std::string w = std::string(layers[i]) + ".weight", b = std::string(layers[i]) + ".bias";
+        EXPECT_EQ(dgm_params_name(p, 2 * i), w);
+        EXPECT_EQ(dgm_params_name(p, 2 * i + 1), b);
+        EXPECT_EQ(dgm_tensor_dim(dgm_params_at(p, 2 * i), 0), shapes[i][0]) << w;
+        EXPECT_EQ(dgm_tensor_dim(dgm_params_at(p, 2 * i), 1), shapes[i][1]) << w;
+        EXPECT_EQ(dgm_tensor_dim(dgm_params_at(p, 2 * i + 1), 0), shapes[i][0]) << b;
+    }
 }
 
 TEST(Vae, UnknownOptionListsTheValidOnes)

@@ -208,6 +208,7 @@ dgm_tensor *dgm_params_get(dgm_params *p, const char *name)
     return NULL;
 }
 
+dgm_ctx *dgm_params_ctx(const dgm_params *p) { return p ? p->ctx : NULL; }
 int dgm_params_count(const dgm_params *p) { return p ? p->count : 0; }
 
 const char *dgm_params_name(const dgm_params *p, int i)

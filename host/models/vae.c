@@ -35,7 +35,10 @@ typedef struct vae_state {
     dgm_tensor *fixed_logvar_t; /* [1], made once: no host-device copy per step */
     float beta;
     int64_t kl_warmup;
-    char enc_names[VAE_MAX_HIDDEN][32], dec_names[VAE_MAX_HIDDEN][32];
+    dgm_mlp *encoder;    /* x [B, dim] -> h [B, hidden[-1]]: fc1, fc1_1, ..., ReLU after each */
+    dgm_linear fc21;     /* h -> μ [B, latent] */
+    dgm_linear fc22;     /* h -> log σ² [B, latent] */
+    dgm_mlp *decoder;    /* z [B, latent] -> [B, dim]: fc3, fc3_1, ..., fc4 */
 } vae_state;
 
 static const dgm_model_option options[] = {
@@ -49,13 +52,6 @@ static const dgm_model_option options[] = {
 };
 static const dgm_opt_type option_types[] = {DGM_OPT_INT_LIST, DGM_OPT_INT, DGM_OPT_STRING,
                                             DGM_OPT_STRING, DGM_OPT_FLOAT, DGM_OPT_INT};
-
-static dgm_tensor *param(dgm_model *m, const char *layer, const char *what)
-{
-    char name[64];
-    snprintf(name, sizeof name, "%s.%s", layer, what);
-    return dgm_params_get(m->params, name);
-}
 
 static dgm_status build(dgm_model *m)
 {
@@ -92,25 +88,40 @@ static dgm_status build(dgm_model *m)
         DGM_TRY(dgm_tensor_create(ctx, 1, &one, &s->fixed_logvar_t));
         DGM_TRY(dgm_tensor_fill(ctx, s->fixed_logvar_t, s->fixed_logvar));
     }
-    /* Declaration order = pytorch/examples' module order. */
-    int64_t in = m->dim;
+    /* Declaration order = pytorch/examples' module order (and so the order of the
+     * initialization draws): fc1..., fc21, fc22, fc3..., fc4. */
+    char names[2][VAE_MAX_HIDDEN + 1][16];
+    const char *enc_names[VAE_MAX_HIDDEN], *dec_names[VAE_MAX_HIDDEN + 1];
+    int64_t enc_widths[VAE_MAX_HIDDEN + 1], dec_widths[VAE_MAX_HIDDEN + 2];
+    enc_widths[0] = m->dim;
+    dec_widths[0] = s->latent;
     for (int i = 0; i < s->n_hidden; i++) {
-        if (i == 0) snprintf(s->enc_names[i], sizeof s->enc_names[i], "fc1");
-        else snprintf(s->enc_names[i], sizeof s->enc_names[i], "fc1_%d", i);
-        DGM_TRY(dgm_params_add_linear(m->params, s->enc_names[i], in, s->hidden[i], true));
-        in = s->hidden[i];
+        if (i == 0) {
+            snprintf(names[0][i], sizeof names[0][i], "fc1");
+            snprintf(names[1][i], sizeof names[1][i], "fc3");
+        } else {
+            snprintf(names[0][i], sizeof names[0][i], "fc1_%d", i);
+            snprintf(names[1][i], sizeof names[1][i], "fc3_%d", i);
+        }
+        enc_names[i] = names[0][i];
+        dec_names[i] = names[1][i];
+        enc_widths[i + 1] = s->hidden[i];
+        dec_widths[i + 1] = s->hidden[s->n_hidden - 1 - i];
     }
-    DGM_TRY(dgm_params_add_linear(m->params, "fc21", in, s->latent, true));
-    DGM_TRY(dgm_params_add_linear(m->params, "fc22", in, s->latent, true));
-    in = s->latent;
-    for (int i = 0; i < s->n_hidden; i++) {
-        const int64_t width = s->hidden[s->n_hidden - 1 - i];
-        if (i == 0) snprintf(s->dec_names[i], sizeof s->dec_names[i], "fc3");
-        else snprintf(s->dec_names[i], sizeof s->dec_names[i], "fc3_%d", i);
-        DGM_TRY(dgm_params_add_linear(m->params, s->dec_names[i], in, width, true));
-        in = width;
-    }
-    DGM_TRY(dgm_params_add_linear(m->params, "fc4", in, m->dim, true));
+    dec_names[s->n_hidden] = "fc4";
+    dec_widths[s->n_hidden + 1] = m->dim;
+    dgm_mlp_config enc_cfg = dgm_mlp_config_default(); /* ReLU between layers, PyTorch init */
+    enc_cfg.output_activation = DGM_ACT_RELU;        /* h = relu(fc1(x)) feeds both heads */
+    enc_cfg.linear_names = enc_names;
+    DGM_TRY(dgm_mlp_create(m->params, NULL, s->n_hidden + 1, enc_widths, &enc_cfg, &s->encoder));
+    const int64_t h = s->hidden[s->n_hidden - 1];
+    DGM_TRY(dgm_linear_declare(m->params, "fc21", h, s->latent, true, DGM_NN_INIT_PYTORCH, 0.0f,
+                               &s->fc21));
+    DGM_TRY(dgm_linear_declare(m->params, "fc22", h, s->latent, true, DGM_NN_INIT_PYTORCH, 0.0f,
+                               &s->fc22));
+    dgm_mlp_config dec_cfg = dgm_mlp_config_default();
+    dec_cfg.linear_names = dec_names;
+    DGM_TRY(dgm_mlp_create(m->params, NULL, s->n_hidden + 2, dec_widths, &dec_cfg, &s->decoder));
     if (!s->bernoulli && s->learned_var) {
         const dgm_init zeros = {DGM_INIT_ZEROS, 0, 0};
         DGM_TRY(dgm_params_add(m->params, "dec_logvar", 1, &m->dim, zeros));
@@ -121,34 +132,30 @@ static dgm_status build(dgm_model *m)
 static void destroy(dgm_model *m)
 {
     vae_state *s = m->state;
-    if (s) dgm_tensor_free(s->fixed_logvar_t);
+    if (s) {
+        dgm_tensor_free(s->fixed_logvar_t);
+        dgm_mlp_free(s->encoder);
+        dgm_mlp_free(s->decoder);
+    }
     free(s);
-}
-
-static dgm_status linear(dgm_model *m, const char *layer, dgm_tensor *x, dgm_activation act,
-                         dgm_tensor **out)
-{
-    return dgm_matmul(m->ctx, x, false, param(m, layer, "weight"), true, param(m, layer, "bias"),
-                      act, 0.0f, out);
 }
 
 /* q(z|x): μ and log σ², each [B, latent]. */
 static dgm_status encode(dgm_model *m, dgm_tensor *x, dgm_tensor **mu, dgm_tensor **logvar)
 {
     vae_state *s = m->state;
-    dgm_tensor *h = x;
-    for (int i = 0; i < s->n_hidden; i++) DGM_TRY(linear(m, s->enc_names[i], h, DGM_ACT_RELU, &h));
-    DGM_TRY(linear(m, "fc21", h, DGM_ACT_NONE, mu));
-    return linear(m, "fc22", h, DGM_ACT_NONE, logvar);
+    dgm_tensor *h;
+    /* No batch norm or dropout: the MLPs' `training` flag changes nothing here. */
+    DGM_TRY(dgm_mlp_forward(m->ctx, s->encoder, x, false, &h));
+    DGM_TRY(dgm_linear_forward(m->ctx, &s->fc21, h, DGM_ACT_NONE, 0.0f, mu));
+    return dgm_linear_forward(m->ctx, &s->fc22, h, DGM_ACT_NONE, 0.0f, logvar);
 }
 
 /* Decoder output: Bernoulli logits or the Gaussian mean, [B, dim]. */
 static dgm_status decode(dgm_model *m, dgm_tensor *z, dgm_tensor **out)
 {
     vae_state *s = m->state;
-    dgm_tensor *h = z;
-    for (int i = 0; i < s->n_hidden; i++) DGM_TRY(linear(m, s->dec_names[i], h, DGM_ACT_RELU, &h));
-    return linear(m, "fc4", h, DGM_ACT_NONE, out);
+    return dgm_mlp_forward(m->ctx, s->decoder, z, false, out);
 }
 
 /* z = μ + exp(½ log σ²)·ε. */

@@ -7,6 +7,7 @@
 #include "dgm/tensor.h"
 #include "dgm/params.h"
 #include "dgm/ops.h"
+#include "dgm/nn.h"
 #include "dgm/autodiff.h"
 #include "dgm/optim.h"
 #include "dgm/data.h"

@@ -34,6 +34,9 @@ DGM_API dgm_status dgm_params_create(dgm_ctx *ctx, dgm_params **out);
 /* Frees the block and its views. NULL is a no-op. */
 DGM_API void dgm_params_free(dgm_params *p);
 
+/* The context the block was created on (NULL for NULL). */
+DGM_API dgm_ctx *dgm_params_ctx(const dgm_params *p);
+
 /* Declares a trainable parameter. Names are unique, at most 127 bytes. */
 DGM_API dgm_status dgm_params_add(dgm_params *p, const char *name, int ndim,
                                   const int64_t *shape, dgm_init init);

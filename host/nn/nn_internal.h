@@ -1,0 +1,25 @@
+/* Private to host/nn/: the checks the layers share. */
+#ifndef DGM_NN_INTERNAL_H
+#define DGM_NN_INTERNAL_H
+
+#include "core/internal.h"
+#include "dgm/nn.h"
+#include "ops/ops_common.h"
+
+/* Longest parameter name a dgm_params block takes, NUL included (params.c). */
+#define DGM_NN_NAME_MAX 128
+
+/* STATE_ERROR naming fn when p is NULL or not yet allocated. */
+static inline dgm_status dgm_nn_check_allocated(dgm_ctx *ctx, dgm_params *p, const char *fn)
+{
+    if (!p || !dgm_params_values(p))
+        return dgm_set_error(ctx, DGM_STATUS_STATE_ERROR,
+                             "%s: the parameters are not allocated (call dgm_params_alloc first)",
+                             fn);
+    if (dgm_params_ctx(p) != ctx)
+        return dgm_set_error(ctx, DGM_STATUS_WRONG_DEVICE,
+                             "%s: the layer's parameters belong to another context", fn);
+    return DGM_STATUS_OK;
+}
+
+#endif
