@@ -102,6 +102,26 @@ double dot(const Grads &a, const Grads &b)
     return s;
 }
 
+// A case's inputs and its fixed weights: w on the output, u on each gradient.
+struct Weights {
+    Grads inputs;
+    std::vector<float> w;
+    Grads u;
+};
+
+::testing::AssertionResult make_weights(dgm_ctx *ctx, const OpCase &c, Weights *out)
+{
+    out->inputs = case_inputs(c, 7);
+    CaseResult probe;
+    ::testing::AssertionResult r = run_case(ctx, c, out->inputs, nullptr, &probe);
+    if (!r) return r;
+    std::mt19937 rng(99);
+    out->w = random_values(rng, (int64_t)probe.out.size(), -1.0f, 1.0f);
+    for (const auto &in : c.inputs)
+        if (in.grad) out->u.push_back(random_values(rng, numel(in.shape), -1.0f, 1.0f));
+    return ::testing::AssertionSuccess();
+}
+
 class OpGradGrad : public ::testing::TestWithParam<OpCase> {};
 
 // The first-order gradients of dgm_autograd equal those of dgm_backward_from.
@@ -110,16 +130,13 @@ TEST_P(OpGradGrad, AutogradMatchesBackward)
     const OpCase &c = GetParam();
     CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 42);
     ASSERT_TRUE(ctx);
-    auto inputs = case_inputs(c, 7);
-    CaseResult probe;
-    ASSERT_TRUE(run_case(ctx.get(), c, inputs, nullptr, &probe));
-    std::mt19937 rng(99);
-    std::vector<float> w = random_values(rng, (int64_t)probe.out.size(), -1.0f, 1.0f);
+    Weights wt;
+    ASSERT_TRUE(make_weights(ctx.get(), c, &wt));
     CaseResult backward;
-    ASSERT_TRUE(run_case(ctx.get(), c, inputs, &w, &backward));
+    ASSERT_TRUE(run_case(ctx.get(), c, wt.inputs, &wt.w, &backward));
     SecondOrder ag;
-    ASSERT_TRUE(run_second(ctx.get(), c, inputs, w, nullptr, &ag));
-    ASSERT_EQ(ag.out, probe.out);
+    ASSERT_TRUE(run_second(ctx.get(), c, wt.inputs, wt.w, nullptr, &ag));
+    ASSERT_EQ(ag.out, backward.out);
     size_t k = 0;
     for (size_t i = 0; i < c.inputs.size(); i++) {
         if (!c.inputs[i].grad) continue;
@@ -138,15 +155,10 @@ TEST_P(OpGradGrad, SecondDerivativesMatchFiniteDifferencesOfTheGradient)
     const OpCase &c = GetParam();
     CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 42);
     ASSERT_TRUE(ctx);
-    auto inputs = case_inputs(c, 7);
-    CaseResult probe;
-    ASSERT_TRUE(run_case(ctx.get(), c, inputs, nullptr, &probe));
-    std::mt19937 rng(99);
-    std::vector<float> w = random_values(rng, (int64_t)probe.out.size(), -1.0f, 1.0f);
-    Grads u;
-    for (const auto &in : c.inputs)
-        if (in.grad) u.push_back(random_values(rng, numel(in.shape), -1.0f, 1.0f));
-
+    Weights wt;
+    ASSERT_TRUE(make_weights(ctx.get(), c, &wt));
+    const Grads &inputs = wt.inputs, &u = wt.u;
+    const std::vector<float> &w = wt.w;
     SecondOrder analytic;
     ASSERT_TRUE(run_second(ctx.get(), c, inputs, w, &u, &analytic));
 
@@ -184,17 +196,11 @@ TEST_P(OpGradGrad, CudaMatchesCpu)
     CtxPtr cpu = make_ctx(DGM_DEVICE_CPU, 42), gpu = make_ctx(DGM_DEVICE_CUDA, 42, &why);
     ASSERT_TRUE(cpu);
     ASSERT_TRUE(gpu) << why;
-    auto inputs = case_inputs(c, 7);
-    CaseResult probe;
-    ASSERT_TRUE(run_case(cpu.get(), c, inputs, nullptr, &probe));
-    std::mt19937 rng(99);
-    std::vector<float> w = random_values(rng, (int64_t)probe.out.size(), -1.0f, 1.0f);
-    Grads u;
-    for (const auto &in : c.inputs)
-        if (in.grad) u.push_back(random_values(rng, numel(in.shape), -1.0f, 1.0f));
+    Weights wt;
+    ASSERT_TRUE(make_weights(cpu.get(), c, &wt));
     SecondOrder rc, rg;
-    ASSERT_TRUE(run_second(cpu.get(), c, inputs, w, &u, &rc));
-    ASSERT_TRUE(run_second(gpu.get(), c, inputs, w, &u, &rg));
+    ASSERT_TRUE(run_second(cpu.get(), c, wt.inputs, wt.w, &wt.u, &rc));
+    ASSERT_TRUE(run_second(gpu.get(), c, wt.inputs, wt.w, &wt.u, &rg));
     for (size_t i = 0; i < rc.first.size(); i++)
         for (size_t j = 0; j < rc.first[i].size(); j++) {
             EXPECT_NEAR(rg.first[i][j], rc.first[i][j], 1e-5 + 1e-4 * std::fabs(rc.first[i][j]))
