@@ -89,8 +89,10 @@ static char *extra_json(const run *r)
     json_t *o = json_object();
     json_object_set_new(o, "run", json_string(run_text));
     json_object_set_new(o, "optimizer", json_string(opt));
-    snprintf(buf, sizeof buf, "%g,%g", (double)t->optim.beta1, (double)t->optim.beta2);
-    json_object_set_new(o, "betas", json_string(buf));
+    if (t->optim.kind != DGM_OPTIM_SGD) {
+        snprintf(buf, sizeof buf, "%g,%g", (double)t->optim.beta1, (double)t->optim.beta2);
+        json_object_set_new(o, "betas", json_string(buf));
+    }
     snprintf(buf, sizeof buf, "%lld", (long long)t->batch);
     json_object_set_new(o, "batch", json_string(buf));
     snprintf(buf, sizeof buf, "%.17g", r->lr_scale);

@@ -33,10 +33,11 @@ void train_describe_run(const dgm_train_defaults *t, char *buf, size_t len)
         snprintf(buf, len,
                  "until converged: the training loss is averaged over windows of %lld steps; "
                  "after %lld window%s that do not beat the best by %g, the lr is multiplied by "
-                 "%g (at most %lld times), and the next such plateau stops the run; at most "
+                 "%g (at most %lld time%s), and the next such plateau stops the run; at most "
                  "%lld steps",
                  (long long)r->window, (long long)r->patience, r->patience == 1 ? "" : "s",
-                 r->tol, (double)r->lr_factor, (long long)r->max_decays, (long long)t->length);
+                 r->tol, (double)r->lr_factor, (long long)r->max_decays, r->max_decays == 1 ? "" : "s",
+                 (long long)t->length);
         break;
     }
 }
