@@ -24,21 +24,23 @@ void train_describe_optim(const dgm_optim_config *o, char *buf, size_t len)
 void train_describe_run(const dgm_train_defaults *t, char *buf, size_t len)
 {
     const dgm_plateau_rule *r = &t->converge;
+    if (len) buf[0] = 0;
     switch (t->run) {
     case DGM_RUN_EPOCHS:
         snprintf(buf, len, "%lld epoch%s", (long long)t->length, t->length == 1 ? "" : "s");
         break;
     case DGM_RUN_STEPS: snprintf(buf, len, "%lld steps", (long long)t->length); break;
-    case DGM_RUN_CONVERGED:
+    case DGM_RUN_CONVERGED: {
+        char decays[48] = "once";
+        if (r->max_decays != 1) snprintf(decays, sizeof decays, "at most %lld times", (long long)r->max_decays);
         snprintf(buf, len,
                  "until converged: the training loss is averaged over windows of %lld steps; "
                  "after %lld window%s that do not beat the best by %g, the lr is multiplied by "
-                 "%g (at most %lld time%s), and the next such plateau stops the run; at most "
-                 "%lld steps",
+                 "%g (%s), and the next such plateau stops the run; at most %lld steps",
                  (long long)r->window, (long long)r->patience, r->patience == 1 ? "" : "s",
-                 r->tol, (double)r->lr_factor, (long long)r->max_decays, r->max_decays == 1 ? "" : "s",
-                 (long long)t->length);
+                 r->tol, (double)r->lr_factor, decays, (long long)t->length);
         break;
+    }
     }
 }
 

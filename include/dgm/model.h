@@ -80,7 +80,8 @@ DGM_API int dgm_model_sample_shape(const dgm_model *m, int64_t shape[3]);
 
 /* The loss of one batch [B, dim] (a step tensor), after dgm_backward has accumulated its
  * gradients; the caller zeroes gradients and steps the optimizer. *loss is the scalar
- * the model minimizes (a step tensor: read it when you log, not every step). */
+ * the model minimizes (a step tensor: read it when you log, not every step). After
+ * dgm_model_prepare, a gaussian's gradients are preconditioned (see there). */
 DGM_API dgm_status dgm_model_train_step(dgm_model *m, dgm_tensor *batch, int64_t step,
                                         dgm_tensor **loss);
 
