@@ -10,5 +10,5 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh dataset-fashion-mnist
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DDGM_BUILD_TESTS=OFF -DDGM_BUILD_BENCHMARKS=OFF >/dev/null
 cmake --build build -j"$JOBS" --target dgm_cli
-build/dgm train vae --data fashion-mnist --epochs 10 "$@"
+build/dgm train vae --data fashion-mnist "$@"   # the vae's defaults: 10 epochs
 build/dgm eval runs/vae-fashion-mnist/checkpoint.safetensors

@@ -228,13 +228,16 @@ int cmd_info(int argc, char **argv)
     dgm_model *m = NULL;
     rc = open_model(&a, &ctx, &m);
     if (!rc) {
-        char *step = NULL, *version = NULL, *data = NULL;
+        char *step = NULL, *version = NULL, *data = NULL, *extra = NULL;
         dgm_checkpoint_meta(ctx, a.path, "step", &step);
         dgm_checkpoint_meta(ctx, a.path, "dgm_version", &version);
         dgm_checkpoint_meta(ctx, a.path, "data", &data);
+        dgm_checkpoint_meta(ctx, a.path, "extra", &extra); /* how dgm train ran it */
         printf("checkpoint: %s\nmodel: %s\nconfig: %s\nstep: %s\ndata: %s\ndgm version: %s\n", a.path,
                dgm_model_kind(m), dgm_model_config(m), step ? step : "?", data ? data : "?",
                version ? version : "?");
+        if (extra) printf("training: %s\n", extra);
+        free(extra);
         dgm_params *p = dgm_model_params(m);
         printf("parameters:\n");
         for (int i = 0; i < dgm_params_count(p); i++) {

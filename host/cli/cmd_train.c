@@ -17,127 +17,7 @@
 
 #include "cli/cli.h"
 #include "cli/progress.h"
-
-typedef struct train_args {
-    const char *model, *data, *device, *out, *optimizer;
-    int64_t steps, epochs, batch, save_every, log_every;
-    float lr, weight_decay, clip;
-    bool lr_given, wd_given, resume;
-    uint64_t seed;
-    json_t *model_options;
-} train_args;
-
-static void train_help(const char *model)
-{
-    printf("usage: dgm train MODEL --data DATA [options] [model options]\n\n"
-           "  --data DATA           fashion-mnist, mnist, a toy (%s), or an .npy/.csv/IDX file\n"
-           "  --device D            auto (default: CUDA when a GPU is usable), cpu or cuda\n"
-           "  --steps N | --epochs N  length of the run (default: 1 epoch)\n"
-           "  --batch B             batch size (default 128)\n"
-           "  --lr X                learning rate (default 1e-3)\n"
-           "  --optimizer NAME      adam (default), adamw or sgd\n"
-           "  --weight-decay X      (default: the optimizer's, 0 for adam/sgd, 1e-2 for adamw)\n"
-           "  --clip X              clip gradients to global norm X (default off)\n"
-           "  --seed S              seed of initialization, shuffling and noise (default 0)\n"
-           "  --out DIR             output folder (default runs/MODEL-DATA)\n"
-           "  --save-every N        checkpoint every N steps (default: only at the end)\n"
-           "  --log-every N         metrics line every N steps (default 100)\n"
-           "  --resume              continue from DIR/checkpoint.safetensors\n",
-           "ring8, grid25, gauss8, moons, checkerboard, swissroll, pinwheel, 2spirals");
-    const char *const *kinds = dgm_model_kinds();
-    for (int k = 0; kinds[k]; k++) {
-        if (model && strcmp(model, kinds[k])) continue;
-        const dgm_model_option *o = dgm_model_options(kinds[k]);
-        printf("\nmodel %s: %s\n", kinds[k], dgm_model_summary(kinds[k]));
-        if (!o[0].name) printf("  (no model options)\n");
-        for (; o->name; o++) printf("  --%-20s %s (default %s)\n", o->name, o->help, o->default_value);
-    }
-}
-
-/* "gaussian, vae" */
-static const char *kinds_list(void)
-{
-    static char buf[256];
-    const char *const *k = dgm_model_kinds();
-    size_t n = 0;
-    buf[0] = 0;
-    for (int i = 0; k[i] && n < sizeof buf; i++) n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", i ? ", " : "", k[i]);
-    return buf;
-}
-
-static bool is_model_option(const char *model, const char *name)
-{
-    const dgm_model_option *o = dgm_model_options(model);
-    for (; o && o->name; o++)
-        if (!strcmp(o->name, name)) return true;
-    return false;
-}
-
-static int parse_args(int argc, char **argv, train_args *a)
-{
-    memset(a, 0, sizeof *a);
-    a->device = "auto";
-    a->optimizer = "adam";
-    a->batch = 128;
-    a->log_every = 100;
-    a->lr = 1e-3f;
-    a->model_options = json_object();
-    if (argc < 2 || argv[1][0] == '-') {
-        if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-            train_help(NULL);
-            return -1;
-        }
-        return cli_usage_error("dgm train needs a MODEL (%s)", kinds_list());
-    }
-    a->model = argv[1];
-    if (!dgm_model_options(a->model)) return cli_usage_error("unknown model '%s' (valid: %s)", a->model, kinds_list());
-    for (int i = 2; i < argc; i++) {
-        char name[64];
-        const char *v = NULL;
-        if (strncmp(argv[i], "--", 2)) return cli_usage_error("unexpected argument '%s'", argv[i]);
-        cli_option_name(argv[i], name, sizeof name);
-        if (!strcmp(name, "help")) {
-            train_help(a->model);
-            return -1;
-        }
-        if (!strcmp(name, "resume")) {
-            a->resume = true;
-            continue;
-        }
-        if (!cli_take_value(argc, argv, &i, &v)) return cli_usage_error("--%s needs a value", name);
-        bool ok = true;
-        if (!strcmp(name, "data")) a->data = v;
-        else if (!strcmp(name, "device")) a->device = v;
-        else if (!strcmp(name, "out")) a->out = v;
-        else if (!strcmp(name, "optimizer")) a->optimizer = v;
-        else if (!strcmp(name, "steps")) ok = cli_parse_int(v, 1, &a->steps);
-        else if (!strcmp(name, "epochs")) ok = cli_parse_int(v, 1, &a->epochs);
-        else if (!strcmp(name, "batch")) ok = cli_parse_int(v, 1, &a->batch);
-        else if (!strcmp(name, "save-every")) ok = cli_parse_int(v, 1, &a->save_every);
-        else if (!strcmp(name, "log-every")) ok = cli_parse_int(v, 1, &a->log_every);
-        else if (!strcmp(name, "seed")) ok = cli_parse_u64(v, &a->seed);
-        else if (!strcmp(name, "lr")) ok = cli_parse_float(v, &a->lr) && a->lr > 0, a->lr_given = true;
-        else if (!strcmp(name, "weight-decay")) ok = cli_parse_float(v, &a->weight_decay) && a->weight_decay >= 0, a->wd_given = true;
-        else if (!strcmp(name, "clip")) ok = cli_parse_float(v, &a->clip) && a->clip > 0;
-        else if (is_model_option(a->model, name)) json_object_set_new(a->model_options, name, json_string(v));
-        else {
-            const dgm_model_option *o = dgm_model_options(a->model);
-            char list[512] = "";
-            size_t n = 0;
-            for (; o->name && n < sizeof list; o++) n += (size_t)snprintf(list + n, sizeof list - n, " --%s", o->name);
-            return cli_usage_error("unknown option --%s for dgm train %s (model options:%s)", name,
-                                   a->model, n ? list : " none");
-        }
-        if (!ok) return cli_usage_error("--%s %s: not a valid value", name, v);
-    }
-    if (!a->data) return cli_usage_error("dgm train %s needs --data", a->model);
-    if (a->steps && a->epochs) return cli_usage_error("give --steps or --epochs, not both");
-    if (strcmp(a->optimizer, "adam") && strcmp(a->optimizer, "adamw") && strcmp(a->optimizer, "sgd"))
-        return cli_usage_error("--optimizer %s: expected adam, adamw or sgd", a->optimizer);
-    if (a->resume && json_object_size(a->model_options))
-        return cli_usage_error("--resume takes the model options from the checkpoint; drop them");
-    return 0;
-}
+#include "cli/train_args.h"
 
 /* mkdir -p */
 static int make_dirs(const char *path)
@@ -172,11 +52,15 @@ static double now_s(void)
 
 typedef struct run {
     train_args a;
+    dgm_train_defaults t; /* the run: the model's defaults and the given options */
     dgm_ctx *ctx;
     dgm_dataset *train;
     dgm_model *model;
     dgm_optim *optim;
     dgm_loader *loader;
+    dgm_plateau plateau; /* DGM_RUN_CONVERGED */
+    double lr_scale;     /* product of the plateau decays so far */
+    bool converged;
     FILE *metrics;
     char dir[4096], ckpt[4200], metrics_path[4200], samples_path[4200], density_path[4200];
 } run;
@@ -192,10 +76,68 @@ static void run_free(run *r)
     json_decref(r->a.model_options);
 }
 
+/* The training setup and the plateau rule's state, as the checkpoint's "extra" metadata
+ * (a JSON object of strings): the record of how the run was trained, and what --resume
+ * needs to continue a converging run exactly. */
+static char *extra_json(const run *r)
+{
+    const dgm_train_defaults *t = &r->t;
+    const dgm_plateau *p = &r->plateau;
+    char opt[256], run_text[512], buf[160];
+    train_describe_optim(&t->optim, opt, sizeof opt);
+    train_describe_run(t, run_text, sizeof run_text);
+    json_t *o = json_object();
+    json_object_set_new(o, "run", json_string(run_text));
+    json_object_set_new(o, "optimizer", json_string(opt));
+    if (t->optim.kind != DGM_OPTIM_SGD) {
+        snprintf(buf, sizeof buf, "%g,%g", (double)t->optim.beta1, (double)t->optim.beta2);
+        json_object_set_new(o, "betas", json_string(buf));
+    }
+    snprintf(buf, sizeof buf, "%lld", (long long)t->batch);
+    json_object_set_new(o, "batch", json_string(buf));
+    snprintf(buf, sizeof buf, "%.17g", r->lr_scale);
+    json_object_set_new(o, "lr_scale", json_string(buf));
+    if (t->run == DGM_RUN_CONVERGED) {
+        snprintf(buf, sizeof buf, "%.17g %lld %.17g %lld %lld", p->sum, (long long)p->count, p->best,
+                 (long long)p->since, (long long)p->decays);
+        json_object_set_new(o, "plateau", json_string(buf));
+        json_object_set_new(o, "converged", json_string(r->converged ? "true" : "false"));
+    }
+    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return text;
+}
+
+/* Restores lr_scale and the plateau state of a checkpoint written by this command. */
+static int restore_extra(run *r)
+{
+    char *text = NULL;
+    if (dgm_checkpoint_meta(r->ctx, r->ckpt, "extra", &text) != DGM_STATUS_OK) return CLI_OK; /* older */
+    json_t *o = json_loads(text, 0, NULL);
+    free(text);
+    const char *scale = json_string_value(json_object_get(o, "lr_scale"));
+    const char *plat = json_string_value(json_object_get(o, "plateau"));
+    const char *conv = json_string_value(json_object_get(o, "converged"));
+    if (scale) r->lr_scale = strtod(scale, NULL);
+    if (plat && r->t.run == DGM_RUN_CONVERGED) {
+        long long count = 0, since = 0, decays = 0;
+        if (sscanf(plat, "%lf %lld %lf %lld %lld", &r->plateau.sum, &count, &r->plateau.best, &since,
+                   &decays) == 5)
+            r->plateau.count = count, r->plateau.since = since, r->plateau.decays = decays;
+    }
+    const bool done = conv && !strcmp(conv, "true") && r->t.run == DGM_RUN_CONVERGED;
+    json_decref(o);
+    if (done) return cli_error("--resume: %s already converged (give --steps or --epochs to train on)", r->ckpt);
+    return CLI_OK;
+}
+
 static int save(run *r, int64_t step)
 {
-    dgm_train_state s = {step, r->optim, r->loader, r->a.data, NULL};
-    if (dgm_model_save(r->model, r->ckpt, &s) != DGM_STATUS_OK) return cli_fail(r->ctx, r->ckpt);
+    char *extra = extra_json(r);
+    dgm_train_state s = {step, r->optim, r->loader, r->a.data, extra};
+    dgm_status st = dgm_model_save(r->model, r->ckpt, &s);
+    free(extra);
+    if (st != DGM_STATUS_OK) return cli_fail(r->ctx, r->ckpt);
     return CLI_OK;
 }
 
@@ -235,11 +177,14 @@ static int setup(run *r)
     if (make_dirs(r->dir)) return cli_error("--out %s: cannot create the folder: %s", r->dir, strerror(errno));
     snprintf(r->ckpt, sizeof r->ckpt, "%s/checkpoint.safetensors", r->dir);
     snprintf(r->metrics_path, sizeof r->metrics_path, "%s/metrics.jsonl", r->dir);
-    snprintf(r->samples_path, sizeof r->samples_path, "%s/samples.png", r->dir);
     snprintf(r->density_path, sizeof r->density_path, "%s/samples-density.png", r->dir);
 
     if (dgm_dataset_load(ctx, a->data, DGM_SPLIT_TRAIN, a->seed, &r->train))
         return cli_fail(ctx, "--data");
+    /* A picture for images and 2-D data; the samples themselves otherwise. */
+    int64_t shp[3];
+    const bool png = dgm_dataset_dim(r->train) == 2 || dgm_dataset_sample_shape(r->train, shp) >= 2;
+    snprintf(r->samples_path, sizeof r->samples_path, "%s/samples.%s", r->dir, png ? "png" : "npy");
     const int64_t dim = dgm_dataset_dim(r->train);
     int64_t shape[3];
     int nd = dgm_dataset_sample_shape(r->train, shape);
@@ -262,13 +207,15 @@ static int setup(run *r)
     }
     if (dgm_model_check_data(r->model, r->train) != DGM_STATUS_OK)
         return cli_usage_error("--data %s: %s", a->data, dgm_last_error(ctx));
-    dgm_optim_kind kind = !strcmp(a->optimizer, "sgd") ? DGM_OPTIM_SGD
-                          : !strcmp(a->optimizer, "adamw") ? DGM_OPTIM_ADAMW : DGM_OPTIM_ADAM;
-    dgm_optim_config oc = dgm_optim_config_default(kind);
-    oc.lr = a->lr;
-    if (a->wd_given) oc.weight_decay = a->weight_decay;
-    if (dgm_optim_create(dgm_model_params(r->model), &oc, &r->optim)) return cli_fail(ctx, "optimizer");
-    if (dgm_loader_create(ctx, r->train, a->batch, a->seed, false, &r->loader)) return cli_fail(ctx, "data loader");
+    /* A resumed model keeps its parameters; the data-derived state is rebuilt. */
+    dgm_status st = dgm_model_prepare(r->model, r->train, !resuming);
+    if (st == DGM_STATUS_INVALID_ARGUMENT) return cli_usage_error("--data %s: %s", a->data, dgm_last_error(ctx));
+    if (st) return cli_fail(ctx, "preparing the model");
+    if (dgm_optim_create(dgm_model_params(r->model), &r->t.optim, &r->optim)) return cli_fail(ctx, "optimizer");
+    /* A batch larger than the data set is the whole set. */
+    const int64_t n = dgm_dataset_count(r->train);
+    if (r->t.batch > n) r->t.batch = n;
+    if (dgm_loader_create(ctx, r->train, r->t.batch, a->seed, false, &r->loader)) return cli_fail(ctx, "data loader");
     return CLI_OK;
 }
 
@@ -276,18 +223,25 @@ int cmd_train(int argc, char **argv)
 {
     run r;
     memset(&r, 0, sizeof r);
-    int rc = parse_args(argc, argv, &r.a);
+    int rc = train_parse_args(argc, argv, &r.a);
     if (rc) {
         json_decref(r.a.model_options);
         return rc < 0 ? CLI_OK : rc;
     }
     train_args *a = &r.a;
+    dgm_train_defaults *t = &r.t;
+    train_resolve(a, t);
+    dgm_plateau_init(&r.plateau, &t->converge);
+    r.lr_scale = 1.0;
     rc = setup(&r);
     int64_t step = 0;
     if (!rc && a->resume && dgm_model_load_train_state(r.model, r.ckpt, r.optim, r.loader, &step))
         rc = cli_fail(r.ctx, r.ckpt);
+    if (!rc && a->resume) rc = restore_extra(&r);
     const int64_t per_epoch = r.loader ? dgm_loader_batches_per_epoch(r.loader) : 1;
-    const int64_t total = a->steps ? a->steps : (a->epochs ? a->epochs : 1) * per_epoch;
+    const int64_t total = t->run == DGM_RUN_EPOCHS ? t->length * per_epoch : t->length;
+    const bool converging = t->run == DGM_RUN_CONVERGED;
+    if (t->schedule.kind == DGM_LR_COSINE) t->schedule.total_steps = total;
     if (!rc && step >= total)
         rc = cli_error("--resume: %s is already at step %lld of %lld", r.ckpt, (long long)step, (long long)total);
     if (!rc && !(r.metrics = fopen(r.metrics_path, a->resume ? "a" : "w")))
@@ -299,15 +253,16 @@ int cmd_train(int argc, char **argv)
     const double start = now_s();
     int64_t last_saved = step;
     double last_loss = NAN;
-    while (!rc && step < total) {
+    while (!rc && step < total && !r.converged) {
         dgm_tensor *batch = NULL, *loss = NULL;
         bool epoch_end = false;
+        dgm_optim_set_lr(r.optim, (float)(dgm_lr_at(&t->schedule, step) * r.lr_scale));
         if (dgm_loader_next(r.loader, &batch, &epoch_end) || dgm_params_zero_grad(params) ||
             dgm_model_train_step(r.model, batch, step, &loss)) {
             rc = cli_fail(ctx, "training step");
             break;
         }
-        if (a->clip > 0 && dgm_clip_grad_norm(params, a->clip, NULL)) {
+        if (t->clip > 0 && dgm_clip_grad_norm(params, t->clip, NULL)) {
             rc = cli_fail(ctx, "--clip");
             break;
         }
@@ -316,25 +271,29 @@ int cmd_train(int argc, char **argv)
             break;
         }
         step++;
-        const bool log_now = step % a->log_every == 0 || step == total;
-        if (log_now || progress.tty) {
+        bool log_now = step % t->log_every == 0 || step == total;
+        /* Reading the loss waits for the device: only when it is shown, logged or, for a
+         * run until convergence, fed to the plateau rule (every step). */
+        if (log_now || converging || (progress.tty && dgm_progress_due(&progress))) {
             float lv = 0;
-            /* Reading the loss waits for the device: only when it is shown or logged. */
-            if (log_now || dgm_progress_due(&progress)) {
-                if (dgm_tensor_to_host(ctx, loss, &lv)) {
-                    rc = cli_fail(ctx, "reading the loss");
-                    break;
-                }
-                if (!isfinite(lv)) {
-                    dgm_progress_end(&progress);
-                    rc = cli_error("the loss is %s at step %lld; stopped (the last checkpoint, step "
-                                   "%lld, is intact)", isnan(lv) ? "NaN" : "infinite",
-                                   (long long)step, (long long)last_saved);
-                    break;
-                }
-                last_loss = lv;
-                dgm_progress_update(&progress, step, lv);
+            if (dgm_tensor_to_host(ctx, loss, &lv)) {
+                rc = cli_fail(ctx, "reading the loss");
+                break;
             }
+            if (!isfinite(lv)) {
+                dgm_progress_end(&progress);
+                rc = cli_error("the loss is %s at step %lld; stopped (the last checkpoint, step "
+                               "%lld, is intact)", isnan(lv) ? "NaN" : "infinite",
+                               (long long)step, (long long)last_saved);
+                break;
+            }
+            last_loss = lv;
+            if (converging) {
+                dgm_plateau_event ev = dgm_plateau_update(&r.plateau, lv);
+                if (ev == DGM_PLATEAU_DECAY) r.lr_scale *= t->converge.lr_factor;
+                if (ev == DGM_PLATEAU_STOP) r.converged = log_now = true;
+            }
+            if (progress.tty) dgm_progress_update(&progress, step, lv);
             if (log_now) {
                 double el = now_s() - start;
                 fprintf(r.metrics, "{\"step\": %lld, \"epoch\": %.4f, \"loss\": %.7g, \"lr\": %.6g, "
@@ -347,7 +306,7 @@ int cmd_train(int argc, char **argv)
             rc = cli_fail(ctx, "step end");
             break;
         }
-        if (a->save_every && step % a->save_every == 0 && step < total) {
+        if (t->save_every && step % t->save_every == 0 && step < total && !r.converged) {
             if ((rc = save(&r, step))) break;
             last_saved = step;
         }
@@ -357,8 +316,11 @@ int cmd_train(int argc, char **argv)
     if (!rc) rc = write_samples(&r);
     if (!rc) {
         double el = now_s() - start;
-        printf("trained %s on %s for %lld steps (%.1f epochs) in %.1f s on %s; final loss %.5g\n",
-               a->model, a->data, (long long)total, (double)total / (double)per_epoch, el,
+        char how[64] = "";
+        if (converging)
+            snprintf(how, sizeof how, r.converged ? ", converged" : ", not converged at the cap");
+        printf("trained %s on %s for %lld steps (%.1f epochs%s) in %.1f s on %s; final loss %.5g\n",
+               a->model, a->data, (long long)step, (double)step / (double)per_epoch, how, el,
                dgm_device_name(dgm_ctx_device(ctx)), last_loss);
         printf("wrote %s, %s, %s%s%s\n", r.ckpt, r.metrics_path, r.samples_path,
                dgm_model_dim(r.model) == 2 ? ", " : "", dgm_model_dim(r.model) == 2 ? r.density_path : "");

@@ -35,6 +35,14 @@ const char *dgm_model_summary(const char *kind)
     return ops ? ops->summary : NULL;
 }
 
+dgm_status dgm_model_train_defaults(const char *kind, dgm_train_defaults *out)
+{
+    const dgm_model_ops *ops = find_kind(kind);
+    if (!ops || !out) return DGM_STATUS_INVALID_ARGUMENT;
+    ops->train_defaults(out);
+    return DGM_STATUS_OK;
+}
+
 const char *dgm_model_metric_names(const char *kind)
 {
     const dgm_model_ops *ops = find_kind(kind);
@@ -323,6 +331,13 @@ dgm_status dgm_model_check_data(dgm_model *m, const dgm_dataset *data)
                              "the data have %lld values per sample, the %s model %lld",
                              (long long)dgm_dataset_dim(data), m->ops->kind, (long long)m->dim);
     return m->ops->check_data ? m->ops->check_data(m, data) : DGM_STATUS_OK;
+}
+
+dgm_status dgm_model_prepare(dgm_model *m, const dgm_dataset *train, bool init_params)
+{
+    if (!m || !train) return DGM_STATUS_INVALID_ARGUMENT;
+    DGM_TRY(dgm_model_check_data(m, train));
+    return m->ops->prepare ? m->ops->prepare(m, train, init_params) : DGM_STATUS_OK;
 }
 
 dgm_status dgm_model_set_eval_samples(dgm_model *m, int64_t k)

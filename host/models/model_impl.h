@@ -28,6 +28,11 @@ typedef struct dgm_model_ops {
     dgm_status (*build)(dgm_model *m);
     /* After dgm_params_alloc (and after loading parameters): anything derived. May be NULL. */
     dgm_status (*ready)(dgm_model *m);
+    /* Optional: before training on `data` (dgm_model_prepare): data-derived training state,
+     * and when init_params a data-dependent initialization of the parameters. */
+    dgm_status (*prepare)(dgm_model *m, const dgm_dataset *data, bool init_params);
+    /* How `dgm train` trains this family when an option is not given (required). */
+    void (*train_defaults)(dgm_train_defaults *out);
     dgm_status (*train_step)(dgm_model *m, dgm_tensor *batch, int64_t step, dgm_tensor **loss);
     dgm_status (*sample)(dgm_model *m, int64_t n, dgm_tensor **out);
     /* Sums `metric` over the rows of batch [B, dim] into *sum (host, double) — the

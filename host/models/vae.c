@@ -305,6 +305,18 @@ static dgm_status reconstruct(dgm_model *m, dgm_tensor *x, dgm_tensor **out)
     return s->bernoulli ? dgm_sigmoid(m->ctx, dec, out) : (*out = dec, DGM_STATUS_OK);
 }
 
+/* pytorch/examples' VAE setup: Adam 1e-3, batch 128, 10 epochs (the README's numbers). */
+static void train_defaults(dgm_train_defaults *t)
+{
+    memset(t, 0, sizeof *t);
+    t->run = DGM_RUN_EPOCHS;
+    t->length = 10;
+    t->batch = 128;
+    t->optim = dgm_optim_config_default(DGM_OPTIM_ADAM);
+    t->schedule = (dgm_lr_schedule){.kind = DGM_LR_CONSTANT, .base_lr = t->optim.lr};
+    t->log_every = 100;
+}
+
 const dgm_model_ops dgm_vae_ops = {
     .kind = "vae",
     .summary = "variational autoencoder: MLP encoder/decoder, ELBO with the reparameterization trick",
@@ -314,6 +326,7 @@ const dgm_model_ops dgm_vae_ops = {
     .default_metrics = "elbo",
     .build = build,
     .ready = NULL,
+    .train_defaults = train_defaults,
     .train_step = train_step,
     .sample = sample,
     .evaluate_batch = evaluate_batch,

@@ -33,6 +33,35 @@ DGM_API const dgm_model_option *dgm_model_options(const char *kind);
 /* One-line description of `kind`. */
 DGM_API const char *dgm_model_summary(const char *kind);
 
+/* ---- training defaults ----
+ * Each kind declares how `dgm train KIND` trains it when an option is not given: the run
+ * length, the batch, the optimizer and its settings, the learning-rate schedule and the
+ * log/save cadence. A program embedding dgm reads them with dgm_model_train_defaults. */
+
+typedef enum dgm_run_kind {
+    DGM_RUN_EPOCHS = 0, /* `length` passes over the training set */
+    DGM_RUN_STEPS,      /* `length` optimizer steps */
+    DGM_RUN_CONVERGED   /* until the plateau rule `converge` (dgm/optim.h) stops it on the
+                           training loss, at most `length` steps */
+} dgm_run_kind;
+
+typedef struct dgm_train_defaults {
+    dgm_run_kind run;
+    int64_t length;             /* epochs, steps, or the step cap of DGM_RUN_CONVERGED */
+    dgm_plateau_rule converge;  /* used by DGM_RUN_CONVERGED only */
+    int64_t batch;              /* a batch larger than the training set is the whole set */
+    dgm_optim_config optim;     /* kind, lr, momentum, betas, eps, weight decay */
+    dgm_lr_schedule schedule;   /* base_lr is optim.lr; a cosine decays to min_lr at the
+                                   end of the run; DGM_LR_CONSTANT, no warm-up: none */
+    float clip;                 /* gradient clipping by global norm; 0: off */
+    int64_t log_every;          /* a metrics line every N steps */
+    int64_t save_every;         /* a checkpoint every N steps; 0: only at the end */
+} dgm_train_defaults;
+
+/* Fills *out with the training defaults of `kind`. INVALID_ARGUMENT for an unknown kind or
+ * a NULL out (nothing written). Thread-safe: reads constant tables only. */
+DGM_API dgm_status dgm_model_train_defaults(const char *kind, dgm_train_defaults *out);
+
 /* Creates a model of `kind` for data of `dim` floats per sample (sample_shape: informational,
  * e.g. {28, 28}). config_json is a JSON object of options (NULL or "{}" for the defaults);
  * an unknown option or a bad value is INVALID_ARGUMENT with a message listing the valid
@@ -51,7 +80,8 @@ DGM_API int dgm_model_sample_shape(const dgm_model *m, int64_t shape[3]);
 
 /* The loss of one batch [B, dim] (a step tensor), after dgm_backward has accumulated its
  * gradients; the caller zeroes gradients and steps the optimizer. *loss is the scalar
- * the model minimizes (a step tensor: read it when you log, not every step). */
+ * the model minimizes (a step tensor: read it when you log, not every step). After
+ * dgm_model_prepare, a gaussian's gradients are preconditioned (see there). */
 DGM_API dgm_status dgm_model_train_step(dgm_model *m, dgm_tensor *batch, int64_t step,
                                         dgm_tensor **loss);
 
@@ -67,6 +97,13 @@ DGM_API dgm_status dgm_model_evaluate(dgm_model *m, const dgm_dataset *data, con
  * with a Bernoulli decoder needs values in [0, 1]). INVALID_ARGUMENT/SHAPE_MISMATCH with a
  * message saying what to change. */
 DGM_API dgm_status dgm_model_check_data(dgm_model *m, const dgm_dataset *data);
+
+/* Prepares m for training on `train` (call before its first train step): data-derived
+ * training state and, when init_params is true (a fresh model, not a loaded one), a
+ * data-dependent initialization of the parameters. The gaussian starts at the data's mean
+ * and per-column scales and preconditions its gradients by the data's scales (so SGD takes
+ * the same steps on any shifted or rescaled copy of the data); other kinds: nothing. */
+DGM_API dgm_status dgm_model_prepare(dgm_model *m, const dgm_dataset *train, bool init_params);
 
 /* Importance samples K of sampled bounds (the VAE's "iwae"; default 1). */
 DGM_API dgm_status dgm_model_set_eval_samples(dgm_model *m, int64_t k);

@@ -88,6 +88,40 @@ typedef struct dgm_lr_schedule {
 /* The rate for update number `step` (0-based). */
 DGM_API float dgm_lr_at(const dgm_lr_schedule *s, int64_t step);
 
+/* A plateau rule (PyTorch's ReduceLROnPlateau with a stop): the loss is averaged over
+ * windows of `window` steps; a window whose mean beats the best window mean so far by more
+ * than `tol` is an improvement. After `patience` windows without one the rule asks for a
+ * learning-rate decay by `lr_factor`, at most `max_decays` times; the plateau after those
+ * ends the run. A decay starts the comparison afresh (the next window is the new best). */
+typedef struct dgm_plateau_rule {
+    int64_t window;
+    double tol;
+    int64_t patience;
+    float lr_factor;
+    int64_t max_decays;
+} dgm_plateau_rule;
+
+/* The rule's state: plain values, so a checkpoint can save and restore it exactly. */
+typedef struct dgm_plateau {
+    dgm_plateau_rule rule;
+    double sum;     /* of the losses of the current window */
+    int64_t count;  /* steps in the current window */
+    double best;    /* best window mean (INFINITY at first) */
+    int64_t since;  /* windows since the last improvement (or decay) */
+    int64_t decays; /* decays so far */
+} dgm_plateau;
+
+typedef enum dgm_plateau_event {
+    DGM_PLATEAU_CONTINUE = 0,
+    DGM_PLATEAU_DECAY, /* multiply the learning rate by rule.lr_factor */
+    DGM_PLATEAU_STOP   /* converged: end the run */
+} dgm_plateau_event;
+
+DGM_API void dgm_plateau_init(dgm_plateau *p, const dgm_plateau_rule *rule);
+/* Feeds the loss of one step; says what to do after it. A non-finite loss is not an
+ * improvement. */
+DGM_API dgm_plateau_event dgm_plateau_update(dgm_plateau *p, double loss);
+
 #ifdef __cplusplus
 }
 #endif

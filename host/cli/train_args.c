@@ -1,0 +1,223 @@
+/* `dgm train` options: parsing, the help (with each model's options and training
+ * defaults), and their combination with the model's defaults. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/train_args.h"
+
+void train_describe_optim(const dgm_optim_config *o, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%s, lr %g", dgm_optim_kind_name(o->kind), (double)o->lr);
+    if (o->kind == DGM_OPTIM_SGD) {
+        if (o->momentum > 0)
+            n += snprintf(buf + n, len - (size_t)n, ", momentum %g%s", (double)o->momentum,
+                          o->nesterov ? ", nesterov" : "");
+    } else {
+        n += snprintf(buf + n, len - (size_t)n, ", betas %g,%g, eps %g", (double)o->beta1,
+                      (double)o->beta2, (double)o->eps);
+    }
+    snprintf(buf + n, len - (size_t)n, ", weight decay %g", (double)o->weight_decay);
+}
+
+void train_describe_run(const dgm_train_defaults *t, char *buf, size_t len)
+{
+    const dgm_plateau_rule *r = &t->converge;
+    if (len) buf[0] = 0;
+    switch (t->run) {
+    case DGM_RUN_EPOCHS:
+        snprintf(buf, len, "%lld epoch%s", (long long)t->length, t->length == 1 ? "" : "s");
+        break;
+    case DGM_RUN_STEPS: snprintf(buf, len, "%lld steps", (long long)t->length); break;
+    case DGM_RUN_CONVERGED: {
+        char decays[48] = "once";
+        if (r->max_decays != 1) snprintf(decays, sizeof decays, "at most %lld times", (long long)r->max_decays);
+        snprintf(buf, len,
+                 "until converged: the training loss is averaged over windows of %lld steps; "
+                 "after %lld window%s that do not beat the best by %g, the lr is multiplied by "
+                 "%g (%s), and the next such plateau stops the run; at most %lld steps",
+                 (long long)r->window, (long long)r->patience, r->patience == 1 ? "" : "s",
+                 r->tol, (double)r->lr_factor, decays, (long long)t->length);
+        break;
+    }
+    }
+}
+
+static void print_defaults(const char *kind)
+{
+    dgm_train_defaults t;
+    char run[512], opt[256];
+    if (dgm_model_train_defaults(kind, &t) != DGM_STATUS_OK) return;
+    train_describe_run(&t, run, sizeof run);
+    train_describe_optim(&t.optim, opt, sizeof opt);
+    printf("  training defaults:\n    run         %s\n    batch       %lld (a batch larger than the "
+           "training set is the whole set)\n    optimizer   %s\n",
+           run, (long long)t.batch, opt);
+    if (t.schedule.kind == DGM_LR_COSINE)
+        printf("    lr schedule %lld warm-up steps, cosine to %g at the end\n",
+               (long long)t.schedule.warmup_steps, (double)t.schedule.min_lr);
+    else if (t.schedule.warmup_steps)
+        printf("    lr schedule %lld warm-up steps, then constant\n", (long long)t.schedule.warmup_steps);
+    else printf("    lr schedule constant%s\n", t.run == DGM_RUN_CONVERGED ? " (but for the plateau decays)" : "");
+    if (t.clip > 0) printf("    clip        %g\n", (double)t.clip);
+    else printf("    clip        off\n");
+    printf("    log every   %lld steps\n", (long long)t.log_every);
+    if (t.save_every) printf("    save every  %lld steps\n", (long long)t.save_every);
+    else printf("    save        at the end\n");
+}
+
+static void train_help(const char *model)
+{
+    printf("usage: dgm train MODEL --data DATA [options] [model options]\n\n"
+           "  --data DATA           fashion-mnist, mnist, a toy (%s), or an .npy/.csv/IDX file\n"
+           "  --device D            auto (default: CUDA when a GPU is usable), cpu or cuda\n"
+           "  --steps N | --epochs N  length of the run (default: the model's, below)\n"
+           "  --batch B             batch size (default: the model's)\n"
+           "  --lr X                learning rate (default: the model's, or the optimizer's when\n"
+           "                        --optimizer names another)\n"
+           "  --optimizer NAME      adam, adamw or sgd (default: the model's)\n"
+           "  --betas B1,B2         Adam/AdamW betas, each in [0, 1) (default 0.9,0.999)\n"
+           "  --weight-decay X      (default: the optimizer's, 0 for adam/sgd, 1e-2 for adamw)\n"
+           "  --clip X              clip gradients to global norm X (default off)\n"
+           "  --seed S              seed of initialization, shuffling and noise (default 0)\n"
+           "  --out DIR             output folder (default runs/MODEL-DATA)\n"
+           "  --save-every N        checkpoint every N steps (default: only at the end)\n"
+           "  --log-every N         metrics line every N steps (default 100)\n"
+           "  --resume              continue from DIR/checkpoint.safetensors\n",
+           "ring8, grid25, gauss8, moons, checkerboard, swissroll, pinwheel, 2spirals");
+    const char *const *kinds = dgm_model_kinds();
+    for (int k = 0; kinds[k]; k++) {
+        if (model && strcmp(model, kinds[k])) continue;
+        const dgm_model_option *o = dgm_model_options(kinds[k]);
+        printf("\nmodel %s: %s\n", kinds[k], dgm_model_summary(kinds[k]));
+        if (!o[0].name) printf("  (no model options)\n");
+        for (; o->name; o++) printf("  --%-20s %s (default %s)\n", o->name, o->help, o->default_value);
+        print_defaults(kinds[k]);
+    }
+}
+
+/* "gaussian, vae" */
+static const char *kinds_list(void)
+{
+    static char buf[256];
+    const char *const *k = dgm_model_kinds();
+    size_t n = 0;
+    buf[0] = 0;
+    for (int i = 0; k[i] && n < sizeof buf; i++) n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", i ? ", " : "", k[i]);
+    return buf;
+}
+
+static bool is_model_option(const char *model, const char *name)
+{
+    const dgm_model_option *o = dgm_model_options(model);
+    for (; o && o->name; o++)
+        if (!strcmp(o->name, name)) return true;
+    return false;
+}
+
+/* "B1,B2", each in [0, 1) (PyTorch's check). */
+static bool parse_betas(const char *v, float *b1, float *b2)
+{
+    const char *comma = strchr(v, ',');
+    char first[64];
+    if (!comma || (size_t)(comma - v) >= sizeof first) return false;
+    snprintf(first, sizeof first, "%.*s", (int)(comma - v), v);
+    return cli_parse_float(first, b1) && cli_parse_float(comma + 1, b2) && *b1 >= 0.0f &&
+           *b1 < 1.0f && *b2 >= 0.0f && *b2 < 1.0f;
+}
+
+int train_parse_args(int argc, char **argv, train_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->device = "auto";
+    a->model_options = json_object();
+    if (argc < 2 || argv[1][0] == '-') {
+        if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+            train_help(NULL);
+            return -1;
+        }
+        return cli_usage_error("dgm train needs a MODEL (%s)", kinds_list());
+    }
+    a->model = argv[1];
+    if (!dgm_model_options(a->model)) return cli_usage_error("unknown model '%s' (valid: %s)", a->model, kinds_list());
+    for (int i = 2; i < argc; i++) {
+        char name[64];
+        const char *v = NULL;
+        if (strncmp(argv[i], "--", 2)) return cli_usage_error("unexpected argument '%s'", argv[i]);
+        cli_option_name(argv[i], name, sizeof name);
+        if (!strcmp(name, "help")) {
+            train_help(a->model);
+            return -1;
+        }
+        if (!strcmp(name, "resume")) {
+            a->resume = true;
+            continue;
+        }
+        if (!cli_take_value(argc, argv, &i, &v)) return cli_usage_error("--%s needs a value", name);
+        bool ok = true;
+        if (!strcmp(name, "data")) a->data = v;
+        else if (!strcmp(name, "device")) a->device = v;
+        else if (!strcmp(name, "out")) a->out = v;
+        else if (!strcmp(name, "optimizer")) a->optimizer = v;
+        else if (!strcmp(name, "steps")) ok = cli_parse_int(v, 1, &a->steps);
+        else if (!strcmp(name, "epochs")) ok = cli_parse_int(v, 1, &a->epochs);
+        else if (!strcmp(name, "batch")) ok = cli_parse_int(v, 1, &a->batch);
+        else if (!strcmp(name, "save-every")) ok = cli_parse_int(v, 1, &a->save_every);
+        else if (!strcmp(name, "log-every")) ok = cli_parse_int(v, 1, &a->log_every);
+        else if (!strcmp(name, "seed")) ok = cli_parse_u64(v, &a->seed);
+        else if (!strcmp(name, "lr")) ok = cli_parse_float(v, &a->lr) && a->lr > 0, a->lr_given = true;
+        else if (!strcmp(name, "weight-decay")) ok = cli_parse_float(v, &a->weight_decay) && a->weight_decay >= 0, a->wd_given = true;
+        else if (!strcmp(name, "clip")) ok = cli_parse_float(v, &a->clip) && a->clip > 0, a->clip_given = true;
+        else if (!strcmp(name, "betas")) {
+            if (!parse_betas(v, &a->beta1, &a->beta2))
+                return cli_usage_error("--betas %s: expected B1,B2 with each in [0, 1), e.g. 0.9,0.999", v);
+            a->betas = v;
+        } else if (is_model_option(a->model, name)) json_object_set_new(a->model_options, name, json_string(v));
+        else {
+            const dgm_model_option *o = dgm_model_options(a->model);
+            char list[512] = "";
+            size_t n = 0;
+            for (; o->name && n < sizeof list; o++) n += (size_t)snprintf(list + n, sizeof list - n, " --%s", o->name);
+            return cli_usage_error("unknown option --%s for dgm train %s (model options:%s)", name,
+                                   a->model, n ? list : " none");
+        }
+        if (!ok) return cli_usage_error("--%s %s: not a valid value", name, v);
+    }
+    if (!a->data) return cli_usage_error("dgm train %s needs --data", a->model);
+    if (a->steps && a->epochs) return cli_usage_error("give --steps or --epochs, not both");
+    if (a->optimizer && strcmp(a->optimizer, "adam") && strcmp(a->optimizer, "adamw") && strcmp(a->optimizer, "sgd"))
+        return cli_usage_error("--optimizer %s: expected adam, adamw or sgd", a->optimizer);
+    if (a->resume && json_object_size(a->model_options))
+        return cli_usage_error("--resume takes the model options from the checkpoint; drop them");
+    dgm_train_defaults t;
+    return train_resolve(a, &t);
+}
+
+int train_resolve(const train_args *a, dgm_train_defaults *t)
+{
+    dgm_model_train_defaults(a->model, t);
+    if (a->optimizer && strcmp(a->optimizer, dgm_optim_kind_name(t->optim.kind))) {
+        const dgm_optim_kind kind = !strcmp(a->optimizer, "sgd")     ? DGM_OPTIM_SGD
+                                    : !strcmp(a->optimizer, "adamw") ? DGM_OPTIM_ADAMW
+                                                                     : DGM_OPTIM_ADAM;
+        t->optim = dgm_optim_config_default(kind);
+    }
+    if (a->lr_given) t->optim.lr = a->lr;
+    if (a->wd_given) t->optim.weight_decay = a->weight_decay;
+    if (a->betas) {
+        if (t->optim.kind == DGM_OPTIM_SGD)
+            return cli_usage_error("--betas %s: the sgd optimizer has no betas (add --optimizer "
+                                   "adam or adamw)", a->betas);
+        t->optim.beta1 = a->beta1;
+        t->optim.beta2 = a->beta2;
+    }
+    t->schedule.base_lr = t->optim.lr;
+    if (a->steps) t->run = DGM_RUN_STEPS, t->length = a->steps;
+    if (a->epochs) t->run = DGM_RUN_EPOCHS, t->length = a->epochs;
+    if (a->batch) t->batch = a->batch;
+    if (a->clip_given) t->clip = a->clip;
+    if (a->log_every) t->log_every = a->log_every;
+    if (a->save_every) t->save_every = a->save_every;
+    return CLI_OK;
+}
