@@ -108,6 +108,7 @@ float *destination(BackendBuffers &d, size_t n, float beta, uint32_t seed)
 BackendCase gemm_case(int ta, int tb, int64_t m, int64_t n, int64_t k, float beta, int64_t pad)
 {
     BackendCase c;
+    c.family = "gemm";
     c.name = std::string("gemm_") + (ta ? "t" : "n") + (tb ? "t" : "n") + "_" +
              std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) + "_" +
              beta_name(beta) + (pad ? "_strided" : "");
@@ -151,6 +152,7 @@ void unary_range(int kind, float *lo, float *hi)
 BackendCase unary_case(int kind, size_t n, float beta, bool big)
 {
     BackendCase c;
+    c.family = "unary";
     c.name = "unary_kind" + std::to_string(kind) + "_n" + std::to_string(n) + "_" + beta_name(beta);
     c.big = big;
     // The same math (elementwise_math.h) on both; libm and CUDA's expf/erff/tanhf/logf
@@ -193,6 +195,7 @@ BackendCase binary_case(int kind, int bcast_a, int bcast_b, int64_t rows, int64_
                         float beta_a, float beta_b, bool big)
 {
     BackendCase c;
+    c.family = "binary";
     c.name = "binary_kind" + std::to_string(kind) + "_" + bcast_name(bcast_a) + "_" +
              bcast_name(bcast_b) + "_" + std::to_string(rows) + "x" + std::to_string(cols) +
              "_a" + beta_name(beta_a) + "_b" + beta_name(beta_b);
@@ -221,6 +224,7 @@ BackendCase binary_case(int kind, int bcast_a, int bcast_b, int64_t rows, int64_
 BackendCase broadcast_case(int bcast, int64_t rows, int64_t cols, float beta, bool big)
 {
     BackendCase c;
+    c.family = "broadcast";
     c.name = std::string("broadcast_") + bcast_name(bcast) + "_" + std::to_string(rows) + "x" +
              std::to_string(cols) + "_" + beta_name(beta);
     c.big = big;
@@ -242,6 +246,7 @@ BackendCase reduce_case(int axis, int64_t rows, int64_t cols, float beta, bool b
 {
     static const char *axis_names[] = {"all", "rows", "cols"};
     BackendCase c;
+    c.family = "reduce_sum";
     c.name = std::string("reduce_sum_") + axis_names[axis] + "_" + std::to_string(rows) + "x" +
              std::to_string(cols) + "_" + beta_name(beta);
     c.big = big;
@@ -266,6 +271,7 @@ BackendCase reduce_case(int axis, int64_t rows, int64_t cols, float beta, bool b
 BackendCase logsumexp_case(int64_t rows, int64_t cols, float beta, bool big)
 {
     BackendCase c;
+    c.family = "logsumexp_rows";
     c.name = "logsumexp_rows_" + std::to_string(rows) + "x" + std::to_string(cols) + "_" +
              beta_name(beta);
     c.big = big;
@@ -291,6 +297,7 @@ BackendCase logsumexp_case(int64_t rows, int64_t cols, float beta, bool big)
 BackendCase copy_cols_case(int64_t rows, int64_t cols, float beta, bool big)
 {
     BackendCase c;
+    c.family = "copy_cols";
     c.name = "copy_cols_" + std::to_string(rows) + "x" + std::to_string(cols) + "_" + beta_name(beta);
     c.big = big;
     c.rtol = 0.0;
@@ -309,6 +316,7 @@ BackendCase copy_cols_case(int64_t rows, int64_t cols, float beta, bool big)
 BackendCase gather_case(int64_t rows, int64_t cols, int64_t src_rows)
 {
     BackendCase c;
+    c.family = "gather_rows";
     c.name = "gather_rows_" + std::to_string(rows) + "x" + std::to_string(cols);
     c.rtol = 0.0;
     c.atol = 0.0;
@@ -329,6 +337,7 @@ BackendCase gather_case(int64_t rows, int64_t cols, int64_t src_rows)
 BackendCase fill_axpy_case(size_t n, bool big)
 {
     BackendCase c;
+    c.family = "fill_axpy";
     c.name = "fill_axpy_n" + std::to_string(n);
     c.big = big;
     c.rtol = 1e-7;
@@ -348,6 +357,7 @@ BackendCase fill_axpy_case(size_t n, bool big)
 BackendCase maxout_case(int64_t rows, int64_t cols, int k, float beta, bool big)
 {
     BackendCase c;
+    c.family = "maxout";
     c.name = "maxout_" + std::to_string(rows) + "x" + std::to_string(cols) + "_k" +
              std::to_string(k) + "_" + beta_name(beta);
     c.big = big;
@@ -378,6 +388,7 @@ BackendCase maxout_case(int64_t rows, int64_t cols, int k, float beta, bool big)
 BackendCase batchnorm_case(int training, int64_t rows, int64_t cols, float beta_dx, bool big)
 {
     BackendCase c;
+    c.family = "batchnorm";
     c.name = std::string("batchnorm_") + (training ? "train_" : "eval_") + std::to_string(rows) +
              "x" + std::to_string(cols) + "_dx" + beta_name(beta_dx);
     c.big = big;
@@ -476,6 +487,14 @@ std::vector<BackendCase> all_backend_cases()
         for (float beta : {0.0f, 0.5f}) v.push_back(batchnorm_case(training, 1000, 300, beta, false));
     v.push_back(batchnorm_case(1, 3, 70000, 0.5f, true));
     return v;
+}
+
+std::vector<std::string> backend_case_families()
+{
+    std::vector<std::string> f;
+    for (const auto &c : all_backend_cases())
+        if (std::find(f.begin(), f.end(), c.family) == f.end()) f.push_back(c.family);
+    return f;
 }
 
 }  // namespace dgmtest

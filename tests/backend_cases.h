@@ -46,6 +46,7 @@ struct BackendOutput {
 };
 
 struct BackendCase {
+    std::string family;  // the entry (or pair of entries) it exercises: "gemm", "unary", ...
     std::string name;
     // Runs the entry (or entries) on one backend and returns what to compare. Inputs come
     // from a fixed seed, so every backend sees the same ones.
@@ -55,6 +56,10 @@ struct BackendCase {
 };
 
 std::vector<BackendCase> all_backend_cases();
+
+// The families of all_backend_cases(), in order: tests run one family per process (a test
+// per case would cost a process start each under ctest).
+std::vector<std::string> backend_case_families();
 
 inline void PrintTo(const BackendCase &c, std::ostream *os) { *os << c.name; }
 
