@@ -156,3 +156,32 @@ TEST(BackendKinds, CudaRejectsUnknownKindsAsCpuDoes)
 }
 
 }  // namespace
+
+namespace {
+
+// A cuBLAS call that fails (an invalid leading dimension: cuBLAS refuses it before any
+// launch) returns a status with cuBLAS's message, and leaves no CUDA error behind that the
+// next kernel's launch check would report as its own.
+TEST(CudaErrors, CublasFailureLeavesNoStaleError)
+{
+    SKIP_WITHOUT_GPU();
+    std::string why;
+    CtxPtr gpu = make_ctx(DGM_DEVICE_CUDA, 0, &why);
+    ASSERT_TRUE(gpu) << why;
+    BackendBuffers d(gpu.get());
+    const dgm_backend *be = d.be();
+    float *a = d.filled(16, 1.0f), *b = d.filled(16, 1.0f), *c = d.filled(16, 0.0f);
+    // Row-major A [4, 4] with lda 1 < 4.
+    const dgm_status st = be->gemm(gpu.get(), 0, 0, 4, 4, 4, 1.0f, a, 1, b, 4, 0.0f, c, 4);
+    EXPECT_NE(st, DGM_STATUS_OK);
+    EXPECT_NE(std::string(dgm_last_error(gpu.get())).find("cuBLAS"), std::string::npos)
+        << dgm_last_error(gpu.get());
+    // The next launches, a kernel of ours and a valid gemm, succeed.
+    EXPECT_EQ(be->fill(gpu.get(), c, 16, 3.0f), DGM_STATUS_OK) << dgm_last_error(gpu.get());
+    EXPECT_EQ(d.download(c, 16), std::vector<float>(16, 3.0f));
+    EXPECT_EQ(be->gemm(gpu.get(), 0, 0, 4, 4, 4, 1.0f, a, 4, b, 4, 0.0f, c, 4), DGM_STATUS_OK)
+        << dgm_last_error(gpu.get());
+    EXPECT_EQ(d.download(c, 16), std::vector<float>(16, 4.0f));
+}
+
+}  // namespace
