@@ -74,7 +74,6 @@ static void dgm_cuda_destroy(dgm_cuda_state *st)
         if (st->stream) (void)cudaStreamSynchronize(st->stream);
         if (st->rng) (void)curandDestroyGenerator(st->rng);
         if (st->cublas) (void)cublasDestroy(st->cublas);
-        if (st->ones) (void)cudaFree(st->ones);
         if (st->scratch) (void)cudaFree(st->scratch);
         if (st->stream) (void)cudaStreamDestroy(st->stream);
     }
@@ -101,6 +100,13 @@ static dgm_status dgm_cuda_create(dgm_ctx *ctx, dgm_cuda_state *st, uint64_t see
     /* Full FP32 (no TF32 tensor cores), so gemm matches the CPU backend. */
     DGM_CUBLAS_TRY(ctx, cublasSetMathMode(st->cublas, CUBLAS_DEFAULT_MATH));
     DGM_CURAND_TRY(ctx, curandCreateGenerator(&st->rng, CURAND_RNG_PSEUDO_PHILOX4_32_10));
+    /* The CPU backend's host generator must give the same numbers for the same seed and
+     * offset. The ordering is pinned, not left at DEFAULT: curand.h documents LEGACY as
+     * "guaranteed to remain the same for all cuRAND release[s]", while DEFAULT is "same as
+     * BEST" (free to change between releases) and DYNAMIC is "adjusted to the device"; the
+     * host generator accepts only DEFAULT, BEST and LEGACY for Philox (DYNAMIC and SEEDED
+     * give CURAND_STATUS_OUT_OF_RANGE there, checked with cuRAND 13). So LEGACY on both. */
+    DGM_CURAND_TRY(ctx, curandSetGeneratorOrdering(st->rng, CURAND_ORDERING_PSEUDO_LEGACY));
     DGM_CURAND_TRY(ctx, curandSetStream(st->rng, st->stream));
     return dgm_cuda_seed_generator(ctx, st->rng, seed, 0);
 }
@@ -147,15 +153,26 @@ static dgm_status dgm_cuda_alloc(dgm_ctx *ctx, size_t bytes, void **ptr)
     return DGM_STATUS_OK;
 }
 
+/* The caller drops its pointer whatever happens (every caller forgets the buffer after
+ * free), so a failure cannot leave it dangling; a failure is recorded as the context's
+ * last error, since free returns nothing, and cleared so the next launch is not blamed. */
 static void dgm_cuda_free(dgm_ctx *ctx, void *ptr)
 {
     if (ptr == NULL) return;
     dgm_cuda_state *st = (dgm_cuda_state *)dgm_ctx_backend_state(ctx);
-    /* Kernels queued on the stream may still use the memory. */
-    if (cudaSetDevice(st->device) == cudaSuccess) {
-        (void)cudaStreamSynchronize(st->stream);
-        (void)cudaFree(ptr);
+    const char *what = "cudaSetDevice";
+    cudaError_t err = cudaSetDevice(st->device);
+    if (err == cudaSuccess) {
+        /* Kernels queued on the stream may still use the memory. */
+        what = "cudaStreamSynchronize before cudaFree";
+        err = cudaStreamSynchronize(st->stream);
+        const cudaError_t free_err = cudaFree(ptr);
+        if (err == cudaSuccess) {
+            what = "cudaFree";
+            err = free_err;
+        }
     }
+    if (err != cudaSuccess) (void)dgm_cuda_fail(ctx, err, what);
     (void)cudaGetLastError();
 }
 

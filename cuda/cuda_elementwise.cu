@@ -8,6 +8,9 @@
  */
 #include "cuda_internal.h"
 
+/* The broadcast layouts of elementwise_math.h: FULL, ROW, COL, SCALAR. */
+#define DGM_CUDA_BCAST_COUNT (DGM_BCAST_SCALAR + 1)
+
 #define DGM_GRID_STRIDE(i, n)                                                              \
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                \
          i += (size_t)blockDim.x * gridDim.x)
@@ -55,6 +58,7 @@ static void dgm_unary_launch(cudaStream_t stream, int kind, float pa, float pb, 
 extern "C" dgm_status dgm_cuda_unary(dgm_ctx *ctx, int kind, float pa, float pb, size_t n,
                                      const float *x, float *y)
 {
+    DGM_CUDA_CHECK_KIND(ctx, "unary", "kind", kind, DGM_UNARY_COUNT);
     if (n == 0) return DGM_STATUS_OK;
     DGM_CUDA_ENTER(ctx, st);
     dgm_unary_launch(st->stream, kind, pa, pb, n, x, y);
@@ -87,6 +91,7 @@ extern "C" dgm_status dgm_cuda_unary_backward(dgm_ctx *ctx, int kind, float pa, 
                                               size_t n, const float *x, const float *y,
                                               const float *dy, float beta, float *dx)
 {
+    DGM_CUDA_CHECK_KIND(ctx, "unary backward", "kind", kind, DGM_UNARY_COUNT);
     if (n == 0) return DGM_STATUS_OK;
     DGM_CUDA_ENTER(ctx, st);
     dgm_unary_backward_launch(st->stream, kind, pa, pb, n, x, y, dy, beta, dx);
@@ -152,6 +157,9 @@ extern "C" dgm_status dgm_cuda_binary(dgm_ctx *ctx, int kind, int64_t rows, int6
                                       const float *a, int bcast_a, const float *b, int bcast_b,
                                       float *out)
 {
+    DGM_CUDA_CHECK_KIND(ctx, "binary", "kind", kind, DGM_BINARY_COUNT);
+    DGM_CUDA_CHECK_KIND(ctx, "binary", "broadcast layout", bcast_a, DGM_CUDA_BCAST_COUNT);
+    DGM_CUDA_CHECK_KIND(ctx, "binary", "broadcast layout", bcast_b, DGM_CUDA_BCAST_COUNT);
     size_t n = (size_t)rows * (size_t)cols;
     if (n == 0) return DGM_STATUS_OK;
     DGM_CUDA_ENTER(ctx, st);
@@ -191,6 +199,9 @@ extern "C" dgm_status dgm_cuda_binary_backward(dgm_ctx *ctx, int kind, int64_t r
                                                const float *b, int bcast_b, const float *dy,
                                                float beta_a, float *da, float beta_b, float *db)
 {
+    DGM_CUDA_CHECK_KIND(ctx, "binary backward", "kind", kind, DGM_BINARY_COUNT);
+    DGM_CUDA_CHECK_KIND(ctx, "binary backward", "broadcast layout", bcast_a, DGM_CUDA_BCAST_COUNT);
+    DGM_CUDA_CHECK_KIND(ctx, "binary backward", "broadcast layout", bcast_b, DGM_CUDA_BCAST_COUNT);
     size_t n = (size_t)rows * (size_t)cols;
     if (n == 0 || (da == NULL && db == NULL)) return DGM_STATUS_OK;
     DGM_CUDA_ENTER(ctx, st);
@@ -222,6 +233,7 @@ static void dgm_broadcast_launch(cudaStream_t stream, int bcast, size_t n, size_
 extern "C" dgm_status dgm_cuda_broadcast(dgm_ctx *ctx, int bcast, int64_t rows, int64_t cols,
                                          float alpha, const float *src, float beta, float *dst)
 {
+    DGM_CUDA_CHECK_KIND(ctx, "broadcast", "broadcast layout", bcast, DGM_CUDA_BCAST_COUNT);
     size_t n = (size_t)rows * (size_t)cols;
     if (n == 0) return DGM_STATUS_OK;
     DGM_CUDA_ENTER(ctx, st);

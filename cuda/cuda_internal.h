@@ -20,8 +20,6 @@ typedef struct dgm_cuda_state {
     cudaStream_t stream;     /* all work of the context, in order */
     cublasHandle_t cublas;   /* bound to stream */
     curandGenerator_t rng;   /* device Philox4_32_10, bound to stream */
-    float *ones;             /* ones_len 1.0f, for reductions through gemv; grows */
-    size_t ones_len;
     void *scratch;           /* temporary device memory of reductions; grows */
     size_t scratch_bytes;
 } dgm_cuda_state;
@@ -51,6 +49,9 @@ static inline dgm_status dgm_cuda_fail(dgm_ctx *ctx, cudaError_t err, const char
 
 static inline dgm_status dgm_cublas_fail(dgm_ctx *ctx, cublasStatus_t err, const char *what)
 {
+    /* A cuBLAS kernel that failed to launch or run leaves a CUDA error behind; clear it,
+     * or the next launch check of another kernel would report it as its own. */
+    (void)cudaGetLastError();
     dgm_status status =
         err == CUBLAS_STATUS_ALLOC_FAILED ? DGM_STATUS_OOM : DGM_STATUS_BACKEND_ERROR;
     return dgm_set_error(ctx, status, "cuBLAS: %s failed: %s", what,
@@ -88,6 +89,23 @@ static inline dgm_status dgm_curand_fail(dgm_ctx *ctx, curandStatus_t err, const
     return dgm_set_error(ctx, status, "cuRAND: %s failed: %s", what,
                          dgm_curand_status_string(err));
 }
+
+/* Rejects a kind, axis or broadcast layout outside [0, count) with INVALID_ARGUMENT, as
+ * the CPU backend does: a kernel would otherwise compute something else silently. */
+static inline dgm_status dgm_cuda_check_kind(dgm_ctx *ctx, const char *entry, const char *what,
+                                             int value, int count)
+{
+    if (value >= 0 && value < count) return DGM_STATUS_OK;
+    return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "cuda %s: unknown %s %d", entry, what,
+                         value);
+}
+
+/* Returns from the enclosing function when the kind is unknown. */
+#define DGM_CUDA_CHECK_KIND(ctx, entry, what, value, count)                                \
+    do {                                                                                   \
+        dgm_status dgm_kind_ = dgm_cuda_check_kind((ctx), (entry), (what), (value), (count)); \
+        if (dgm_kind_ != DGM_STATUS_OK) return dgm_kind_;                                  \
+    } while (0)
 
 /* Each evaluates `call` once and returns the failure status from the enclosing function. */
 #define DGM_CUDA_TRY(ctx, call)                                                            \

@@ -1,43 +1,39 @@
 /* Reductions of the CUDA backend: sums over rows, columns or everything, and the
  * row-wise logsumexp with its gradient.
  *
- * Row and column sums are cuBLAS gemv against a vector of ones, which applies alpha and
- * beta (beta 0 never reads y). The sum of everything is a cub::DeviceReduce in double
- * (as the CPU backend sums) into scratch memory, then one thread applies
- * y = beta·y + alpha·sum. All of these are deterministic from run to run (no atomics).
+ * Every sum accumulates in double, as the CPU backend (the reference) does, so both round
+ * the same double-precision sum to float and agree to a float ulp or so at any length: a
+ * warp per row, a 32-column tile per block for columns (8 row groups combined in shared
+ * memory), and cub::DeviceReduce for everything. (cuBLAS gemv with a ones vector, used
+ * before, sums in float: its error grows with the length and differs from the CPU's.)
+ * beta 0 never reads y. All of these are deterministic from run to run (no atomics).
  */
 #include <cub/block/block_reduce.cuh>
 #include <cub/device/device_reduce.cuh>
+#include <cub/warp/warp_reduce.cuh>
 
 #include "cuda_internal.h"
+#include "dgm/ops.h"
 
 /* ---- growing workspaces (owned by the state, freed by shutdown) ---- */
 
-/* Queued kernels may still read the old buffer, so wait for them before freeing it. */
+/* Queued kernels may still read the old buffer, so wait for them before freeing it. The
+ * old pointer is forgotten before the result of cudaFree is checked: after a failed free
+ * it must not be freed again (by the next regrow or by shutdown) nor used (leaking it is
+ * the lesser harm). A failed cudaMalloc leaves *buf NULL as well. */
 static dgm_status dgm_cuda_regrow(dgm_ctx *ctx, dgm_cuda_state *st, void **buf, size_t bytes)
 {
     DGM_CUDA_TRY(ctx, cudaStreamSynchronize(st->stream));
     if (*buf) {
-        DGM_CUDA_TRY(ctx, cudaFree(*buf));
+        void *old = *buf;
         *buf = NULL;
+        DGM_CUDA_TRY(ctx, cudaFree(old));
     }
-    DGM_CUDA_TRY(ctx, cudaMalloc(buf, bytes));
-    return DGM_STATUS_OK;
-}
-
-/* At least n ones. */
-static dgm_status dgm_cuda_ones(dgm_ctx *ctx, dgm_cuda_state *st, size_t n, const float **out)
-{
-    if (st->ones_len < n) {
-        size_t len = n < 1024 ? 1024 : n;
-        st->ones_len = 0;
-        dgm_status s = dgm_cuda_regrow(ctx, st, (void **)&st->ones, len * sizeof(float));
-        if (s != DGM_STATUS_OK) return s;
-        s = dgm_cuda_fill(ctx, st->ones, len, 1.0f);
-        if (s != DGM_STATUS_OK) return s;
-        st->ones_len = len;
+    cudaError_t err = cudaMalloc(buf, bytes);
+    if (err != cudaSuccess) {
+        *buf = NULL;
+        return dgm_cuda_fail(ctx, err, "cudaMalloc of a reduction workspace");
     }
-    *out = st->ones;
     return DGM_STATUS_OK;
 }
 
@@ -84,6 +80,71 @@ static void dgm_finish_sum_launch(cudaStream_t stream, float alpha, const double
     dgm_finish_sum_kernel<<<1, 32, 0, stream>>>(alpha, sum, beta, y);
 }
 
+/* y[r] = beta·y[r] + alpha·sum of row r: one warp per row (grid-stride over rows). */
+#define DGM_WARPS_PER_BLOCK (DGM_CUDA_BLOCK / 32)
+
+static __global__ void dgm_row_sums_kernel(size_t rows, size_t cols, float alpha,
+                                           const float *x, float beta, float *y)
+{
+    typedef cub::WarpReduce<double> warp_reduce;
+    __shared__ typename warp_reduce::TempStorage temp[DGM_WARPS_PER_BLOCK];
+    const unsigned warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const size_t stride = (size_t)gridDim.x * DGM_WARPS_PER_BLOCK;
+    /* r is the same for the 32 lanes of a warp, so the whole warp reduces together. */
+    for (size_t r = (size_t)blockIdx.x * DGM_WARPS_PER_BLOCK + warp; r < rows; r += stride) {
+        const float *row = x + r * cols;
+        double s = 0.0;
+        for (size_t c = lane; c < cols; c += 32) s += row[c];
+        s = warp_reduce(temp[warp]).Sum(s);
+        if (lane == 0) y[r] = dgm_axpby(beta, y[r], alpha * (float)s);
+        __syncwarp(); /* temp[warp] is reused by the next row */
+    }
+}
+
+static void dgm_row_sums_launch(cudaStream_t stream, size_t rows, size_t cols, float alpha,
+                                const float *x, float beta, float *y)
+{
+    size_t blocks = (rows + DGM_WARPS_PER_BLOCK - 1) / DGM_WARPS_PER_BLOCK;
+    unsigned grid = blocks > DGM_CUDA_MAX_GRID ? DGM_CUDA_MAX_GRID : (unsigned)blocks;
+    dgm_row_sums_kernel<<<grid, DGM_CUDA_BLOCK, 0, stream>>>(rows, cols, alpha, x, beta, y);
+}
+
+/* y[c] = beta·y[c] + alpha·sum of column c: a block per tile of 32 columns (grid-stride
+ * over tiles); its 8 row groups read coalesced rows of the tile, then thread row 0 adds
+ * the 8 partial sums. */
+#define DGM_COL_TILE 32
+#define DGM_COL_GROUPS (DGM_CUDA_BLOCK / DGM_COL_TILE)
+
+static __global__ void dgm_col_sums_kernel(size_t rows, size_t cols, float alpha,
+                                           const float *x, float beta, float *y)
+{
+    __shared__ double part[DGM_COL_GROUPS][DGM_COL_TILE];
+    const unsigned tx = threadIdx.x % DGM_COL_TILE, ty = threadIdx.x / DGM_COL_TILE;
+    for (size_t c0 = (size_t)blockIdx.x * DGM_COL_TILE; c0 < cols;
+         c0 += (size_t)gridDim.x * DGM_COL_TILE) {
+        const size_t c = c0 + tx;
+        double s = 0.0;
+        if (c < cols)
+            for (size_t r = ty; r < rows; r += DGM_COL_GROUPS) s += x[r * cols + c];
+        part[ty][tx] = s;
+        __syncthreads();
+        if (ty == 0 && c < cols) {
+            double t = 0.0;
+            for (int g = 0; g < DGM_COL_GROUPS; g++) t += part[g][tx];
+            y[c] = dgm_axpby(beta, y[c], alpha * (float)t);
+        }
+        __syncthreads(); /* part is reused by the next tile */
+    }
+}
+
+static void dgm_col_sums_launch(cudaStream_t stream, size_t rows, size_t cols, float alpha,
+                                const float *x, float beta, float *y)
+{
+    size_t tiles = (cols + DGM_COL_TILE - 1) / DGM_COL_TILE;
+    unsigned grid = tiles > DGM_CUDA_MAX_GRID ? DGM_CUDA_MAX_GRID : (unsigned)tiles;
+    dgm_col_sums_kernel<<<grid, DGM_CUDA_BLOCK, 0, stream>>>(rows, cols, alpha, x, beta, y);
+}
+
 struct dgm_to_double_op {
     __device__ double operator()(float v) const { return (double)v; }
 };
@@ -116,27 +177,26 @@ static dgm_status dgm_cuda_sum_all(dgm_ctx *ctx, dgm_cuda_state *st, size_t n, f
 extern "C" dgm_status dgm_cuda_reduce_sum(dgm_ctx *ctx, int axis, int64_t rows, int64_t cols,
                                           float alpha, const float *x, float beta, float *y)
 {
-    /* Row-major x [rows, cols] is, to column-major cuBLAS, X [cols, rows] with ld cols. */
-    size_t out_len = axis == 1 ? (size_t)rows : axis == 2 ? (size_t)cols : 1;
-    size_t sum_len = axis == 1 ? (size_t)cols : axis == 2 ? (size_t)rows
+    DGM_CUDA_CHECK_KIND(ctx, "reduce_sum", "axis", axis, DGM_AXIS_COLS + 1);
+    size_t out_len = axis == DGM_AXIS_ROWS ? (size_t)rows : axis == DGM_AXIS_COLS ? (size_t)cols : 1;
+    size_t sum_len = axis == DGM_AXIS_ROWS ? (size_t)cols : axis == DGM_AXIS_COLS ? (size_t)rows
                                                           : (size_t)rows * (size_t)cols;
     if (out_len == 0) return DGM_STATUS_OK;
     DGM_CUDA_ENTER(ctx, st);
     if (sum_len == 0) {
-        /* Empty sums: gemv would return without scaling y. */
+        /* Empty sums: y = beta·y (0 when beta is 0). */
         dgm_scale_add_launch(st->stream, out_len, alpha, NULL, beta, y);
         DGM_CUDA_CHECK_LAUNCH(ctx, "dgm_scale_add_kernel");
         return DGM_STATUS_OK;
     }
-    if (axis != 1 && axis != 2) return dgm_cuda_sum_all(ctx, st, sum_len, alpha, x, beta, y);
-
-    const float *ones = NULL;
-    dgm_status s = dgm_cuda_ones(ctx, st, sum_len, &ones);
-    if (s != DGM_STATUS_OK) return s;
-    /* ROWS: y[rows] = X^T·1; COLS: y[cols] = X·1. */
-    cublasOperation_t op = axis == 1 ? CUBLAS_OP_T : CUBLAS_OP_N;
-    DGM_CUBLAS_TRY(ctx, cublasSgemv_64(st->cublas, op, cols, rows, &alpha, x, cols, ones, 1,
-                                       &beta, y, 1));
+    if (axis == DGM_AXIS_ALL) return dgm_cuda_sum_all(ctx, st, sum_len, alpha, x, beta, y);
+    if (axis == DGM_AXIS_ROWS) {
+        dgm_row_sums_launch(st->stream, (size_t)rows, (size_t)cols, alpha, x, beta, y);
+        DGM_CUDA_CHECK_LAUNCH(ctx, "dgm_row_sums_kernel");
+    } else {
+        dgm_col_sums_launch(st->stream, (size_t)rows, (size_t)cols, alpha, x, beta, y);
+        DGM_CUDA_CHECK_LAUNCH(ctx, "dgm_col_sums_kernel");
+    }
     return DGM_STATUS_OK;
 }
 

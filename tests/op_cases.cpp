@@ -88,6 +88,11 @@ std::vector<OpCase> all_op_cases()
     v.push_back(matmul_case("matmul_nt_bias_sigmoid", false, true, true, DGM_ACT_SIGMOID));
     v.push_back(matmul_case("matmul_nt_bias_softplus", false, true, true, DGM_ACT_SOFTPLUS));
     v.push_back(matmul_case("matmul_nt_bias_leaky", false, true, true, DGM_ACT_LEAKY_RELU));
+    v.push_back(matmul_case("matmul_nt_bias_relu", false, true, true, DGM_ACT_RELU));
+    v.push_back(matmul_case("matmul_nt_bias_elu", false, true, true, DGM_ACT_ELU));
+    v.push_back(matmul_case("matmul_nt_bias_selu", false, true, true, DGM_ACT_SELU));
+    v.push_back(matmul_case("matmul_nt_bias_gelu", false, true, true, DGM_ACT_GELU));
+    v.push_back(matmul_case("matmul_nt_bias_silu", false, true, true, DGM_ACT_SILU));
 
     // elementwise arithmetic with each broadcast layout
     v.push_back(binary_case("add_full", DGM_OP_ADD, dgm_add, {3, 4}, {3, 4}));

@@ -79,6 +79,81 @@ TEST(CudaParityRng, SameSeedSameDraws)
     }
 }
 
+std::vector<float> draw(dgm_ctx *ctx, int kind, int64_t n)
+{
+    dgm_tensor *t = nullptr;
+    dgm_status st;
+    if (kind == 0) st = dgm_rand_normal(ctx, 1, &n, 0.0f, 1.0f, &t);
+    else st = dgm_rand_uniform(ctx, 1, &n, 0.0f, 1.0f, &t);
+    EXPECT_EQ(st, DGM_STATUS_OK) << dgm_last_error(ctx);
+    std::vector<float> v = t ? to_host(ctx, t) : std::vector<float>();
+    EXPECT_EQ(dgm_ctx_step_end(ctx), DGM_STATUS_OK);
+    return v;
+}
+
+// What the parity below relies on, checked on the CPU: the context's offset is a position
+// in ONE sequence per seed (cuRAND's LEGACY ordering), so draws split anywhere, or started
+// at any offset with dgm_ctx_set_rng_state, continue it — odd offsets included.
+TEST(RngSequence, OffsetIsAPositionInOneSequence)
+{
+    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 31);
+    ASSERT_TRUE(ctx);
+    dgm_ctx *c = ctx.get();
+    for (int kind = 0; kind < 2; kind++) {
+        const char *name = kind == 0 ? "normal" : "uniform";
+        ASSERT_EQ(dgm_ctx_seed(c, 31), DGM_STATUS_OK);
+        const std::vector<float> whole = draw(c, kind, 64);
+        for (uint64_t at : {1u, 7u, 10u, 33u}) {
+            ASSERT_EQ(dgm_ctx_set_rng_state(c, 31, at), DGM_STATUS_OK) << dgm_last_error(c);
+            const std::vector<float> tail = draw(c, kind, 20);
+            EXPECT_EQ(tail, std::vector<float>(whole.begin() + at, whole.begin() + at + 20))
+                << name << " from offset " << at;
+        }
+        // An even split: the second part starts where the first ended.
+        ASSERT_EQ(dgm_ctx_seed(c, 31), DGM_STATUS_OK);
+        std::vector<float> parts = draw(c, kind, 10), rest = draw(c, kind, 54);
+        parts.insert(parts.end(), rest.begin(), rest.end());
+        EXPECT_EQ(parts, whole) << name << " drawn in two parts";
+    }
+}
+
+// Draws at odd offsets (an odd normal draw takes one value more), mixed kinds and sizes
+// larger than one generator launch, and draws after dgm_ctx_set_rng_state to odd and even
+// offsets: equal on both backends, and both contexts count the same offset.
+TEST(CudaParityRng, OddOffsetsAndRestoredStateMatchCpu)
+{
+    SKIP_WITHOUT_GPU();
+    std::string why;
+    CtxPtr cpu = make_ctx(DGM_DEVICE_CPU, 2024), gpu = make_ctx(DGM_DEVICE_CUDA, 2024, &why);
+    ASSERT_TRUE(cpu);
+    ASSERT_TRUE(gpu) << why;
+    dgm_ctx *ctxs[2] = {cpu.get(), gpu.get()};
+    struct Draw {
+        int kind;  // 0 normal, 1 uniform
+        int64_t n;
+    };
+    const Draw draws[] = {{1, 7}, {0, 5}, {0, 1001}, {1, 3}, {0, 2}, {1, 1 << 20 | 5},
+                          {0, 1 << 20 | 1}, {1, 1}, {0, 33}};
+    auto run_all = [&](const std::string &when) {
+        for (const Draw &d : draws) {
+            const std::vector<float> want = draw(ctxs[0], d.kind, d.n);
+            const std::vector<float> got = draw(ctxs[1], d.kind, d.n);
+            expect_close(got, want, 1e-5f, 1e-6f,
+                         when + (d.kind ? " uniform " : " normal ") + std::to_string(d.n));
+            uint64_t s0, o0, s1, o1;
+            dgm_ctx_rng_state(ctxs[0], &s0, &o0);
+            dgm_ctx_rng_state(ctxs[1], &s1, &o1);
+            EXPECT_EQ(o1, o0) << when;
+        }
+    };
+    run_all("from seed");
+    for (uint64_t offset : {12345u, 4096u, 1u}) {
+        for (dgm_ctx *c : ctxs)
+            ASSERT_EQ(dgm_ctx_set_rng_state(c, 99, offset), DGM_STATUS_OK) << dgm_last_error(c);
+        run_all("after set_rng_state(99, " + std::to_string(offset) + ")");
+    }
+}
+
 // One whole training step of a 2-layer MLP (forward, backward, SGD) from the same
 // parameters gives the same parameters on both backends.
 TEST(CudaParityTraining, MlpStepMatchesCpu)

@@ -1232,8 +1232,7 @@ TEST(DataLoader, SeekReproducesAnUninterruptedRun)
 
 TEST(DataLoader, CudaServesTheSameBatchesAsCpu)
 {
-    std::string why = cuda_skip_reason();
-    if (!why.empty()) GTEST_SKIP() << why;
+    SKIP_WITHOUT_GPU();
     CtxPtr cpu = make_ctx(DGM_DEVICE_CPU), gpu = make_ctx(DGM_DEVICE_CUDA);
     ASSERT_TRUE(cpu && gpu);
     const int64_t n = 1000, batch = 64;

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
@@ -51,11 +52,23 @@ inline std::string cuda_skip_reason()
     return std::string("no usable GPU: ") + why;
 }
 
-// Skips (never passes) a test that needs a GPU where none is usable, with the reason.
+// DGM_REQUIRE_GPU=1 in the environment (scripts/gpu-check sets it): a GPU must be usable,
+// so a CUDA test that would skip fails instead.
+inline bool gpu_required()
+{
+    const char *v = std::getenv("DGM_REQUIRE_GPU");
+    return v != nullptr && std::string(v) == "1";
+}
+
+// Every test that needs a GPU starts with this: where none is usable it skips (never
+// passes) with the reason, or fails with it when DGM_REQUIRE_GPU=1.
 #define SKIP_WITHOUT_GPU()                                                                    \
     do {                                                                                      \
         std::string why_ = ::dgmtest::cuda_skip_reason();                                     \
-        if (!why_.empty()) GTEST_SKIP() << why_;                                              \
+        if (!why_.empty()) {                                                                  \
+            if (::dgmtest::gpu_required()) FAIL() << "DGM_REQUIRE_GPU=1 but " << why_;        \
+            GTEST_SKIP() << why_;                                                             \
+        }                                                                                     \
     } while (0)
 
 inline std::vector<float> to_host(dgm_ctx *ctx, const dgm_tensor *t)

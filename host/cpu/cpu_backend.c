@@ -53,6 +53,15 @@ static dgm_status cpu_init(dgm_ctx *ctx, int device_index, uint64_t seed, void *
         return dgm_set_error(ctx, DGM_STATUS_BACKEND_ERROR,
                              "cpu: curandCreateGeneratorHost failed (curandStatus %d)", (int)cs);
     }
+    /* The same ordering as the CUDA backend's device generator (cuda_backend.cu says why
+     * LEGACY): the host generator accepts DEFAULT, BEST and LEGACY only. */
+    cs = curandSetGeneratorOrdering(s->gen, CURAND_ORDERING_PSEUDO_LEGACY);
+    if (cs != CURAND_STATUS_SUCCESS) {
+        curandDestroyGenerator(s->gen);
+        free(s);
+        return dgm_set_error(ctx, DGM_STATUS_BACKEND_ERROR,
+                             "cpu: curandSetGeneratorOrdering failed (curandStatus %d)", (int)cs);
+    }
 #endif
     *state = s;
     return cpu_rng_seed(ctx, seed, 0);

@@ -23,7 +23,9 @@ dgm_status dgm_cpu_gemm(dgm_ctx *ctx, int trans_a, int trans_b, int64_t m, int64
 dgm_status dgm_cpu_reduce_sum(dgm_ctx *ctx, int axis, int64_t rows, int64_t cols, float alpha,
                               const float *x, float beta, float *y)
 {
-    (void)ctx;
+    if (axis < 0 || axis > 2)
+        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "cpu reduce_sum: unknown axis %d",
+                             axis);
     if (axis == 0) { /* all */
         double s = 0.0;
         const int64_t n = rows * cols;

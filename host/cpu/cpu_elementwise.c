@@ -77,6 +77,15 @@ dgm_status dgm_cpu_unary_backward2(dgm_ctx *ctx, int kind, float pa, float pb, s
                          "cpu unary second derivative: unknown kind %d", kind);
 }
 
+/* Unknown broadcast layouts are rejected like unknown kinds (dgm_bcast_index would read
+ * them as FULL). */
+static dgm_status check_bcast(dgm_ctx *ctx, const char *entry, int mode)
+{
+    if (mode >= DGM_BCAST_FULL && mode <= DGM_BCAST_SCALAR) return DGM_STATUS_OK;
+    return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "cpu %s: unknown broadcast layout %d",
+                         entry, mode);
+}
+
 /* Row r of a broadcast operand: its base pointer and column stride (0 when repeated). */
 static inline const float *operand_row(const float *p, int mode, size_t r, size_t cols,
                                        size_t *stride)
@@ -88,6 +97,8 @@ static inline const float *operand_row(const float *p, int mode, size_t r, size_
 dgm_status dgm_cpu_binary(dgm_ctx *ctx, int kind, int64_t rows, int64_t cols, const float *a,
                           int bcast_a, const float *b, int bcast_b, float *out)
 {
+    if (check_bcast(ctx, "binary", bcast_a) || check_bcast(ctx, "binary", bcast_b))
+        return DGM_STATUS_INVALID_ARGUMENT;
     const size_t R = (size_t)rows, C = (size_t)cols, n = R * C;
     (void)n;
 #define CASE(K)                                                                               \
@@ -115,6 +126,8 @@ dgm_status dgm_cpu_binary_backward(dgm_ctx *ctx, int kind, int64_t rows, int64_t
                                    const float *dy, float beta_a, float *da, float beta_b,
                                    float *db)
 {
+    if (check_bcast(ctx, "binary backward", bcast_a) || check_bcast(ctx, "binary backward", bcast_b))
+        return DGM_STATUS_INVALID_ARGUMENT;
     const size_t R = (size_t)rows, C = (size_t)cols, n = R * C;
     (void)n;
 #define CASE(K)                                                                               \
@@ -148,7 +161,7 @@ dgm_status dgm_cpu_binary_backward(dgm_ctx *ctx, int kind, int64_t rows, int64_t
 dgm_status dgm_cpu_broadcast(dgm_ctx *ctx, int bcast, int64_t rows, int64_t cols, float alpha,
                              const float *src, float beta, float *dst)
 {
-    (void)ctx;
+    if (check_bcast(ctx, "broadcast", bcast)) return DGM_STATUS_INVALID_ARGUMENT;
     const size_t R = (size_t)rows, C = (size_t)cols;
     for (size_t r = 0; r < R; r++) {
         size_t s;
