@@ -124,6 +124,8 @@ struct Weights {
 
 class OpGradGrad : public ::testing::TestWithParam<OpCase> {};
 
+const double NOISE_ULPS = 4.0;
+
 // The first-order gradients of dgm_autograd equal those of dgm_backward_from.
 TEST_P(OpGradGrad, AutogradMatchesBackward)
 {
@@ -177,7 +179,18 @@ TEST_P(OpGradGrad, SecondDerivativesMatchFiniteDifferencesOfTheGradient)
             const double step = (double)plus[i][j] - (double)minus[i][j];
             const double numeric = (dot(rp.first, u) - dot(rm.first, u)) / step;
             const double got = analytic.second[k][j];
-            const double tol = c.atol + c.rtol * std::max(std::fabs(numeric), std::fabs(got));
+            // As in test_grad.cpp: rtol of the larger magnitude + atol + the rounding noise
+            // of this difference quotient, here of the float gradients G± (a few ulps of
+            // each element that changed, weighted by u, divided by the step).
+            double noise = 0.0;
+            for (size_t a = 0; a < rp.first.size(); a++)
+                for (size_t b = 0; b < rp.first[a].size(); b++)
+                    if (rp.first[a][b] != rm.first[a][b])
+                        noise += std::fabs(u[a][b]) *
+                                 (std::fabs(rp.first[a][b]) + std::fabs(rm.first[a][b]));
+            noise *= NOISE_ULPS * std::ldexp(1.0, -24) / step;
+            const double tol =
+                c.atol + c.rtol * std::max(std::fabs(numeric), std::fabs(got)) + noise;
             EXPECT_NEAR(got, numeric, tol) << c.name << ": input " << i << " element " << j;
             checked++;
         }
