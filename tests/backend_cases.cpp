@@ -170,7 +170,13 @@ BackendCase unary_case(int kind, size_t n, float beta, bool big)
         float *dx = destination(d, n, beta, 70 + kind);
         ok(d, d.be()->unary_backward(d.ctx(), kind, pa, pb, n, x, y, dy, beta, dx),
            "unary_backward");
-        return std::vector<BackendOutput>{{"y", d.download(y, n)}, {"dx", d.download(dx, n)}};
+        float *g = d.upload(values(100 + kind, n, -1.0f, 1.0f));
+        float *dx2 = destination(d, n, beta, 130 + kind);
+        ok(d, d.be()->unary_backward2(d.ctx(), kind, pa, pb, n, x, y, g, dy, beta, dx2),
+           "unary_backward2");
+        return std::vector<BackendOutput>{{"y", d.download(y, n)},
+                                          {"dx", d.download(dx, n)},
+                                          {"dx2", d.download(dx2, n)}};
     };
     return c;
 }

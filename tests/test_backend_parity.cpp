@@ -110,6 +110,8 @@ void expect_unknown_kinds_rejected(dgm_ctx *ctx)
         rejected(be->unary(ctx, bad, 0, 0, 4, x, y), "unary kind " + std::to_string(bad));
         rejected(be->unary_backward(ctx, bad, 0, 0, 4, x, x, x, 0.0f, y),
                  "unary_backward kind " + std::to_string(bad));
+        rejected(be->unary_backward2(ctx, bad, 0, 0, 4, x, x, x, x, 0.0f, y),
+                 "unary_backward2 kind " + std::to_string(bad));
     }
     for (int bad : {-1, (int)DGM_BINARY_COUNT, 1000}) {
         rejected(be->binary(ctx, bad, 2, 2, x, DGM_BCAST_FULL, x, DGM_BCAST_FULL, y),
