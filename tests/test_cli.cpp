@@ -9,50 +9,14 @@
 #include <fstream>
 #include <sstream>
 
-#include "test_util.h"
+#include "cli_test.h"
 
 using namespace dgmtest;
 
 namespace {
 
-struct Result {
-    int code = -1;
-    std::string out, err;
-};
-
-std::string slurp(const std::string &path)
-{
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
-
-class Cli : public ::testing::Test {
-protected:
-    void SetUp() override
-    {
-        char tmpl[] = "/tmp/dgm-cli-XXXXXX";
-        ASSERT_NE(mkdtemp(tmpl), nullptr);
-        dir = tmpl;
-    }
-    void TearDown() override { std::system(("rm -rf " + dir).c_str()); }
-
-    // Runs `dgm ARGS` with stdout and stderr captured (stdout is not a terminal).
-    Result dgm(const std::string &args)
-    {
-        Result r;
-        std::string o = dir + "/stdout", e = dir + "/stderr";
-        std::string cmd = std::string(DGM_CLI_PATH) + " " + args + " >" + o + " 2>" + e;
-        int status = std::system(cmd.c_str());
-        r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        r.out = slurp(o);
-        r.err = slurp(e);
-        return r;
-    }
-    bool exists(const std::string &p) { return access(p.c_str(), F_OK) == 0; }
-    std::string dir;
-};
+using Result = CliResult;
+class Cli : public CliTest {};
 
 // Closed-form MLE of a full-covariance Gaussian on the train split, its mean NLL on the
 // test split (nats per sample), computed here independently in double.
@@ -150,7 +114,7 @@ TEST_F(Cli, SampleWritesEachFormatAndInfoListsParameters)
         EXPECT_EQ(s.code, 0) << s.err;
         EXPECT_TRUE(exists(dir + "/s" + ext)) << ext;
     }
-    std::string csv = slurp(dir + "/s.csv");
+    std::string csv = read_text(dir + "/s.csv");
     EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 100);
     Result i = dgm("info " + ck);
     ASSERT_EQ(i.code, 0) << i.err;

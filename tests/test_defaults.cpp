@@ -14,48 +14,14 @@
 #include <sstream>
 #include <vector>
 
-#include "test_util.h"
+#include "cli_test.h"
 
 using namespace dgmtest;
 
 namespace {
 
-struct Outcome {
-    int code = -1;
-    std::string out, err;
-};
-
-std::string slurp(const std::string &path)
-{
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
-
-class Defaults : public ::testing::Test {
-protected:
-    void SetUp() override
-    {
-        char tmpl[] = "/tmp/dgm-defaults-XXXXXX";
-        ASSERT_NE(mkdtemp(tmpl), nullptr);
-        dir = tmpl;
-    }
-    void TearDown() override { std::system(("rm -rf " + dir).c_str()); }
-
-    // `dgm ARGS` with stdout and stderr captured.
-    Outcome dgm(const std::string &args)
-    {
-        Outcome r;
-        const std::string o = dir + "/stdout", e = dir + "/stderr";
-        int status = std::system((std::string(DGM_CLI_PATH) + " " + args + " >" + o + " 2>" + e).c_str());
-        r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        r.out = slurp(o);
-        r.err = slurp(e);
-        return r;
-    }
-    std::string dir;
-};
+using Outcome = CliResult;
+class Defaults : public CliTest {};
 
 double json_number(const std::string &json, const std::string &key)
 {
