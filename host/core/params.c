@@ -227,6 +227,39 @@ bool dgm_params_is_buffer(const dgm_params *p, int i)
 }
 
 int64_t dgm_params_numel(const dgm_params *p) { return p ? p->numel : 0; }
+
+dgm_status dgm_params_prefix_range(dgm_params *p, const char *prefix, int64_t *offset,
+                                   int64_t *count)
+{
+    if (!p) return DGM_STATUS_INVALID_ARGUMENT;
+    dgm_ctx *ctx = p->ctx;
+    static const char fn[] = "dgm_params_prefix_range";
+    if (!prefix || !offset || !count)
+        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "%s: prefix, offset and count "
+                             "must not be NULL", fn);
+    if (!p->values)
+        return dgm_set_error(ctx, DGM_STATUS_STATE_ERROR, "%s: the parameters are not "
+                             "allocated (call dgm_params_alloc first)", fn);
+    const size_t len = strlen(prefix);
+    int64_t lo = INT64_MAX, hi = 0, n = 0;
+    for (int i = 0; i < p->count; i++) {
+        const dgm_param_entry *e = &p->entries[i];
+        if (e->view.is_buffer || strncmp(e->name, prefix, len)) continue;
+        if (e->offset < lo) lo = e->offset;
+        if (e->offset + e->view.numel > hi) hi = e->offset + e->view.numel;
+        n += e->view.numel;
+    }
+    if (n == 0)
+        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
+                             "%s: no trainable parameter's name starts with '%s'", fn, prefix);
+    if (hi - lo != n)
+        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
+                             "%s: the parameters named '%s...' are not contiguous (declare them "
+                             "one after the other)", fn, prefix);
+    *offset = lo;
+    *count = n;
+    return DGM_STATUS_OK;
+}
 int64_t dgm_params_total_numel(const dgm_params *p) { return p ? p->total_numel : 0; }
 float *dgm_params_values(dgm_params *p) { return p ? p->values : NULL; }
 float *dgm_params_grads(dgm_params *p) { return p ? p->grads : NULL; }

@@ -76,7 +76,7 @@ static dgm_status save_optimizer(dgm_model *m, const char *path, dgm_optim *o, i
 {
     dgm_ctx *ctx = m->ctx;
     const int n = dgm_optim_state_count(o);
-    const int64_t numel = dgm_params_numel(m->params);
+    const int64_t numel = dgm_optim_numel(o);
     dgm_st_tensor ts[4];
     float *host[4] = {0};
     dgm_status st = DGM_STATUS_OK;
@@ -274,7 +274,7 @@ static dgm_status load_optimizer(dgm_model *m, const char *path, const char *nam
     if (s == DGM_STATUS_OK && ostep != step)
         s = dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT, "%s is the state of step %lld, the checkpoint's is %lld",
                           opath, (long long)ostep, (long long)step);
-    const int64_t numel = dgm_params_numel(m->params);
+    const int64_t numel = dgm_optim_numel(o);
     for (int i = 0; s == DGM_STATUS_OK && i < dgm_optim_state_count(o); i++) {
         int k = dgm_safetensors_find(st, dgm_optim_state_name(o, i));
         if (k < 0 || dgm_safetensors_numel(st, k) != numel)

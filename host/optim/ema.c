@@ -11,16 +11,24 @@
 struct dgm_ema {
     dgm_ctx *ctx;
     dgm_params *params; /* borrowed */
+    int64_t offset, count; /* the trainable floats it averages */
     float decay;
-    float *data; /* dgm_params_numel floats of device memory; NULL when that is 0 */
+    float *data; /* count floats of device memory; NULL when that is 0 */
 };
 
 dgm_status dgm_ema_create(dgm_params *p, float decay, dgm_ema **out)
+{
+    return dgm_ema_create_range(p, 0, dgm_params_numel(p), decay, out);
+}
+
+dgm_status dgm_ema_create_range(dgm_params *p, int64_t offset, int64_t count, float decay,
+                                dgm_ema **out)
 {
     static const char fn[] = "dgm_ema_create";
     if (out) *out = NULL;
     dgm_ctx *ctx = NULL;
     DGM_TRY(dgm_optim_check_params(p, fn, &ctx));
+    DGM_TRY(dgm_optim_check_range(ctx, p, offset, count, fn));
     if (!out) return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "%s: out is NULL", fn);
     if (!(decay >= 0.0f && decay <= 1.0f))
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
@@ -29,14 +37,16 @@ dgm_status dgm_ema_create(dgm_params *p, float decay, dgm_ema **out)
     if (!e) return dgm_set_error(ctx, DGM_STATUS_OOM, "%s: out of host memory", fn);
     e->ctx = ctx;
     e->params = p;
+    e->offset = offset;
+    e->count = count;
     e->decay = decay;
-    const size_t n = (size_t)dgm_params_numel(p);
+    const size_t n = (size_t)count;
     if (n > 0) {
         void *buf = NULL;
         dgm_status st = ctx->be->alloc(ctx, n * sizeof(float), &buf);
         if (st == DGM_STATUS_OK) {
             e->data = buf;
-            st = ctx->be->copy(ctx, e->data, dgm_params_values(p), n * sizeof(float),
+            st = ctx->be->copy(ctx, e->data, dgm_params_values(p) + offset, n * sizeof(float),
                                DGM_COPY_DEVICE_TO_DEVICE);
         }
         if (st != DGM_STATUS_OK) {
@@ -65,8 +75,8 @@ dgm_status dgm_ema_update(dgm_ema *e)
     DGM_TRY(dgm_check_ctx(e->ctx));
     if (!e->data) return DGM_STATUS_OK;
     DGM_OPTIM_NEED(e->ctx, ema_update, fn);
-    return e->ctx->be->ema_update(e->ctx, (size_t)dgm_params_numel(e->params), e->data,
-                                  dgm_params_values(e->params), e->decay);
+    return e->ctx->be->ema_update(e->ctx, (size_t)e->count, e->data,
+                                  dgm_params_values(e->params) + e->offset, e->decay);
 }
 
 float *dgm_ema_data(dgm_ema *e) { return e ? e->data : NULL; }
@@ -78,6 +88,6 @@ dgm_status dgm_ema_swap(dgm_ema *e)
     DGM_TRY(dgm_check_ctx(e->ctx));
     if (!e->data) return DGM_STATUS_OK;
     DGM_OPTIM_NEED(e->ctx, swap, fn);
-    return e->ctx->be->swap(e->ctx, (size_t)dgm_params_numel(e->params),
-                            dgm_params_values(e->params), e->data);
+    return e->ctx->be->swap(e->ctx, (size_t)e->count, dgm_params_values(e->params) + e->offset,
+                            e->data);
 }

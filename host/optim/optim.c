@@ -21,6 +21,7 @@ _Static_assert(DGM_OPTIM_COUNT == 3, "an optimizer was added: handle it in this 
 struct dgm_optim {
     dgm_ctx *ctx;
     dgm_params *params; /* borrowed */
+    int64_t offset, count; /* the trainable floats it updates */
     dgm_optim_config cfg;
     int64_t steps;
     int nstate;
@@ -105,10 +106,17 @@ static dgm_status check_config(dgm_ctx *ctx, const dgm_optim_config *c)
 
 dgm_status dgm_optim_create(dgm_params *p, const dgm_optim_config *config, dgm_optim **out)
 {
+    return dgm_optim_create_range(p, 0, dgm_params_numel(p), config, out);
+}
+
+dgm_status dgm_optim_create_range(dgm_params *p, int64_t offset, int64_t count,
+                                  const dgm_optim_config *config, dgm_optim **out)
+{
     static const char fn[] = "dgm_optim_create";
     if (out) *out = NULL;
     dgm_ctx *ctx = NULL;
     DGM_TRY(dgm_optim_check_params(p, fn, &ctx));
+    DGM_TRY(dgm_optim_check_range(ctx, p, offset, count, fn));
     if (!config) return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "%s: config is NULL", fn);
     if (!out) return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "%s: out is NULL", fn);
     DGM_TRY(check_config(ctx, config));
@@ -117,6 +125,8 @@ dgm_status dgm_optim_create(dgm_params *p, const dgm_optim_config *config, dgm_o
     if (!o) return dgm_set_error(ctx, DGM_STATUS_OOM, "%s: out of host memory", fn);
     o->ctx = ctx;
     o->params = p;
+    o->offset = offset;
+    o->count = count;
     o->cfg = *config;
     if (config->kind == DGM_OPTIM_SGD) {
         if (config->momentum != 0.0f) o->state_name[o->nstate++] = "momentum_buffer";
@@ -124,7 +134,7 @@ dgm_status dgm_optim_create(dgm_params *p, const dgm_optim_config *config, dgm_o
         o->state_name[o->nstate++] = "exp_avg";
         o->state_name[o->nstate++] = "exp_avg_sq";
     }
-    const size_t n = (size_t)dgm_params_numel(p);
+    const size_t n = (size_t)count;
     for (int i = 0; i < o->nstate && n > 0; i++) {
         void *buf = NULL;
         dgm_status st = ctx->be->alloc(ctx, n * sizeof(float), &buf);
@@ -162,9 +172,9 @@ dgm_status dgm_optim_step(dgm_optim *o)
     DGM_TRY(check_lr(ctx, o->cfg.lr, fn));
     const dgm_optim_config *c = &o->cfg;
     const int64_t t = o->steps + 1; /* this update's number, 1-based (Adam's t) */
-    const size_t n = (size_t)dgm_params_numel(o->params);
-    float *w = dgm_params_values(o->params);
-    const float *g = dgm_params_grads(o->params);
+    const size_t n = (size_t)o->count;
+    float *w = dgm_params_values(o->params) + o->offset;
+    const float *g = dgm_params_grads(o->params) + o->offset;
     if (n > 0) {
         dgm_status st;
         if (c->kind == DGM_OPTIM_SGD) {
@@ -194,6 +204,8 @@ void dgm_optim_set_lr(dgm_optim *o, float lr)
 float dgm_optim_lr(const dgm_optim *o) { return o ? o->cfg.lr : 0.0f; }
 
 int64_t dgm_optim_steps(const dgm_optim *o) { return o ? o->steps : 0; }
+
+int64_t dgm_optim_numel(const dgm_optim *o) { return o ? o->count : 0; }
 
 void dgm_optim_set_steps(dgm_optim *o, int64_t steps)
 {

@@ -32,6 +32,18 @@ static inline dgm_status dgm_optim_check_params(dgm_params *p, const char *fn,
     return DGM_STATUS_OK;
 }
 
+/* [offset, offset + count) lies inside p's trainable floats, else INVALID_ARGUMENT. */
+static inline dgm_status dgm_optim_check_range(dgm_ctx *ctx, dgm_params *p, int64_t offset,
+                                               int64_t count, const char *fn)
+{
+    const int64_t n = dgm_params_numel(p);
+    if (offset < 0 || count < 0 || offset > n || count > n - offset)
+        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
+                             "%s: range [%lld, %lld) is not inside the %lld trainable floats", fn,
+                             (long long)offset, (long long)(offset + count), (long long)n);
+    return DGM_STATUS_OK;
+}
+
 /* A backend entry this module needs, or UNSUPPORTED naming it. */
 #define DGM_OPTIM_NEED(ctx, entry, fn)                                                        \
     do {                                                                                      \

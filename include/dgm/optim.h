@@ -42,7 +42,15 @@ typedef struct dgm_optim dgm_optim;
  * buffer per role the size of p's trainable part, zero at start. The optimizer borrows p. */
 DGM_API dgm_status dgm_optim_create(dgm_params *p, const dgm_optim_config *config,
                                     dgm_optim **out);
+/* The same for the trainable floats [offset, offset + count) of p only (one player of a
+ * GAN: see dgm_params_prefix_range); its state is `count` floats per role. The gradients
+ * of the rest are neither read nor changed. INVALID_ARGUMENT for a range outside the
+ * trainable part. */
+DGM_API dgm_status dgm_optim_create_range(dgm_params *p, int64_t offset, int64_t count,
+                                          const dgm_optim_config *config, dgm_optim **out);
 DGM_API void dgm_optim_free(dgm_optim *o);
+/* How many floats the optimizer updates (the block's trainable part, or its range). */
+DGM_API int64_t dgm_optim_numel(const dgm_optim *o);
 
 /* One update of every trainable parameter from the gradients in p (not cleared). */
 DGM_API dgm_status dgm_optim_step(dgm_optim *o);
@@ -67,9 +75,13 @@ DGM_API dgm_status dgm_clip_grad_norm(dgm_params *p, float max_norm, float *norm
 /* Exponential moving average of p's trainable values: ema = decay·ema + (1-decay)·w. */
 typedef struct dgm_ema dgm_ema;
 DGM_API dgm_status dgm_ema_create(dgm_params *p, float decay, dgm_ema **out);
+/* An average of the trainable floats [offset, offset + count) of p only (a GAN's
+ * generator); update and swap touch that range alone. */
+DGM_API dgm_status dgm_ema_create_range(dgm_params *p, int64_t offset, int64_t count,
+                                        float decay, dgm_ema **out);
 DGM_API void dgm_ema_free(dgm_ema *e);
 DGM_API dgm_status dgm_ema_update(dgm_ema *e);
-/* Device memory of dgm_params_numel floats. */
+/* Device memory of dgm_params_numel floats (or the range's count). */
 DGM_API float *dgm_ema_data(dgm_ema *e);
 /* Swaps the EMA values and p's trainable values (evaluate or sample with the average, then
  * swap back). */

@@ -65,6 +65,13 @@ DGM_API const char *dgm_params_name(const dgm_params *p, int i);
 DGM_API dgm_tensor *dgm_params_at(dgm_params *p, int i);
 DGM_API bool dgm_params_is_buffer(const dgm_params *p, int i);
 DGM_API int64_t dgm_params_numel(const dgm_params *p);        /* trainable floats */
+/* The trainable parameters whose names start with `prefix` (a GAN's "generator."), as a
+ * range of the block's trainable floats: [*offset, *offset + *count). They must be
+ * contiguous — declared one after the other, as a module's are — else INVALID_ARGUMENT;
+ * also when none matches. After dgm_params_alloc (STATE_ERROR before). For optimizers and
+ * averages of one part of a block (dgm_optim_create_range, dgm_ema_create_range). */
+DGM_API dgm_status dgm_params_prefix_range(dgm_params *p, const char *prefix, int64_t *offset,
+                                           int64_t *count);
 DGM_API int64_t dgm_params_total_numel(const dgm_params *p);  /* buffers included */
 
 /* The contiguous buffers: values (trainable first, then buffers) and gradients (trainable
