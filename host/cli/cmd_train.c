@@ -211,7 +211,16 @@ static int setup(run *r)
     dgm_status st = dgm_model_prepare(r->model, r->train, !resuming);
     if (st == DGM_STATUS_INVALID_ARGUMENT) return cli_usage_error("--data %s: %s", a->data, dgm_last_error(ctx));
     if (st) return cli_fail(ctx, "preparing the model");
-    if (dgm_optim_create(dgm_model_params(r->model), &r->t.optim, &r->optim)) return cli_fail(ctx, "optimizer");
+    /* A model whose players own their optimizers (a GAN) gets the configuration instead. */
+    if (dgm_model_owns_optimizers(r->model)) {
+        if (resuming)
+            return cli_usage_error("--resume: a %s model does not save its optimizers' state "
+                                   "yet; train it again", a->model);
+        if (r->t.clip > 0)
+            return cli_usage_error("--clip: not supported for a %s model yet", a->model);
+    } else if (dgm_optim_create(dgm_model_params(r->model), &r->t.optim, &r->optim)) {
+        return cli_fail(ctx, "optimizer");
+    }
     /* A batch larger than the data set is the whole set. */
     const int64_t n = dgm_dataset_count(r->train);
     if (r->t.batch > n) r->t.batch = n;
@@ -256,19 +265,29 @@ int cmd_train(int argc, char **argv)
     while (!rc && step < total && !r.converged) {
         dgm_tensor *batch = NULL, *loss = NULL;
         bool epoch_end = false;
-        dgm_optim_set_lr(r.optim, (float)(dgm_lr_at(&t->schedule, step) * r.lr_scale));
-        if (dgm_loader_next(r.loader, &batch, &epoch_end) || dgm_params_zero_grad(params) ||
-            dgm_model_train_step(r.model, batch, step, &loss)) {
-            rc = cli_fail(ctx, "training step");
-            break;
-        }
-        if (t->clip > 0 && dgm_clip_grad_norm(params, t->clip, NULL)) {
-            rc = cli_fail(ctx, "--clip");
-            break;
-        }
-        if (dgm_optim_step(r.optim)) {
-            rc = cli_fail(ctx, "optimizer step");
-            break;
+        const float lr = (float)(dgm_lr_at(&t->schedule, step) * r.lr_scale);
+        if (!r.optim) { /* the model steps its own optimizers */
+            dgm_optim_config oc = t->optim;
+            oc.lr = lr;
+            if (dgm_model_train_iteration(r.model, r.loader, &oc, step, &loss)) {
+                rc = cli_fail(ctx, "training iteration");
+                break;
+            }
+        } else {
+            dgm_optim_set_lr(r.optim, lr);
+            if (dgm_loader_next(r.loader, &batch, &epoch_end) || dgm_params_zero_grad(params) ||
+                dgm_model_train_step(r.model, batch, step, &loss)) {
+                rc = cli_fail(ctx, "training step");
+                break;
+            }
+            if (t->clip > 0 && dgm_clip_grad_norm(params, t->clip, NULL)) {
+                rc = cli_fail(ctx, "--clip");
+                break;
+            }
+            if (dgm_optim_step(r.optim)) {
+                rc = cli_fail(ctx, "optimizer step");
+                break;
+            }
         }
         step++;
         bool log_now = step % t->log_every == 0 || step == total;
@@ -298,7 +317,7 @@ int cmd_train(int argc, char **argv)
                 double el = now_s() - start;
                 fprintf(r.metrics, "{\"step\": %lld, \"epoch\": %.4f, \"loss\": %.7g, \"lr\": %.6g, "
                         "\"elapsed_s\": %.3f}\n", (long long)step, (double)step / (double)per_epoch,
-                        (double)lv, (double)dgm_optim_lr(r.optim), el);
+                        (double)lv, (double)lr, el);
                 fflush(r.metrics);
             }
         }

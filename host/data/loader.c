@@ -148,6 +148,8 @@ dgm_status dgm_loader_next(dgm_loader *l, dgm_tensor **batch, bool *epoch_ended)
 
 int64_t dgm_loader_batches_per_epoch(const dgm_loader *l) { return l ? l->batches_per_epoch : 0; }
 
+int64_t dgm_loader_batch_size(const dgm_loader *l) { return l ? l->batch : 0; }
+
 void dgm_loader_position(const dgm_loader *l, int64_t *epoch, int64_t *batch_index)
 {
     if (epoch) *epoch = l ? l->epoch : 0;

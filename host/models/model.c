@@ -9,7 +9,7 @@
 #include "models/model_impl.h"
 #include "ops/ops_common.h"
 
-static const dgm_model_ops *const registry[] = {&dgm_gaussian_ops, &dgm_vae_ops};
+static const dgm_model_ops *const registry[] = {&dgm_gaussian_ops, &dgm_vae_ops, &dgm_gan_ops};
 #define N_KINDS (sizeof registry / sizeof registry[0])
 
 static const char *const kind_names[N_KINDS + 1] = {"gaussian", "vae", NULL};
@@ -308,6 +308,25 @@ dgm_status dgm_model_train_step(dgm_model *m, dgm_tensor *batch, int64_t step, d
     DGM_TRY(check_batch(m, batch, "dgm_model_train_step"));
     DGM_TRY(m->ops->train_step(m, batch, step, loss));
     return dgm_backward(m->ctx, *loss);
+}
+
+bool dgm_model_owns_optimizers(const dgm_model *m) { return m && m->ops->train_iteration; }
+
+dgm_status dgm_model_train_iteration(dgm_model *m, dgm_loader *loader,
+                                     const dgm_optim_config *optim, int64_t step,
+                                     dgm_tensor **loss)
+{
+    if (!m || !loss) return DGM_STATUS_INVALID_ARGUMENT;
+    *loss = NULL;
+    if (!loader || !optim)
+        return dgm_set_error(m->ctx, DGM_STATUS_INVALID_ARGUMENT,
+                             "dgm_model_train_iteration: loader and optim must not be NULL");
+    if (!m->ops->train_iteration)
+        return dgm_set_error(m->ctx, DGM_STATUS_UNSUPPORTED,
+                             "dgm_model_train_iteration: a %s model trains with "
+                             "dgm_model_train_step and an optimizer of its parameters",
+                             m->ops->kind);
+    return m->ops->train_iteration(m, loader, optim, step, loss);
 }
 
 dgm_status dgm_model_sample(dgm_model *m, int64_t n, dgm_tensor **out)

@@ -34,6 +34,12 @@ typedef struct dgm_model_ops {
     /* How `dgm train` trains this family when an option is not given (required). */
     void (*train_defaults)(dgm_train_defaults *out);
     dgm_status (*train_step)(dgm_model *m, dgm_tensor *batch, int64_t step, dgm_tensor **loss);
+    /* Optional: a family whose players step their own optimizers (a GAN). One training
+     * iteration: draws its batches from the loader, updates the parameters with optimizers
+     * it makes from `optim` on the first call (lr: this iteration's rate) and returns the
+     * loss to log. When set, dgm train calls it instead of train_step + its optimizer. */
+    dgm_status (*train_iteration)(dgm_model *m, dgm_loader *loader,
+                                  const dgm_optim_config *optim, int64_t step, dgm_tensor **loss);
     dgm_status (*sample)(dgm_model *m, int64_t n, dgm_tensor **out);
     /* Sums `metric` over the rows of batch [B, dim] into *sum (host, double) — the
      * evaluation driver averages over the dataset. */
@@ -73,5 +79,6 @@ dgm_status dgm_read_scalar(dgm_ctx *ctx, dgm_tensor *t, double *value);
 
 extern const dgm_model_ops dgm_gaussian_ops;
 extern const dgm_model_ops dgm_vae_ops;
+extern const dgm_model_ops dgm_gan_ops;
 
 #endif

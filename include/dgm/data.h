@@ -79,6 +79,8 @@ DGM_API void dgm_loader_free(dgm_loader *l);
  * epoch's last (may be NULL). */
 DGM_API dgm_status dgm_loader_next(dgm_loader *l, dgm_tensor **batch, bool *epoch_ended);
 DGM_API int64_t dgm_loader_batches_per_epoch(const dgm_loader *l);
+/* The batch size it was made with (the last batch of an epoch may be shorter). */
+DGM_API int64_t dgm_loader_batch_size(const dgm_loader *l);
 /* Position, to save in a checkpoint and restore: epochs completed and batches served in
  * the current epoch. */
 DGM_API void dgm_loader_position(const dgm_loader *l, int64_t *epoch, int64_t *batch_index);

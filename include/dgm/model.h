@@ -85,6 +85,19 @@ DGM_API int dgm_model_sample_shape(const dgm_model *m, int64_t shape[3]);
 DGM_API dgm_status dgm_model_train_step(dgm_model *m, dgm_tensor *batch, int64_t step,
                                         dgm_tensor **loss);
 
+/* Whether the model's players step their own optimizers (a GAN): then it trains with
+ * dgm_model_train_iteration, not dgm_model_train_step. */
+DGM_API bool dgm_model_owns_optimizers(const dgm_model *m);
+/* One training iteration of such a model: it draws the batches it needs from `loader`
+ * (a GAN: one per discriminator step), updates its parameters with optimizers it makes
+ * from `optim` on the first call (`optim->lr` is this iteration's rate) and returns in
+ * *loss the scalar to log (a step tensor; a GAN's: the generator's loss). The caller
+ * ends the step afterwards. UNSUPPORTED for models that train with dgm_model_train_step.
+ * Their optimizers' state is not saved in checkpoints yet (no --resume). */
+DGM_API dgm_status dgm_model_train_iteration(dgm_model *m, dgm_loader *loader,
+                                             const dgm_optim_config *optim, int64_t step,
+                                             dgm_tensor **loss);
+
 /* n samples [n, dim] as a step tensor (grad mode is turned off inside). */
 DGM_API dgm_status dgm_model_sample(dgm_model *m, int64_t n, dgm_tensor **out);
 

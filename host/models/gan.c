@@ -1,0 +1,317 @@
+/* Generative adversarial network (Goodfellow et al. 2014): a generator G maps z ~ N(0, I)
+ * (or U(-1, 1)) to samples; a discriminator (critic) D maps a sample — or, with PacGAN
+ * packing (Lin et al. 2018), `pack` samples side by side — to a raw score v.
+ *
+ * One training iteration: `d_steps` discriminator updates, each on a fresh data batch and
+ * generated batch of the same size, minimizing dgm_gan_d_loss (the game's objective for the
+ * chosen --loss, see gan_loss.c) plus λ·WGAN-GP penalty on interpolates (wgan-gp) or γ/2·R1
+ * at the data (--r1 γ); then one generator update minimizing dgm_gan_g_loss. Each player
+ * has its own optimizer over its own range of the one parameter block, so the checkpoint
+ * holds both under PyTorch names: generator.net.* and discriminator.net.* (each an
+ * nn.Sequential under `net`).
+ *
+ * Images (samples of 2 or more dims, e.g. Fashion-MNIST in [0, 1]) are trained in [-1, 1]
+ * with a tanh output, and samples are mapped back to [0, 1]; other data is used as given.
+ * Not yet: an EMA of the generator, mode-coverage metrics in `dgm eval`, per-loss training
+ * defaults and --resume of the optimizers' state. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/gan_loss.h"
+#include "models/model_impl.h"
+#include "ops/ops_common.h"
+
+#define GAN_MAX_HIDDEN 8
+
+typedef struct gan_state {
+    int loss;
+    int64_t latent;
+    bool uniform_z;
+    int d_steps;
+    int pack;
+    float gp, r1;
+    bool image;
+    dgm_mlp *g, *d;
+    int64_t g_off, g_n, d_off, d_n;
+    dgm_optim *g_opt, *d_opt; /* made on the first iteration, from its optimizer config */
+} gan_state;
+
+static const dgm_model_option options[] = {
+    {"loss", "ns", "minimax, ns, f:kl, f:rkl, f:js, f:tv, f:pearson, f:hellinger or wgan-gp"},
+    {"latent", "0", "latent dimensions (0: 2 for 2-D data, 64 otherwise)"},
+    {"z", "normal", "latent distribution: normal (N(0, I)) or uniform (U(-1, 1))"},
+    {"g-hidden", "400,400,400,400", "generator hidden widths"},
+    {"g-bn", "true", "batch norm after each generator hidden layer"},
+    {"d-hidden", "200,200,200", "discriminator hidden widths"},
+    {"d-maxout", "1", "maxout pieces per discriminator unit (1: LeakyReLU(0.2) instead)"},
+    {"d-steps", "0", "discriminator steps per generator step (0: 5 for wgan-gp, else 1)"},
+    {"pack", "1", "PacGAN: samples the discriminator sees at once"},
+    {"gp", "10", "weight λ of the WGAN-GP gradient penalty (wgan-gp only)"},
+    {"r1", "0", "weight γ of the R1 penalty γ/2·E‖∇D(x)‖² at the data (0: off)"},
+    {NULL, NULL, NULL},
+};
+static const dgm_opt_type option_types[] = {
+    DGM_OPT_STRING, DGM_OPT_INT,   DGM_OPT_STRING, DGM_OPT_INT_LIST, DGM_OPT_BOOL, DGM_OPT_INT_LIST,
+    DGM_OPT_INT,    DGM_OPT_INT,   DGM_OPT_INT,    DGM_OPT_FLOAT,    DGM_OPT_FLOAT};
+
+static dgm_status bad(dgm_model *m, const char *what)
+{
+    return dgm_set_error(m->ctx, DGM_STATUS_INVALID_ARGUMENT, "gan option %s", what);
+}
+
+static dgm_status build(dgm_model *m)
+{
+    dgm_ctx *ctx = m->ctx;
+    gan_state *s = calloc(1, sizeof *s);
+    if (!s) return dgm_set_error(ctx, DGM_STATUS_OOM, "out of host memory");
+    m->state = s;
+    s->loss = dgm_gan_loss_parse(dgm_config_string(m, "loss"));
+    if (s->loss < 0) return bad(m, "--loss: expected minimax, ns, f:kl, f:rkl, f:js, f:tv, "
+                                   "f:pearson, f:hellinger or wgan-gp");
+    const char *z = dgm_config_string(m, "z");
+    if (strcmp(z, "normal") && strcmp(z, "uniform")) return bad(m, "--z: expected normal or uniform");
+    s->uniform_z = !strcmp(z, "uniform");
+    s->latent = dgm_config_int(m, "latent");
+    if (s->latent < 0) return bad(m, "--latent: must be >= 0");
+    if (s->latent == 0) s->latent = m->dim <= 2 ? 2 : 64;
+    const int64_t d_steps = dgm_config_int(m, "d-steps"), pack = dgm_config_int(m, "pack");
+    const int64_t maxout = dgm_config_int(m, "d-maxout");
+    if (d_steps < 0 || d_steps > 100) return bad(m, "--d-steps: 0 to 100");
+    if (pack < 1 || pack > 64) return bad(m, "--pack: 1 to 64");
+    if (maxout < 1 || maxout > 16) return bad(m, "--d-maxout: 1 to 16");
+    s->d_steps = d_steps ? (int)d_steps : s->loss == DGM_GAN_WGAN_GP ? 5 : 1;
+    s->pack = (int)pack;
+    s->gp = (float)dgm_config_float(m, "gp");
+    s->r1 = (float)dgm_config_float(m, "r1");
+    if (!(s->gp >= 0.0f) || !(s->r1 >= 0.0f)) return bad(m, "--gp and --r1: must be >= 0");
+    s->image = m->sample_ndim >= 2;
+
+    int64_t gw[GAN_MAX_HIDDEN + 2], dw[GAN_MAX_HIDDEN + 2];
+    const int ng = dgm_config_int_list(m, "g-hidden", gw + 1, GAN_MAX_HIDDEN);
+    const int nd = dgm_config_int_list(m, "d-hidden", dw + 1, GAN_MAX_HIDDEN);
+    if (ng < 1 || ng > GAN_MAX_HIDDEN || nd < 1 || nd > GAN_MAX_HIDDEN)
+        return bad(m, "--g-hidden and --d-hidden: 1 to 8 layers");
+    gw[0] = s->latent;
+    gw[ng + 1] = m->dim;
+    dw[0] = m->dim * s->pack;
+    dw[nd + 1] = 1;
+    dgm_mlp_config gc = dgm_mlp_config_default();
+    gc.batch_norm = dgm_config_bool(m, "g-bn");
+    gc.output_activation = s->image ? DGM_ACT_TANH : DGM_ACT_NONE;
+    DGM_TRY(dgm_mlp_create(m->params, "generator.net", ng + 2, gw, &gc, &s->g));
+    dgm_mlp_config dc = dgm_mlp_config_default();
+    dc.activation = DGM_ACT_LEAKY_RELU;
+    dc.activation_alpha = 0.2f;
+    dc.maxout_k = (int)maxout;
+    return dgm_mlp_create(m->params, "discriminator.net", nd + 2, dw, &dc, &s->d);
+}
+
+static dgm_status ready(dgm_model *m)
+{
+    gan_state *s = m->state;
+    DGM_TRY(dgm_params_prefix_range(m->params, "generator.", &s->g_off, &s->g_n));
+    return dgm_params_prefix_range(m->params, "discriminator.", &s->d_off, &s->d_n);
+}
+
+/* n generated samples [n, dim], in the model's working range ([-1, 1] for images). */
+static dgm_status generate(dgm_model *m, int64_t n, bool training, dgm_tensor **out)
+{
+    gan_state *s = m->state;
+    const int64_t shape[2] = {n, s->latent};
+    dgm_tensor *z = NULL;
+    if (s->uniform_z) DGM_TRY(dgm_rand_uniform(m->ctx, 2, shape, -1.0f, 1.0f, &z));
+    else DGM_TRY(dgm_rand_normal(m->ctx, 2, shape, 0.0f, 1.0f, &z));
+    return dgm_mlp_forward(m->ctx, s->g, z, training, out);
+}
+
+/* D's raw scores [B/pack, 1] of x [B, dim] (B a multiple of pack). */
+static dgm_status discriminate(dgm_model *m, dgm_tensor *x, dgm_tensor **v)
+{
+    gan_state *s = m->state;
+    if (s->pack > 1) {
+        const int64_t shape[2] = {dgm_rows(x) / s->pack, m->dim * s->pack};
+        DGM_TRY(dgm_reshape(m->ctx, x, 2, shape, &x)); /* pack consecutive rows side by side */
+    }
+    return dgm_mlp_forward(m->ctx, s->d, x, true, v);
+}
+
+/* A data batch in the working range, with a number of rows divisible by the pack (the
+ * short last batch of an epoch is skipped when it is not). */
+static dgm_status real_batch(dgm_model *m, dgm_loader *loader, dgm_tensor **x)
+{
+    gan_state *s = m->state;
+    for (int tries = 0; tries < 2; tries++) {
+        bool epoch_end = false;
+        DGM_TRY(dgm_loader_next(loader, x, &epoch_end));
+        if (dgm_rows(*x) % s->pack == 0 && dgm_rows(*x) >= 2) break;
+        *x = NULL;
+    }
+    if (!*x)
+        return dgm_set_error(m->ctx, DGM_STATUS_INVALID_ARGUMENT,
+                             "gan: the batch size must be a multiple of --pack %d (and >= 2)",
+                             s->pack);
+    return s->image ? dgm_scale(m->ctx, *x, 2.0f, -1.0f, x) : DGM_STATUS_OK;
+}
+
+/* x̂ = ε·real + (1 - ε)·fake with ε ~ U(0, 1) per sample. */
+static dgm_status interpolate(dgm_model *m, dgm_tensor *real, dgm_tensor *fake, dgm_tensor **out)
+{
+    const int64_t shape[2] = {dgm_rows(real), 1};
+    dgm_tensor *e = NULL, *d = NULL, *t = NULL;
+    DGM_TRY(dgm_rand_uniform(m->ctx, 2, shape, 0.0f, 1.0f, &e));
+    DGM_TRY(dgm_sub(m->ctx, real, fake, &d));
+    DGM_TRY(dgm_mul(m->ctx, d, e, &t));
+    return dgm_add(m->ctx, fake, t, out);
+}
+
+static dgm_status d_step(dgm_model *m, dgm_loader *loader)
+{
+    gan_state *s = m->state;
+    dgm_ctx *ctx = m->ctx;
+    dgm_tensor *real = NULL, *fake = NULL, *vr = NULL, *vf = NULL, *loss = NULL, *pen = NULL;
+    DGM_TRY(real_batch(m, loader, &real));
+    dgm_ctx_set_grad_enabled(ctx, false); /* the generator is fixed in this step */
+    dgm_status st = generate(m, dgm_rows(real), true, &fake);
+    dgm_ctx_set_grad_enabled(ctx, true);
+    DGM_TRY(st);
+    if (s->r1 > 0.0f) DGM_TRY(dgm_tensor_set_requires_grad(real, true));
+    DGM_TRY(discriminate(m, real, &vr));
+    DGM_TRY(discriminate(m, fake, &vf));
+    DGM_TRY(dgm_gan_d_loss(ctx, s->loss, vr, vf, &loss));
+    if (s->loss == DGM_GAN_WGAN_GP && s->gp > 0.0f) {
+        dgm_tensor *xhat = NULL, *vh = NULL;
+        DGM_TRY(interpolate(m, real, fake, &xhat));
+        DGM_TRY(dgm_tensor_set_requires_grad(xhat, true));
+        DGM_TRY(discriminate(m, xhat, &vh));
+        DGM_TRY(dgm_gan_gradient_penalty(ctx, vh, xhat, &pen));
+        DGM_TRY(dgm_scale(ctx, pen, s->gp, 0.0f, &pen));
+        DGM_TRY(dgm_add(ctx, loss, pen, &loss));
+    }
+    if (s->r1 > 0.0f) {
+        DGM_TRY(dgm_gan_r1_penalty(ctx, vr, real, &pen));
+        DGM_TRY(dgm_scale(ctx, pen, 0.5f * s->r1, 0.0f, &pen));
+        DGM_TRY(dgm_add(ctx, loss, pen, &loss));
+    }
+    DGM_TRY(dgm_params_zero_grad(m->params));
+    DGM_TRY(dgm_backward(ctx, loss));
+    DGM_TRY(dgm_optim_step(s->d_opt));
+    return dgm_ctx_step_end(ctx); /* one backward per step */
+}
+
+static dgm_status g_step(dgm_model *m, int64_t rows, dgm_tensor **loss)
+{
+    gan_state *s = m->state;
+    dgm_tensor *fake = NULL, *vf = NULL;
+    DGM_TRY(generate(m, rows, true, &fake));
+    DGM_TRY(discriminate(m, fake, &vf));
+    DGM_TRY(dgm_gan_g_loss(m->ctx, s->loss, vf, loss));
+    DGM_TRY(dgm_params_zero_grad(m->params));
+    DGM_TRY(dgm_backward(m->ctx, *loss));
+    return dgm_optim_step(s->g_opt);
+}
+
+static dgm_status train_iteration(dgm_model *m, dgm_loader *loader,
+                                  const dgm_optim_config *optim, int64_t step, dgm_tensor **loss)
+{
+    (void)step;
+    gan_state *s = m->state;
+    if (!s->d_opt) {
+        DGM_TRY(dgm_optim_create_range(m->params, s->d_off, s->d_n, optim, &s->d_opt));
+        DGM_TRY(dgm_optim_create_range(m->params, s->g_off, s->g_n, optim, &s->g_opt));
+    }
+    dgm_optim_set_lr(s->d_opt, optim->lr); /* the schedule's rate for this iteration */
+    dgm_optim_set_lr(s->g_opt, optim->lr);
+    for (int k = 0; k < s->d_steps; k++) DGM_TRY(d_step(m, loader));
+    /* The generator's batch: as many samples as a data batch (a multiple of the pack). */
+    const int64_t rows = dgm_loader_batch_size(loader) / s->pack * s->pack;
+    return g_step(m, rows < s->pack ? s->pack : rows, loss);
+}
+
+static dgm_status train_step(dgm_model *m, dgm_tensor *batch, int64_t step, dgm_tensor **loss)
+{
+    (void)batch;
+    (void)step;
+    (void)loss;
+    return dgm_set_error(m->ctx, DGM_STATUS_UNSUPPORTED,
+                         "gan: two players train with their own optimizers: use "
+                         "dgm_model_train_iteration, not dgm_model_train_step");
+}
+
+static dgm_status sample(dgm_model *m, int64_t n, dgm_tensor **out)
+{
+    gan_state *s = m->state;
+    dgm_tensor *x = NULL;
+    DGM_TRY(generate(m, n, false, &x));
+    return s->image ? dgm_scale(m->ctx, x, 0.5f, 0.5f, out) : (*out = x, DGM_STATUS_OK);
+}
+
+/* "d_loss": the discriminator's loss (without penalties) on each data batch against as
+ * many generated samples, summed per sample — how well D separates, on held-out data. */
+static dgm_status evaluate_batch(dgm_model *m, dgm_tensor *batch, const char *metric, double *sum)
+{
+    (void)metric;
+    gan_state *s = m->state;
+    const int64_t rows = dgm_rows(batch) / s->pack * s->pack;
+    if (rows < s->pack) {
+        *sum = 0.0;
+        return DGM_STATUS_OK;
+    }
+    dgm_tensor *x = batch, *fake = NULL, *vr = NULL, *vf = NULL, *l = NULL;
+    if (rows != dgm_rows(batch)) {
+        const int64_t shape[2] = {rows, m->dim};
+        DGM_TRY(dgm_tensor_wrap_step(m->ctx, 2, shape, batch->data, &x)); /* the first rows */
+    }
+    if (s->image) DGM_TRY(dgm_scale(m->ctx, x, 2.0f, -1.0f, &x));
+    DGM_TRY(generate(m, rows, false, &fake));
+    DGM_TRY(discriminate(m, x, &vr));
+    DGM_TRY(discriminate(m, fake, &vf));
+    DGM_TRY(dgm_gan_d_loss(m->ctx, s->loss, vr, vf, &l));
+    DGM_TRY(dgm_read_scalar(m->ctx, l, sum));
+    *sum *= (double)rows;
+    return DGM_STATUS_OK;
+}
+
+/* PacGAN's 2-D setup (Adam 1e-4, betas (0.8, 0.999), batch 100). */
+static void train_defaults(dgm_train_defaults *t)
+{
+    memset(t, 0, sizeof *t);
+    t->run = DGM_RUN_STEPS;
+    t->length = 20000;
+    t->batch = 100;
+    t->optim = dgm_optim_config_default(DGM_OPTIM_ADAM);
+    t->optim.lr = 1e-4f;
+    t->optim.beta1 = 0.8f;
+    t->schedule = (dgm_lr_schedule){.kind = DGM_LR_CONSTANT, .base_lr = t->optim.lr};
+    t->log_every = 500;
+}
+
+static void destroy(dgm_model *m)
+{
+    gan_state *s = m->state;
+    if (!s) return;
+    dgm_optim_free(s->g_opt);
+    dgm_optim_free(s->d_opt);
+    dgm_mlp_free(s->g);
+    dgm_mlp_free(s->d);
+    free(s);
+}
+
+const dgm_model_ops dgm_gan_ops = {
+    .kind = "gan",
+    .summary = "generative adversarial network: MLP generator and discriminator, minimax / "
+               "non-saturating / f-GAN / WGAN-GP objectives, PacGAN packing",
+    .options = options,
+    .option_types = option_types,
+    .metrics = "d_loss",
+    .default_metrics = "d_loss",
+    .build = build,
+    .ready = ready,
+    .train_defaults = train_defaults,
+    .train_step = train_step,
+    .train_iteration = train_iteration,
+    .sample = sample,
+    .evaluate_batch = evaluate_batch,
+    .destroy = destroy,
+};
