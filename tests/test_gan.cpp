@@ -101,4 +101,20 @@ TEST_F(Gan, CheckpointNamesBothPlayersAndUnsupportedThingsSaySo)
     EXPECT_NE(pack.err.find("--pack"), std::string::npos) << pack.err;
 }
 
+// The model list names every registered kind (it once missed one), and the help shows the
+// gan's options and training defaults.
+TEST_F(Gan, IsListedAndHelpShowsItsOptionsAndDefaults)
+{
+    bool found = false;
+    for (const char *const *k = dgm_model_kinds(); *k; k++) {
+        EXPECT_NE(dgm_model_summary(*k), nullptr) << *k;
+        found = found || !std::strcmp(*k, "gan");
+    }
+    EXPECT_TRUE(found);
+    CliResult h = dgm("train gan --help");
+    ASSERT_EQ(h.code, 0) << h.err;
+    for (const char *s : {"model gan:", "--loss", "--pack", "--d-steps", "20000 steps", "adam, lr 0.0001"})
+        EXPECT_NE(h.out.find(s), std::string::npos) << s << "\n" << h.out;
+}
+
 }  // namespace

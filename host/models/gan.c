@@ -283,7 +283,8 @@ static void train_defaults(dgm_train_defaults *t)
     t->optim = dgm_optim_config_default(DGM_OPTIM_ADAM);
     t->optim.lr = 1e-4f;
     t->optim.beta1 = 0.8f;
-    t->schedule = (dgm_lr_schedule){.kind = DGM_LR_CONSTANT, .base_lr = t->optim.lr};
+    /* A cosine decay to 0 over the run: the players' oscillation dies down at the end. */
+    t->schedule = (dgm_lr_schedule){.kind = DGM_LR_COSINE, .base_lr = t->optim.lr};
     t->log_every = 500;
 }
 

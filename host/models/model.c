@@ -12,7 +12,10 @@
 static const dgm_model_ops *const registry[] = {&dgm_gaussian_ops, &dgm_vae_ops, &dgm_gan_ops};
 #define N_KINDS (sizeof registry / sizeof registry[0])
 
-static const char *const kind_names[N_KINDS + 1] = {"gaussian", "vae", NULL};
+/* The registry's kinds in its order (a test checks each names its entry). */
+static const char *const kind_names[] = {"gaussian", "vae", "gan", NULL};
+_Static_assert(sizeof kind_names / sizeof kind_names[0] == N_KINDS + 1,
+               "kind_names must list every registered model");
 
 const char *const *dgm_model_kinds(void) { return kind_names; }
 
