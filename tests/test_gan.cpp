@@ -113,7 +113,7 @@ TEST_F(Gan, IsListedAndHelpShowsItsOptionsAndDefaults)
     EXPECT_TRUE(found);
     CliResult h = dgm("train gan --help");
     ASSERT_EQ(h.code, 0) << h.err;
-    for (const char *s : {"model gan:", "--loss", "--pack", "--d-steps", "20000 steps", "adam, lr 0.0001"})
+    for (const char *s : {"model gan:", "--loss", "--pack", "--d-steps", "20000 steps", "adam, lr 0.0001", "lr schedule constant"})
         EXPECT_NE(h.out.find(s), std::string::npos) << s << "\n" << h.out;
 }
 

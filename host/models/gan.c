@@ -283,8 +283,9 @@ static void train_defaults(dgm_train_defaults *t)
     t->optim = dgm_optim_config_default(DGM_OPTIM_ADAM);
     t->optim.lr = 1e-4f;
     t->optim.beta1 = 0.8f;
-    /* A cosine decay to 0 over the run: the players' oscillation dies down at the end. */
-    t->schedule = (dgm_lr_schedule){.kind = DGM_LR_COSINE, .base_lr = t->optim.lr};
+    /* Constant, as PacGAN. A cosine decay to 0 was tried once on grid25: 25/25 modes and
+     * reverse KL 0.19 (constant: 24, 0.64) but 47.6 % high-quality (constant: 55.8 %). */
+    t->schedule = (dgm_lr_schedule){.kind = DGM_LR_CONSTANT, .base_lr = t->optim.lr};
     t->log_every = 500;
 }
 
