@@ -66,7 +66,8 @@ TEST_F(Gan, EveryLossPenaltyAndPackingRunsFinite)
     const std::string data = gaussian_csv(600);
     const char *runs[] = {"--loss minimax", "--loss ns --r1 1 --pack 2", "--loss f:kl",
                           "--loss f:rkl", "--loss f:js", "--loss f:tv", "--loss f:pearson",
-                          "--loss f:hellinger", "--loss wgan-gp --pack 3 --d-maxout 3"};
+                          "--loss f:hellinger", "--loss wgan-gp --pack 3 --d-maxout 3",
+                          "--loss ns --ema 0.99"};
     for (const char *opts : runs) {
         CliResult r = dgm("train gan --data " + data + " --device cpu --steps 30 --batch 60 "
                           "--g-hidden 16 --d-hidden 16 --log-every 10 " + opts + " --out " + dir + "/r");
@@ -87,6 +88,13 @@ TEST_F(Gan, CheckpointNamesBothPlayersAndUnsupportedThingsSaySo)
                              "generator.net.3.weight", "discriminator.net.0.weight",
                              "discriminator.net.2.bias"})
         EXPECT_NE(i.out.find(name), std::string::npos) << name << "\n" << i.out;
+    // With --ema the average is a third module in the checkpoint, and sampling uses it.
+    ASSERT_EQ(dgm("train gan --data " + data + " --device cpu --steps 5 --batch 50 --g-hidden 8 "
+                  "--d-hidden 8 --ema 0.9 --out " + dir + "/e").code, 0);
+    CliResult ie = dgm("info " + dir + "/e/checkpoint.safetensors");
+    for (const char *name : {"generator_ema.net.0.weight", "generator_ema.net.1.running_var"})
+        EXPECT_NE(ie.out.find(name), std::string::npos) << name << "\n" << ie.out;
+    EXPECT_EQ(samples(dir + "/e/checkpoint.safetensors", 10).size(), 20u);
     CliResult e = dgm("eval " + dir + "/r/checkpoint.safetensors --data " + data);
     EXPECT_EQ(e.code, 0) << e.err;
     EXPECT_NE(e.out.find("d_loss"), std::string::npos) << e.out;

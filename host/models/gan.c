@@ -10,10 +10,15 @@
  * holds both under PyTorch names: generator.net.* and discriminator.net.* (each an
  * nn.Sequential under `net`).
  *
+ * With --ema d > 0 a third MLP, generator_ema.net.*, keeps the exponential moving average
+ * of the generator's weights (ema = d·ema + (1 - d)·w after each generator update; its
+ * batch-norm statistics copied from the generator's) and is what `sample` uses. It sits in
+ * the block, so the checkpoint carries it; no optimizer covers it.
+ *
  * Images (samples of 2 or more dims, e.g. Fashion-MNIST in [0, 1]) are trained in [-1, 1]
  * with a tanh output, and samples are mapped back to [0, 1]; other data is used as given.
- * Not yet: an EMA of the generator, mode-coverage metrics in `dgm eval`, per-loss training
- * defaults and --resume of the optimizers' state. */
+ * Not yet: mode-coverage metrics in `dgm eval`, per-loss training defaults and --resume of
+ * the optimizers' state. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,9 +37,10 @@ typedef struct gan_state {
     int d_steps;
     int pack;
     float gp, r1;
+    float ema;
     bool image;
-    dgm_mlp *g, *d;
-    int64_t g_off, g_n, d_off, d_n;
+    dgm_mlp *g, *d, *g_ema; /* g_ema: NULL without --ema */
+    int64_t g_off, g_n, d_off, d_n, e_off, e_n;
     dgm_optim *g_opt, *d_opt; /* made on the first iteration, from its optimizer config */
 } gan_state;
 
@@ -50,11 +56,12 @@ static const dgm_model_option options[] = {
     {"pack", "1", "PacGAN: samples the discriminator sees at once"},
     {"gp", "10", "weight λ of the WGAN-GP gradient penalty (wgan-gp only)"},
     {"r1", "0", "weight γ of the R1 penalty γ/2·E‖∇D(x)‖² at the data (0: off)"},
+    {"ema", "0", "decay of the generator's moving average used for sampling (0: off)"},
     {NULL, NULL, NULL},
 };
 static const dgm_opt_type option_types[] = {
     DGM_OPT_STRING, DGM_OPT_INT,   DGM_OPT_STRING, DGM_OPT_INT_LIST, DGM_OPT_BOOL, DGM_OPT_INT_LIST,
-    DGM_OPT_INT,    DGM_OPT_INT,   DGM_OPT_INT,    DGM_OPT_FLOAT,    DGM_OPT_FLOAT};
+    DGM_OPT_INT,    DGM_OPT_INT,   DGM_OPT_INT,    DGM_OPT_FLOAT,    DGM_OPT_FLOAT, DGM_OPT_FLOAT};
 
 static dgm_status bad(dgm_model *m, const char *what)
 {
@@ -86,6 +93,8 @@ static dgm_status build(dgm_model *m)
     s->gp = (float)dgm_config_float(m, "gp");
     s->r1 = (float)dgm_config_float(m, "r1");
     if (!(s->gp >= 0.0f) || !(s->r1 >= 0.0f)) return bad(m, "--gp and --r1: must be >= 0");
+    s->ema = (float)dgm_config_float(m, "ema");
+    if (!(s->ema >= 0.0f && s->ema < 1.0f)) return bad(m, "--ema: must be in [0, 1)");
     s->image = m->sample_ndim >= 2;
 
     int64_t gw[GAN_MAX_HIDDEN + 2], dw[GAN_MAX_HIDDEN + 2];
@@ -101,6 +110,8 @@ static dgm_status build(dgm_model *m)
     gc.batch_norm = dgm_config_bool(m, "g-bn");
     gc.output_activation = s->image ? DGM_ACT_TANH : DGM_ACT_NONE;
     DGM_TRY(dgm_mlp_create(m->params, "generator.net", ng + 2, gw, &gc, &s->g));
+    if (s->ema > 0.0f)
+        DGM_TRY(dgm_mlp_create(m->params, "generator_ema.net", ng + 2, gw, &gc, &s->g_ema));
     dgm_mlp_config dc = dgm_mlp_config_default();
     dc.activation = DGM_ACT_LEAKY_RELU;
     dc.activation_alpha = 0.2f;
@@ -112,7 +123,36 @@ static dgm_status ready(dgm_model *m)
 {
     gan_state *s = m->state;
     DGM_TRY(dgm_params_prefix_range(m->params, "generator.", &s->g_off, &s->g_n));
+    if (s->g_ema)
+        DGM_TRY(dgm_params_prefix_range(m->params, "generator_ema.", &s->e_off, &s->e_n));
     return dgm_params_prefix_range(m->params, "discriminator.", &s->d_off, &s->d_n);
+}
+
+/* The generator's batch-norm statistics into the average's (same module numbering). */
+static dgm_status copy_bn_stats(dgm_model *m)
+{
+    dgm_params *p = m->params;
+    const size_t len = strlen("generator.");
+    for (int i = 0; i < dgm_params_count(p); i++) {
+        const char *name = dgm_params_name(p, i);
+        if (!dgm_params_is_buffer(p, i) || strncmp(name, "generator.", len)) continue;
+        char twin[160];
+        snprintf(twin, sizeof twin, "generator_ema.%s", name + len);
+        dgm_tensor *to = dgm_params_get(p, twin);
+        if (!to) return DGM_STATUS_STATE_ERROR; /* dgm_params_get set the message */
+        DGM_TRY(dgm_tensor_copy(m->ctx, to, dgm_params_at(p, i)));
+    }
+    return DGM_STATUS_OK;
+}
+
+/* ema = d·ema + (1 - d)·w over the generator's range (d = 0 on the first call: a copy). */
+static dgm_status update_ema(dgm_model *m, float decay)
+{
+    gan_state *s = m->state;
+    if (!s->g_ema) return DGM_STATUS_OK;
+    float *v = dgm_params_values(m->params);
+    DGM_TRY(m->ctx->be->ema_update(m->ctx, (size_t)s->g_n, v + s->e_off, v + s->g_off, decay));
+    return copy_bn_stats(m);
 }
 
 /* n generated samples [n, dim], in the model's working range ([-1, 1] for images). */
@@ -220,13 +260,15 @@ static dgm_status train_iteration(dgm_model *m, dgm_loader *loader,
     if (!s->d_opt) {
         DGM_TRY(dgm_optim_create_range(m->params, s->d_off, s->d_n, optim, &s->d_opt));
         DGM_TRY(dgm_optim_create_range(m->params, s->g_off, s->g_n, optim, &s->g_opt));
+        DGM_TRY(update_ema(m, 0.0f)); /* the average starts at the generator */
     }
     dgm_optim_set_lr(s->d_opt, optim->lr); /* the schedule's rate for this iteration */
     dgm_optim_set_lr(s->g_opt, optim->lr);
     for (int k = 0; k < s->d_steps; k++) DGM_TRY(d_step(m, loader));
     /* The generator's batch: as many samples as a data batch (a multiple of the pack). */
     const int64_t rows = dgm_loader_batch_size(loader) / s->pack * s->pack;
-    return g_step(m, rows < s->pack ? s->pack : rows, loss);
+    DGM_TRY(g_step(m, rows < s->pack ? s->pack : rows, loss));
+    return update_ema(m, s->ema);
 }
 
 static dgm_status train_step(dgm_model *m, dgm_tensor *batch, int64_t step, dgm_tensor **loss)
@@ -243,7 +285,11 @@ static dgm_status sample(dgm_model *m, int64_t n, dgm_tensor **out)
 {
     gan_state *s = m->state;
     dgm_tensor *x = NULL;
-    DGM_TRY(generate(m, n, false, &x));
+    dgm_mlp *live = s->g;
+    if (s->g_ema) s->g = s->g_ema; /* sample with the average */
+    dgm_status st = generate(m, n, false, &x);
+    s->g = live;
+    DGM_TRY(st);
     return s->image ? dgm_scale(m->ctx, x, 0.5f, 0.5f, out) : (*out = x, DGM_STATUS_OK);
 }
 
@@ -296,6 +342,7 @@ static void destroy(dgm_model *m)
     dgm_optim_free(s->g_opt);
     dgm_optim_free(s->d_opt);
     dgm_mlp_free(s->g);
+    dgm_mlp_free(s->g_ema);
     dgm_mlp_free(s->d);
     free(s);
 }
