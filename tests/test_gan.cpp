@@ -109,6 +109,23 @@ TEST_F(Gan, CheckpointNamesBothPlayersAndUnsupportedThingsSaySo)
     EXPECT_NE(pack.err.find("--pack"), std::string::npos) << pack.err;
 }
 
+// `dgm eval` reports mode coverage on the mixture toys (one JSON object), and says which
+// data it needs elsewhere.
+TEST_F(Gan, EvalReportsModeCoverageOnMixtureToys)
+{
+    ASSERT_EQ(dgm("train gan --data ring8 --device cpu --steps 20 --g-hidden 16 --d-hidden 16 "
+                  "--out " + dir + "/r").code, 0);
+    CliResult e = dgm("eval " + dir + "/r/checkpoint.safetensors --data ring8 "
+                      "--metric modes,high_quality,reverse_kl");
+    ASSERT_EQ(e.code, 0) << e.err;
+    for (const char *k : {"\"modes\"", "\"high_quality\"", "\"reverse_kl\""})
+        EXPECT_NE(e.out.find(k), std::string::npos) << k << " in " << e.out;
+    const std::string data = gaussian_csv(300);
+    CliResult bad = dgm("eval " + dir + "/r/checkpoint.safetensors --data " + data + " --metric modes");
+    EXPECT_NE(bad.code, 0);
+    EXPECT_NE(bad.err.find("grid25"), std::string::npos) << bad.err;
+}
+
 // The model list names every registered kind (it once missed one), and the help shows the
 // gan's options and training defaults.
 TEST_F(Gan, IsListedAndHelpShowsItsOptionsAndDefaults)

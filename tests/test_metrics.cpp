@@ -56,6 +56,11 @@ TEST(ToyMixture, CentresAndStdMatchTheSamplers)
         }
         dgm_dataset_free(d);
     }
+    dgm_dataset *d = nullptr;
+    DGM_ASSERT_OK(ctx.get(), dgm_dataset_toy(ctx.get(), "gauss8", 10, 1, &d));
+    EXPECT_STREQ(dgm_dataset_toy_name(d), "gauss8");
+    dgm_dataset_free(d);
+    EXPECT_EQ(dgm_dataset_toy_name(nullptr), nullptr);
     int count = 0;
     double std = 0;
     EXPECT_EQ(dgm_toy_mixture(ctx.get(), "moons", 32, nullptr, &count, &std),

@@ -117,6 +117,9 @@ double dgm_data_rng_normal(dgm_data_rng *r);
 /* One splitmix64 step: a well-mixed 64-bit function of x (used to derive seeds). */
 uint64_t dgm_data_mix64(uint64_t x);
 
+/* Records that ds was drawn from the built-in toy `name` (dgm_dataset_toy_name). */
+void dgm_dataset_set_toy(dgm_dataset *ds, const char *name);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,6 @@
 /* Datasets: n samples of dim floats in one host array [n, dim], optional int32 labels [n],
  * and an informational per-sample shape ({28, 28} for an image). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +15,18 @@ struct dgm_dataset {
     int64_t sample_shape[3];
     float *x;        /* [n, dim] */
     int32_t *labels; /* [n] or NULL */
+    char toy[16];    /* the built-in toy it was drawn from, or "" */
 };
+
+void dgm_dataset_set_toy(dgm_dataset *ds, const char *name)
+{
+    snprintf(ds->toy, sizeof ds->toy, "%s", name);
+}
+
+const char *dgm_dataset_toy_name(const dgm_dataset *ds)
+{
+    return ds && ds->toy[0] ? ds->toy : NULL;
+}
 
 /* Checks n and the sample shape; writes dim. The byte size of x must fit size_t. */
 static dgm_status check_layout(dgm_ctx *ctx, const char *op, int64_t n, int sample_ndim,

@@ -195,7 +195,9 @@ dgm_status dgm_dataset_toy(dgm_ctx *ctx, const char *name, int64_t n, uint64_t s
     int32_t unused = 0;
     for (int64_t i = 0; i < n; i++) t->fn(&r, x + 2 * i, labels ? labels + i : &unused);
     int64_t shape[1] = {2};
-    return dgm_dataset_adopt(ctx, n, 1, shape, x, labels, out);
+    st = dgm_dataset_adopt(ctx, n, 1, shape, x, labels, out);
+    if (st == DGM_STATUS_OK) dgm_dataset_set_toy(*out, t->name);
+    return st;
 }
 
 /* The mixture toys' components, the same constants as the samplers above. */

@@ -436,6 +436,15 @@ dgm_status dgm_model_evaluate(dgm_model *m, const dgm_dataset *data, const char 
                                m->ops->metrics);
             break;
         }
+        if (m->ops->evaluate_samples && in_list(m->ops->sample_metrics, p, len)) {
+            double v = NAN;
+            st = m->ops->evaluate_samples(m, data, name, &v);
+            dgm_ctx_step_end(ctx);
+            if (st == DGM_STATUS_OK) /* NaN (nothing to measure) is written as null */
+                json_object_set_new(result, name, isfinite(v) ? json_real(v) : json_null());
+            p = e ? e + 1 : NULL;
+            continue;
+        }
         double total = 0.0;
         for (int64_t i = 0; i < n && st == DGM_STATUS_OK; i += B) {
             const int64_t rows = n - i < B ? n - i : B, shape[2] = {rows, m->dim};

@@ -45,6 +45,11 @@ typedef struct dgm_model_ops {
      * evaluation driver averages over the dataset. */
     dgm_status (*evaluate_batch)(dgm_model *m, dgm_tensor *batch, const char *metric,
                                  double *sum);
+    /* Optional: metrics of the model's samples against a dataset as a whole (a GAN's mode
+     * coverage), named in sample_metrics (a subset of metrics); *value may be NaN. */
+    const char *sample_metrics;
+    dgm_status (*evaluate_samples)(dgm_model *m, const dgm_dataset *data, const char *metric,
+                                   double *value);
     /* Optional: whether a dataset suits the model (a Bernoulli decoder needs [0, 1]). */
     dgm_status (*check_data)(dgm_model *m, const dgm_dataset *data);
     /* Optional: latent means [B, latent] and reconstructions [B, dim] of a batch. */

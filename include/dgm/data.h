@@ -49,6 +49,8 @@ DGM_API dgm_status dgm_dataset_load_npy(dgm_ctx *ctx, const char *path, dgm_data
  * INVALID_ARGUMENT with a message listing the valid ones. */
 DGM_API dgm_status dgm_dataset_toy(dgm_ctx *ctx, const char *name, int64_t n, uint64_t seed,
                                    dgm_dataset **out);
+/* The toy a dataset was drawn from ("grid25"), or NULL for any other dataset. */
+DGM_API const char *dgm_dataset_toy_name(const dgm_dataset *ds);
 /* The NULL-terminated list of toy names. */
 DGM_API const char *const *dgm_toy_names(void);
 /* The components of a Gaussian-mixture toy ("ring8", "grid25", "gauss8"): the centres
