@@ -109,6 +109,28 @@ TEST_F(Gan, CheckpointNamesBothPlayersAndUnsupportedThingsSaySo)
     EXPECT_NE(pack.err.find("--pack"), std::string::npos) << pack.err;
 }
 
+// `dgm train gan --loss wgan-gp` trains with that loss's defaults (the checkpoint records
+// the betas it used), and --betas still wins over them.
+TEST_F(Gan, WganGpRunsWithItsOwnDefaults)
+{
+    const std::string data = gaussian_csv(300);
+    auto betas_of = [&](const std::string &opts) {
+        const std::string out = dir + "/w";
+        CliResult r = dgm("train gan --data " + data + " --device cpu --steps 3 --batch 50 --g-hidden 8 "
+                          "--d-hidden 8 --loss wgan-gp " + opts + " --out " + out);
+        EXPECT_EQ(r.code, 0) << r.err;
+        CtxPtr ctx = make_ctx(DGM_DEVICE_CPU);
+        char *extra = nullptr;
+        EXPECT_EQ(dgm_checkpoint_meta(ctx.get(), (out + "/checkpoint.safetensors").c_str(), "extra", &extra),
+                  DGM_STATUS_OK);
+        const std::string meta = extra ? extra : "";
+        std::free(extra);
+        return meta;
+    };
+    EXPECT_NE(betas_of("").find("\"betas\":\"0.5,0.9\""), std::string::npos);
+    EXPECT_NE(betas_of("--betas 0.3,0.99").find("\"betas\":\"0.3,0.99\""), std::string::npos);
+}
+
 // `dgm eval` reports mode coverage on the mixture toys (one JSON object), and says which
 // data it needs elsewhere.
 TEST_F(Gan, EvalReportsModeCoverageOnMixtureToys)
@@ -138,8 +160,37 @@ TEST_F(Gan, IsListedAndHelpShowsItsOptionsAndDefaults)
     EXPECT_TRUE(found);
     CliResult h = dgm("train gan --help");
     ASSERT_EQ(h.code, 0) << h.err;
-    for (const char *s : {"model gan:", "--loss", "--pack", "--d-steps", "20000 steps", "adam, lr 0.0001", "lr schedule constant"})
+    for (const char *s : {"model gan:", "--loss", "--pack", "--d-steps", "20000 steps", "adam, lr 0.0001",
+                          "betas 0.8,0.999", "lr schedule constant",
+                          "with --loss wgan-gp (the WGAN-GP paper's toy setup), instead:", "betas 0.5,0.9"})
         EXPECT_NE(h.out.find(s), std::string::npos) << s << "\n" << h.out;
+}
+
+// Each loss trains with its own defaults: wgan-gp with the WGAN-GP paper's Adam betas, and
+// a given option still wins over them.
+TEST(GanDefaults, DependOnTheLoss)
+{
+    dgm_train_defaults ns, w;
+    ASSERT_EQ(dgm_model_train_defaults_for("gan", "{\"loss\": \"ns\"}", &ns), DGM_STATUS_OK);
+    ASSERT_EQ(dgm_model_train_defaults_for("gan", "{\"loss\": \"wgan-gp\", \"pack\": \"2\"}", &w),
+              DGM_STATUS_OK);
+    EXPECT_FLOAT_EQ(ns.optim.beta1, 0.8f);
+    EXPECT_FLOAT_EQ(ns.optim.beta2, 0.999f);
+    EXPECT_FLOAT_EQ(w.optim.beta1, 0.5f);
+    EXPECT_FLOAT_EQ(w.optim.beta2, 0.9f);
+    EXPECT_FLOAT_EQ(w.optim.lr, 1e-4f);
+    EXPECT_EQ(w.batch, 100);
+    dgm_train_defaults none;
+    ASSERT_EQ(dgm_model_train_defaults("gan", &none), DGM_STATUS_OK);  // no options: ns's
+    EXPECT_FLOAT_EQ(none.optim.beta1, ns.optim.beta1);
+    EXPECT_EQ(none.length, ns.length);
+    EXPECT_EQ(dgm_model_train_defaults_for("gan", "[1, 2]", &w), DGM_STATUS_INVALID_ARGUMENT);
+    EXPECT_EQ(dgm_model_train_defaults_for("gan", "{bad", &w), DGM_STATUS_INVALID_ARGUMENT);
+    const dgm_model_option *v = dgm_model_defaults_variants("gan");
+    ASSERT_NE(v, nullptr);
+    EXPECT_STREQ(v[0].name, "loss");
+    EXPECT_STREQ(v[0].default_value, "wgan-gp");
+    EXPECT_EQ(dgm_model_defaults_variants("vae"), nullptr);
 }
 
 }  // namespace

@@ -205,6 +205,8 @@ static int setup(run *r)
         if (st == DGM_STATUS_INVALID_ARGUMENT) return cli_usage_error("%s", dgm_last_error(ctx));
         if (st) return cli_fail(ctx, "creating the model");
     }
+    /* The run: the defaults of this configuration (a resumed one: the checkpoint's). */
+    if ((rc = train_resolve(a, dgm_model_config(r->model), &r->t))) return rc;
     if (dgm_model_check_data(r->model, r->train) != DGM_STATUS_OK)
         return cli_usage_error("--data %s: %s", a->data, dgm_last_error(ctx));
     /* A resumed model keeps its parameters; the data-derived state is rebuilt. */
@@ -239,10 +241,9 @@ int cmd_train(int argc, char **argv)
     }
     train_args *a = &r.a;
     dgm_train_defaults *t = &r.t;
-    train_resolve(a, t);
-    dgm_plateau_init(&r.plateau, &t->converge);
     r.lr_scale = 1.0;
-    rc = setup(&r);
+    rc = setup(&r); /* resolves the run (t) once the model's config is known */
+    dgm_plateau_init(&r.plateau, &t->converge);
     int64_t step = 0;
     if (!rc && a->resume && dgm_model_load_train_state(r.model, r.ckpt, r.optim, r.loader, &step))
         rc = cli_fail(r.ctx, r.ckpt);

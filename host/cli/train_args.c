@@ -44,27 +44,56 @@ void train_describe_run(const dgm_train_defaults *t, char *buf, size_t len)
     }
 }
 
-static void print_defaults(const char *kind)
+#define DEFAULTS_LINES 8
+
+/* The training defaults of `kind` configured by config_json, as "name  value" lines. */
+static int defaults_lines(const char *kind, const char *config_json, char lines[][600])
 {
     dgm_train_defaults t;
-    char run[512], opt[256];
-    if (dgm_model_train_defaults(kind, &t) != DGM_STATUS_OK) return;
+    char run[512];
+    int n = 0;
+    if (dgm_model_train_defaults_for(kind, config_json, &t) != DGM_STATUS_OK) return 0;
     train_describe_run(&t, run, sizeof run);
-    train_describe_optim(&t.optim, opt, sizeof opt);
-    printf("  training defaults:\n    run         %s\n    batch       %lld (a batch larger than the "
-           "training set is the whole set)\n    optimizer   %s\n",
-           run, (long long)t.batch, opt);
+    snprintf(lines[n++], 600, "run         %s", run);
+    snprintf(lines[n++], 600, "batch       %lld (a batch larger than the training set is the whole set)",
+             (long long)t.batch);
+    char *opt = lines[n++];
+    memcpy(opt, "optimizer   ", 12);
+    train_describe_optim(&t.optim, opt + 12, 600 - 12);
     if (t.schedule.kind == DGM_LR_COSINE)
-        printf("    lr schedule %lld warm-up steps, cosine to %g at the end\n",
-               (long long)t.schedule.warmup_steps, (double)t.schedule.min_lr);
+        snprintf(lines[n++], 600, "lr schedule %lld warm-up steps, cosine to %g at the end",
+                 (long long)t.schedule.warmup_steps, (double)t.schedule.min_lr);
     else if (t.schedule.warmup_steps)
-        printf("    lr schedule %lld warm-up steps, then constant\n", (long long)t.schedule.warmup_steps);
-    else printf("    lr schedule constant%s\n", t.run == DGM_RUN_CONVERGED ? " (but for the plateau decays)" : "");
-    if (t.clip > 0) printf("    clip        %g\n", (double)t.clip);
-    else printf("    clip        off\n");
-    printf("    log every   %lld steps\n", (long long)t.log_every);
-    if (t.save_every) printf("    save every  %lld steps\n", (long long)t.save_every);
-    else printf("    save        at the end\n");
+        snprintf(lines[n++], 600, "lr schedule %lld warm-up steps, then constant", (long long)t.schedule.warmup_steps);
+    else
+        snprintf(lines[n++], 600, "lr schedule constant%s", t.run == DGM_RUN_CONVERGED ? " (but for the plateau decays)" : "");
+    if (t.clip > 0) snprintf(lines[n++], 600, "clip        %g", (double)t.clip);
+    else snprintf(lines[n++], 600, "clip        off");
+    snprintf(lines[n++], 600, "log every   %lld steps", (long long)t.log_every);
+    if (t.save_every) snprintf(lines[n++], 600, "save every  %lld steps", (long long)t.save_every);
+    else snprintf(lines[n++], 600, "save        at the end");
+    return n;
+}
+
+/* The kind's training defaults, then what changes with each option value that changes them. */
+static void print_defaults(const char *kind)
+{
+    char base[DEFAULTS_LINES][600], other[DEFAULTS_LINES][600];
+    const int n = defaults_lines(kind, NULL, base);
+    printf("  training defaults:\n");
+    for (int i = 0; i < n; i++) printf("    %s\n", base[i]);
+    const dgm_model_option *v = dgm_model_defaults_variants(kind);
+    for (; v && v->name; v++) {
+        json_t *o = json_object();
+        json_object_set_new(o, v->name, json_string(v->default_value));
+        char *cfg = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        const int m = cfg ? defaults_lines(kind, cfg, other) : 0;
+        free(cfg);
+        printf("  with --%s %s (%s), instead:\n", v->name, v->default_value, v->help);
+        for (int i = 0; i < m; i++)
+            if (i >= n || strcmp(base[i], other[i])) printf("    %s\n", other[i]);
+    }
 }
 
 static void train_help(const char *model)
@@ -191,12 +220,16 @@ int train_parse_args(int argc, char **argv, train_args *a)
     if (a->resume && json_object_size(a->model_options))
         return cli_usage_error("--resume takes the model options from the checkpoint; drop them");
     dgm_train_defaults t;
-    return train_resolve(a, &t);
+    char *cfg = json_dumps(a->model_options, JSON_COMPACT);
+    const int rc = train_resolve(a, cfg, &t);
+    free(cfg);
+    return rc;
 }
 
-int train_resolve(const train_args *a, dgm_train_defaults *t)
+int train_resolve(const train_args *a, const char *config_json, dgm_train_defaults *t)
 {
-    dgm_model_train_defaults(a->model, t);
+    if (dgm_model_train_defaults_for(a->model, config_json, t) != DGM_STATUS_OK)
+        dgm_model_train_defaults(a->model, t);
     if (a->optimizer && strcmp(a->optimizer, dgm_optim_kind_name(t->optim.kind))) {
         const dgm_optim_kind kind = !strcmp(a->optimizer, "sgd")     ? DGM_OPTIM_SGD
                                     : !strcmp(a->optimizer, "adamw") ? DGM_OPTIM_ADAMW

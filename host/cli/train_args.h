@@ -23,9 +23,10 @@ typedef struct train_args {
  * help. */
 int train_parse_args(int argc, char **argv, train_args *a);
 
-/* The run `a` asks for: the model's defaults overridden by the given options. Returns 0 or
- * a usage error (--betas with sgd). */
-int train_resolve(const train_args *a, dgm_train_defaults *t);
+/* The run `a` asks for: the defaults of the model configured by config_json (its options
+ * as a JSON object; a GAN's depend on --loss) overridden by the given options. Returns 0
+ * or a usage error (--betas with sgd). */
+int train_resolve(const train_args *a, const char *config_json, dgm_train_defaults *t);
 
 /* "sgd, lr 0.1, momentum 0.9, nesterov" / "adam, lr 0.001, betas 0.9,0.999, eps 1e-08" */
 void train_describe_optim(const dgm_optim_config *o, char *buf, size_t len);

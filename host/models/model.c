@@ -40,10 +40,40 @@ const char *dgm_model_summary(const char *kind)
 
 dgm_status dgm_model_train_defaults(const char *kind, dgm_train_defaults *out)
 {
+    return dgm_model_train_defaults_for(kind, NULL, out);
+}
+
+dgm_status dgm_model_train_defaults_for(const char *kind, const char *config_json,
+                                        dgm_train_defaults *out)
+{
     const dgm_model_ops *ops = find_kind(kind);
     if (!ops || !out) return DGM_STATUS_INVALID_ARGUMENT;
-    ops->train_defaults(out);
+    json_t *given = NULL;
+    if (config_json && *config_json) {
+        given = json_loads(config_json, 0, NULL);
+        if (!json_is_object(given)) {
+            json_decref(given);
+            return DGM_STATUS_INVALID_ARGUMENT;
+        }
+    }
+    ops->train_defaults(given, out);
+    json_decref(given);
     return DGM_STATUS_OK;
+}
+
+const dgm_model_option *dgm_model_defaults_variants(const char *kind)
+{
+    const dgm_model_ops *ops = find_kind(kind);
+    return ops ? ops->defaults_variants : NULL;
+}
+
+const char *dgm_given_option(const json_t *given, const dgm_model_option *table, const char *name)
+{
+    const char *text = json_string_value(json_object_get(given, name));
+    if (text) return text;
+    for (; table->name; table++)
+        if (!strcmp(table->name, name)) return table->default_value;
+    return NULL;
 }
 
 const char *dgm_model_metric_names(const char *kind)

@@ -31,8 +31,13 @@ typedef struct dgm_model_ops {
     /* Optional: before training on `data` (dgm_model_prepare): data-derived training state,
      * and when init_params a data-dependent initialization of the parameters. */
     dgm_status (*prepare)(dgm_model *m, const dgm_dataset *data, bool init_params);
-    /* How `dgm train` trains this family when an option is not given (required). */
-    void (*train_defaults)(dgm_train_defaults *out);
+    /* How `dgm train` trains this family when an option is not given (required). `given`:
+     * the model options given (a JSON object, or NULL), for families whose defaults depend
+     * on one (read it with dgm_given_option). */
+    void (*train_defaults)(const json_t *given, dgm_train_defaults *out);
+    /* Optional: option values that change the training defaults, for --help (ends with
+     * name NULL; help says whose setup those defaults are). */
+    const dgm_model_option *defaults_variants;
     dgm_status (*train_step)(dgm_model *m, dgm_tensor *batch, int64_t step, dgm_tensor **loss);
     /* Optional: a family whose players step their own optimizers (a GAN). One training
      * iteration: draws its batches from the loader, updates the parameters with optimizers
@@ -78,6 +83,10 @@ bool dgm_config_bool(const dgm_model *m, const char *name);
 const char *dgm_config_string(const dgm_model *m, const char *name);
 /* Length of an int list; values into out (up to max). */
 int dgm_config_int_list(const dgm_model *m, const char *name, int64_t *out, int max);
+
+/* The value of option `name` in `given` (a JSON object of options, or NULL) as text, or
+ * the table's default when it is not given (or not a string). */
+const char *dgm_given_option(const json_t *given, const dgm_model_option *table, const char *name);
 
 /* Reads a one-element tensor to the host (waits for the device). */
 dgm_status dgm_read_scalar(dgm_ctx *ctx, dgm_tensor *t, double *value);

@@ -61,6 +61,15 @@ typedef struct dgm_train_defaults {
 /* Fills *out with the training defaults of `kind`. INVALID_ARGUMENT for an unknown kind or
  * a NULL out (nothing written). Thread-safe: reads constant tables only. */
 DGM_API dgm_status dgm_model_train_defaults(const char *kind, dgm_train_defaults *out);
+/* The same for a model of `kind` configured by config_json (the model options given, as
+ * for dgm_model_create; NULL or "{}": none): some defaults depend on an option (a GAN's
+ * --loss wgan-gp trains with the WGAN-GP paper's optimizer). INVALID_ARGUMENT for an
+ * unknown kind, a NULL out or a config that is not a JSON object. */
+DGM_API dgm_status dgm_model_train_defaults_for(const char *kind, const char *config_json,
+                                                dgm_train_defaults *out);
+/* The option values that change `kind`'s training defaults, as {name, value, whose setup}
+ * entries ending with name NULL; NULL when none do (or for an unknown kind). */
+DGM_API const dgm_model_option *dgm_model_defaults_variants(const char *kind);
 
 /* Creates a model of `kind` for data of `dim` floats per sample (sample_shape: informational,
  * e.g. {28, 28}). config_json is a JSON object of options (NULL or "{}" for the defaults);
