@@ -43,7 +43,7 @@ for a in "$@"; do
     --quick) quick=1 ;;
     --no-peer) peer=0 ;;
     --quality) quality=1 ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "run_bench_gan2d.sh: unknown argument $a" >&2; exit 2 ;;
   esac
 done
