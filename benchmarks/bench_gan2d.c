@@ -11,9 +11,10 @@
  * In one run it measures
  *   dgm   : the training loop exactly as `dgm train gan --data grid25 --device cpu` runs
  *           it (dgm_model_train_iteration with the model's training defaults and the
- *           schedule's rate, the loss read back every log_every = 500 iterations, then
- *           dgm_ctx_step_end), seconds per 1,000 iterations, best of W windows of one
- *           training run after a warm-up;
+ *           schedule's rate — the model ends a step itself after its D step —, the loss
+ *           read back every log_every = 500 iterations and after a window's last one (a
+ *           4-byte copy on the CPU), then dgm_ctx_step_end), seconds per 1,000
+ *           iterations, best of W windows of one training run after a warm-up;
  *   floor : the 53 sgemm calls one iteration performs (checked by interposing cblas_sgemm
  *           under `dgm train gan --data grid25`), with the shapes, transposes and beta that
  *           dgm passes, each timed alone with raw cblas_sgemm (best of several reps),
