@@ -15,15 +15,15 @@
  *           read back every log_every = 500 iterations and after a window's last one (a
  *           4-byte copy on the CPU), then dgm_ctx_step_end), seconds per 1,000
  *           iterations, best of W windows of one training run after a warm-up;
- *   floor : the 53 sgemm calls one iteration performs (checked by interposing cblas_sgemm
+ *   floor : the 42 sgemm calls one iteration performs (checked by interposing cblas_sgemm
  *           under `dgm train gan --data grid25`), with the shapes, transposes and beta that
  *           dgm passes, each timed alone with raw cblas_sgemm (best of several reps),
  *           summed per iteration, ×1000. It is what the loop would cost if everything but
  *           the matrix products were free. Per iteration, in dgm's order:
- *             D step (27): G forward (5, no grad), D forward on the data (4) and on the
- *               fakes (4); backward through D for the fakes then the data, dX (= dZ·W)
- *               and dW (+= dZ^T·X) per layer, no dX at D's input (neither the data nor the
- *               fakes, made without grad, need one): 2 × (3 + 4);
+ *             D step (16): G forward (5, no grad), D forward on the data and the fakes
+ *               in one pass of 2B rows (4); backward through it, dX (= dZ·W) and dW
+ *               (+= dZ^T·X) per layer, no dX at D's input (neither the data nor the
+ *               fakes, made without grad, need one): 3 + 4;
  *             G step (26): G forward (5), D forward on the fakes (4); backward through D
  *               with dX at every layer (the gradient must reach G) and dW (4 + 4: D's
  *               weight gradients are computed although only G's optimizer steps), then
@@ -113,13 +113,11 @@ static int iteration_calls(const nets *nt, gemm_call *c)
 {
     const int b = nt->batch;
     int n = 0;
-    /* D step: fakes made without grad (generator in train mode), D on data then fakes,
-     * one backward: the tape runs in reverse, the fakes' pass first. */
+    /* D step: fakes made without grad (generator in train mode), D on the data and the
+     * fakes in one pass of 2B rows, one backward. */
     n = add_forward(c, n, 'D', 'G', b, nt->gw, nt->g_layers);    /* the fakes, no grad */
-    n = add_forward(c, n, 'D', 'D', b, nt->dw, nt->d_layers);    /* D(data) */
-    n = add_forward(c, n, 'D', 'D', b, nt->dw, nt->d_layers);    /* D(fakes) */
-    n = add_backward(c, n, 'D', 'D', b, nt->dw, nt->d_layers, 0, 0); /* through D(fakes) */
-    n = add_backward(c, n, 'D', 'D', b, nt->dw, nt->d_layers, 0, 0); /* through D(data) */
+    n = add_forward(c, n, 'D', 'D', 2 * b, nt->dw, nt->d_layers);        /* D(data, fakes) */
+    n = add_backward(c, n, 'D', 'D', 2 * b, nt->dw, nt->d_layers, 0, 0); /* through it */
     /* G step: fakes with grad, D on them, backward through D (its weight gradients too)
      * into G; z needs no gradient. */
     n = add_forward(c, n, 'G', 'G', b, nt->gw, nt->g_layers);

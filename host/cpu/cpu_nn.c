@@ -66,6 +66,10 @@ dgm_status dgm_cpu_maxout_backward(dgm_ctx *ctx, int64_t rows, int64_t cols, int
     return DGM_STATUS_OK;
 }
 
+/* Batch norm walks the rows of a block of BN_BLOCK columns at a time: contiguous loads
+ * that vectorize, with per-column double sums (a column-at-a-time walk strides by `cols`). */
+#define BN_BLOCK 256
+
 dgm_status dgm_cpu_batchnorm_forward(dgm_ctx *ctx, int training, int64_t rows, int64_t cols,
                                      float eps, float momentum, const float *x,
                                      const float *gamma, const float *beta,
@@ -73,33 +77,50 @@ dgm_status dgm_cpu_batchnorm_forward(dgm_ctx *ctx, int training, int64_t rows, i
                                      float *save_mean, float *save_invstd)
 {
     (void)ctx;
-    for (int64_t c = 0; c < cols; c++) {
-        float mean, invstd;
+    for (int64_t c0 = 0; c0 < cols; c0 += BN_BLOCK) {
+        const int64_t w = cols - c0 < BN_BLOCK ? cols - c0 : BN_BLOCK;
+        float mean[BN_BLOCK], invstd[BN_BLOCK], g[BN_BLOCK], b[BN_BLOCK];
         if (training) {
-            double s = 0.0, ss = 0.0;
-            for (int64_t r = 0; r < rows; r++) s += x[r * cols + c];
-            const double m = s / (double)rows;
+            double s[BN_BLOCK] = {0}, ss[BN_BLOCK] = {0}, m[BN_BLOCK];
             for (int64_t r = 0; r < rows; r++) {
-                const double d = x[r * cols + c] - m;
-                ss += d * d;
+                const float *xr = x + r * cols + c0;
+                for (int64_t j = 0; j < w; j++) s[j] += xr[j];
             }
-            const double var = ss / (double)rows;
-            mean = (float)m;
-            invstd = (float)(1.0 / sqrt(var + (double)eps));
-            if (running_mean)
-                running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean;
-            if (running_var)
-                running_var[c] = (1.0f - momentum) * running_var[c] +
-                                 momentum * (float)(ss / (double)(rows - 1));
+            for (int64_t j = 0; j < w; j++) m[j] = s[j] / (double)rows;
+            for (int64_t r = 0; r < rows; r++) { /* two passes: the variance about the mean */
+                const float *xr = x + r * cols + c0;
+                for (int64_t j = 0; j < w; j++) {
+                    const double d = xr[j] - m[j];
+                    ss[j] += d * d;
+                }
+            }
+            for (int64_t j = 0; j < w; j++) {
+                const int64_t c = c0 + j;
+                mean[j] = (float)m[j];
+                invstd[j] = (float)(1.0 / sqrt(ss[j] / (double)rows + (double)eps));
+                if (running_mean)
+                    running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean[j];
+                if (running_var)
+                    running_var[c] = (1.0f - momentum) * running_var[c] +
+                                     momentum * (float)(ss[j] / (double)(rows - 1));
+            }
         } else {
-            mean = running_mean[c];
-            invstd = 1.0f / sqrtf(running_var[c] + eps);
+            for (int64_t j = 0; j < w; j++) {
+                mean[j] = running_mean[c0 + j];
+                invstd[j] = 1.0f / sqrtf(running_var[c0 + j] + eps);
+            }
         }
-        save_mean[c] = mean;
-        save_invstd[c] = invstd;
-        const float g = gamma ? gamma[c] : 1.0f, b = beta ? beta[c] : 0.0f;
-        for (int64_t r = 0; r < rows; r++)
-            y[r * cols + c] = dgm_batchnorm_apply(x[r * cols + c], mean, invstd, g, b);
+        for (int64_t j = 0; j < w; j++) {
+            save_mean[c0 + j] = mean[j];
+            save_invstd[c0 + j] = invstd[j];
+            g[j] = gamma ? gamma[c0 + j] : 1.0f;
+            b[j] = beta ? beta[c0 + j] : 0.0f;
+        }
+        for (int64_t r = 0; r < rows; r++) {
+            const float *xr = x + r * cols + c0;
+            float *yr = y + r * cols + c0;
+            for (int64_t j = 0; j < w; j++) yr[j] = dgm_batchnorm_apply(xr[j], mean[j], invstd[j], g[j], b[j]);
+        }
     }
     return DGM_STATUS_OK;
 }
@@ -111,24 +132,37 @@ dgm_status dgm_cpu_batchnorm_backward(dgm_ctx *ctx, int training, int64_t rows, 
                                       float *dbeta)
 {
     (void)ctx;
-    for (int64_t c = 0; c < cols; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double sdy = 0.0, sdyx = 0.0;
+    const float n = training ? (float)rows : 0.0f;
+    for (int64_t c0 = 0; c0 < cols; c0 += BN_BLOCK) {
+        const int64_t w = cols - c0 < BN_BLOCK ? cols - c0 : BN_BLOCK;
+        const float *mean = save_mean + c0, *invstd = save_invstd + c0;
+        double sdy[BN_BLOCK] = {0}, sdyx[BN_BLOCK] = {0};
         for (int64_t r = 0; r < rows; r++) {
-            const int64_t i = r * cols + c;
-            sdy += dy[i];
-            sdyx += dy[i] * (x[i] - mean) * invstd;
+            const float *xr = x + r * cols + c0, *dyr = dy + r * cols + c0;
+            for (int64_t j = 0; j < w; j++) {
+                sdy[j] += dyr[j];
+                sdyx[j] += dyr[j] * (xr[j] - mean[j]) * invstd[j];
+            }
         }
-        if (dgamma) dgamma[c] += (float)sdyx;
-        if (dbeta) dbeta[c] += (float)sdy;
+        for (int64_t j = 0; j < w; j++) {
+            if (dgamma) dgamma[c0 + j] += (float)sdyx[j];
+            if (dbeta) dbeta[c0 + j] += (float)sdy[j];
+        }
         if (!dx) continue;
-        const float g = gamma ? gamma[c] : 1.0f;
-        const float n = training ? (float)rows : 0.0f;
+        float g[BN_BLOCK], fsdy[BN_BLOCK], fsdyx[BN_BLOCK];
+        for (int64_t j = 0; j < w; j++) {
+            g[j] = gamma ? gamma[c0 + j] : 1.0f;
+            fsdy[j] = (float)sdy[j];
+            fsdyx[j] = (float)sdyx[j];
+        }
         for (int64_t r = 0; r < rows; r++) {
-            const int64_t i = r * cols + c;
-            const float xhat = (x[i] - mean) * invstd;
-            dx[i] = dgm_axpby(beta_dx, dx[i],
-                              dgm_batchnorm_dx(dy[i], xhat, g, invstd, (float)sdy, (float)sdyx, n));
+            const float *xr = x + r * cols + c0, *dyr = dy + r * cols + c0;
+            float *dxr = dx + r * cols + c0;
+            for (int64_t j = 0; j < w; j++) {
+                const float xhat = (xr[j] - mean[j]) * invstd[j];
+                dxr[j] = dgm_axpby(beta_dx, dxr[j],
+                                   dgm_batchnorm_dx(dyr[j], xhat, g[j], invstd[j], fsdy[j], fsdyx[j], n));
+            }
         }
     }
     return DGM_STATUS_OK;

@@ -167,15 +167,44 @@ static dgm_status generate(dgm_model *m, int64_t n, bool training, dgm_tensor **
     return dgm_mlp_forward(m->ctx, s->g, z, training, out);
 }
 
+/* x [B, dim] as D's input rows [B/pack, dim·pack]: consecutive rows side by side. */
+static dgm_status packed(dgm_model *m, dgm_tensor *x, dgm_tensor **out)
+{
+    gan_state *s = m->state;
+    *out = x;
+    if (s->pack == 1) return DGM_STATUS_OK;
+    const int64_t shape[2] = {dgm_rows(x) / s->pack, m->dim * s->pack};
+    return dgm_reshape(m->ctx, x, 2, shape, out);
+}
+
 /* D's raw scores [B/pack, 1] of x [B, dim] (B a multiple of pack). */
 static dgm_status discriminate(dgm_model *m, dgm_tensor *x, dgm_tensor **v)
 {
     gan_state *s = m->state;
-    if (s->pack > 1) {
-        const int64_t shape[2] = {dgm_rows(x) / s->pack, m->dim * s->pack};
-        DGM_TRY(dgm_reshape(m->ctx, x, 2, shape, &x)); /* pack consecutive rows side by side */
-    }
+    DGM_TRY(packed(m, x, &x));
     return dgm_mlp_forward(m->ctx, s->d, x, true, v);
+}
+
+/* D's scores of a data and a generated batch of the same size in one pass over both (D
+ * has no batch norm, so each row's score is what a pass of its own gives; one pass of
+ * 2B rows makes half the matrix products, each twice as large). */
+static dgm_status discriminate_pair(dgm_model *m, dgm_tensor *real, dgm_tensor *fake,
+                                    dgm_tensor **vr, dgm_tensor **vf)
+{
+    gan_state *s = m->state;
+    dgm_ctx *ctx = m->ctx;
+    dgm_tensor *pr = NULL, *pf = NULL, *both = NULL, *v = NULL;
+    DGM_TRY(packed(m, real, &pr));
+    DGM_TRY(packed(m, fake, &pf));
+    const int64_t rows = dgm_rows(pr), width = m->dim * s->pack;
+    DGM_TRY(dgm_concat_cols(ctx, pr, pf, &both)); /* [rows, 2·width]: row i = real i, fake i */
+    const int64_t interleaved[2] = {2 * rows, width};
+    DGM_TRY(dgm_reshape(ctx, both, 2, interleaved, &both));
+    DGM_TRY(dgm_mlp_forward(ctx, s->d, both, true, &v));
+    const int64_t pairs[2] = {rows, 2};
+    DGM_TRY(dgm_reshape(ctx, v, 2, pairs, &v));
+    DGM_TRY(dgm_slice_cols(ctx, v, 0, 1, vr));
+    return dgm_slice_cols(ctx, v, 1, 1, vf);
 }
 
 /* A data batch in the working range, with a number of rows divisible by the pack (the
@@ -218,8 +247,7 @@ static dgm_status d_step(dgm_model *m, dgm_loader *loader)
     dgm_ctx_set_grad_enabled(ctx, true);
     DGM_TRY(st);
     if (s->r1 > 0.0f) DGM_TRY(dgm_tensor_set_requires_grad(real, true));
-    DGM_TRY(discriminate(m, real, &vr));
-    DGM_TRY(discriminate(m, fake, &vf));
+    DGM_TRY(discriminate_pair(m, real, fake, &vr, &vf));
     DGM_TRY(dgm_gan_d_loss(ctx, s->loss, vr, vf, &loss));
     if (s->loss == DGM_GAN_WGAN_GP && s->gp > 0.0f) {
         dgm_tensor *xhat = NULL, *vh = NULL;
