@@ -67,7 +67,7 @@ TEST_F(Gan, EveryLossPenaltyAndPackingRunsFinite)
     const char *runs[] = {"--loss minimax", "--loss ns --r1 1 --pack 2", "--loss f:kl",
                           "--loss f:rkl", "--loss f:js", "--loss f:tv", "--loss f:pearson",
                           "--loss f:hellinger", "--loss wgan-gp --pack 3 --d-maxout 3",
-                          "--loss ns --ema 0.99"};
+                          "--loss ns --ema 0.99", "--loss ns --d-lr-mult 4"};
     for (const char *opts : runs) {
         CliResult r = dgm("train gan --data " + data + " --device cpu --steps 30 --batch 60 "
                           "--g-hidden 16 --d-hidden 16 --log-every 10 " + opts + " --out " + dir + "/r");
@@ -104,6 +104,9 @@ TEST_F(Gan, CheckpointNamesBothPlayersAndUnsupportedThingsSaySo)
     CliResult bad = dgm("train gan --data " + data + " --loss f:nope --out " + dir + "/b");
     EXPECT_EQ(bad.code, 2);
     EXPECT_NE(bad.err.find("--loss"), std::string::npos) << bad.err;
+    CliResult ttur = dgm("train gan --data " + data + " --d-lr-mult -2 --out " + dir + "/t");
+    EXPECT_EQ(ttur.code, 2);
+    EXPECT_NE(ttur.err.find("--d-lr-mult"), std::string::npos) << ttur.err;
     CliResult pack = dgm("train gan --data " + data + " --batch 51 --pack 2 --steps 2 --out " + dir + "/p");
     EXPECT_EQ(pack.code, 1);
     EXPECT_NE(pack.err.find("--pack"), std::string::npos) << pack.err;

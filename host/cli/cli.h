@@ -38,6 +38,11 @@ bool cli_has_ext(const char *path, const char *ext);
 int cli_write_samples(dgm_ctx *ctx, const char *path, const float *x, int64_t n, int64_t dim,
                       int sample_ndim, const int64_t *sample_shape, const dgm_extent *extent);
 
+/* For a 2-D model with an exact density (dgm_model_log_density), that density at the
+ * centres of a 128×128 grid over `extent` as a heatmap PNG at path; for other models
+ * nothing, and path is set to "". */
+int cli_write_exact_density(dgm_ctx *ctx, dgm_model *m, char *path, const dgm_extent *extent);
+
 int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

@@ -140,3 +140,32 @@ int cli_write_samples(dgm_ctx *ctx, const char *path, const float *x, int64_t n,
     if (st != DGM_STATUS_OK) return cli_fail(ctx, path);
     return CLI_OK;
 }
+
+int cli_write_exact_density(dgm_ctx *ctx, dgm_model *m, char *path, const dgm_extent *extent)
+{
+    enum { bins = 128 };
+    float *pts = malloc(2 * bins * bins * sizeof *pts), *dens = malloc(bins * bins * sizeof *dens);
+    int rc = pts && dens ? CLI_OK : cli_error("out of memory");
+    for (int by = 0; !rc && by < bins; by++)
+        for (int bx = 0; bx < bins; bx++) {
+            float *p = pts + 2 * (by * bins + bx);
+            p[0] = extent->xmin + (extent->xmax - extent->xmin) * ((float)bx + 0.5f) / bins;
+            p[1] = extent->ymin + (extent->ymax - extent->ymin) * ((float)by + 0.5f) / bins;
+        }
+    const int64_t shape[2] = {bins * bins, 2};
+    dgm_tensor *x = NULL, *logp = NULL;
+    if (!rc && dgm_tensor_from_host(ctx, 2, shape, pts, &x)) rc = cli_fail(ctx, "the density grid");
+    if (!rc) {
+        dgm_status st = dgm_model_log_density(m, x, &logp);
+        if (st == DGM_STATUS_UNSUPPORTED) path[0] = 0; /* no exact density: no picture */
+        else if (st || dgm_tensor_to_host(ctx, logp, dens)) rc = cli_fail(ctx, "the model's density");
+    }
+    if (!rc && path[0]) {
+        for (int i = 0; i < bins * bins; i++) dens[i] = expf(dens[i]);
+        if (dgm_save_heatmap_png(ctx, path, dens, bins, extent, 512)) rc = cli_fail(ctx, path);
+    }
+    dgm_ctx_step_end(ctx);
+    free(pts);
+    free(dens);
+    return rc;
+}

@@ -63,6 +63,7 @@ typedef struct run {
     bool converged;
     FILE *metrics;
     char dir[4096], ckpt[4200], metrics_path[4200], samples_path[4200], density_path[4200];
+    char exact_density_path[4200]; /* "" unless the model has an exact density (2-D data) */
 } run;
 
 static void run_free(run *r)
@@ -159,6 +160,8 @@ static int write_samples(run *r)
         /* 2-D data: also the samples' 2-D histogram over the data's extent. */
         if (!rc && dim == 2 && dgm_save_density_png(ctx, r->density_path, host, n, &ext, 64, 512))
             rc = cli_fail(ctx, r->density_path);
+        /* and, for a model with an exact density (a flow), that density on a grid */
+        if (!rc && dim == 2) rc = cli_write_exact_density(ctx, r->model, r->exact_density_path, &ext);
     }
     dgm_ctx_step_end(ctx);
     free(host);
@@ -178,6 +181,7 @@ static int setup(run *r)
     snprintf(r->ckpt, sizeof r->ckpt, "%s/checkpoint.safetensors", r->dir);
     snprintf(r->metrics_path, sizeof r->metrics_path, "%s/metrics.jsonl", r->dir);
     snprintf(r->density_path, sizeof r->density_path, "%s/samples-density.png", r->dir);
+    snprintf(r->exact_density_path, sizeof r->exact_density_path, "%s/density.png", r->dir);
 
     if (dgm_dataset_load(ctx, a->data, DGM_SPLIT_TRAIN, a->seed, &r->train))
         return cli_fail(ctx, "--data");
@@ -342,8 +346,10 @@ int cmd_train(int argc, char **argv)
         printf("trained %s on %s for %lld steps (%.1f epochs%s) in %.1f s on %s; final loss %.5g\n",
                a->model, a->data, (long long)step, (double)step / (double)per_epoch, how, el,
                dgm_device_name(dgm_ctx_device(ctx)), last_loss);
-        printf("wrote %s, %s, %s%s%s\n", r.ckpt, r.metrics_path, r.samples_path,
-               dgm_model_dim(r.model) == 2 ? ", " : "", dgm_model_dim(r.model) == 2 ? r.density_path : "");
+        const bool plane = dgm_model_dim(r.model) == 2;
+        printf("wrote %s, %s, %s%s%s%s%s\n", r.ckpt, r.metrics_path, r.samples_path,
+               plane ? ", " : "", plane ? r.density_path : "", plane && r.exact_density_path[0] ? ", " : "",
+               plane ? r.exact_density_path : "");
     }
     run_free(&r);
     return rc;

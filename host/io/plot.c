@@ -239,6 +239,25 @@ static int bin_of(double v, double lo, double hi, int bins)
     return b >= bins ? bins - 1 : (b < 0 ? 0 : b);
 }
 
+/* Each pixel of the plot area coloured by its cell's value over `max` (count or value,
+ * [bins(y), bins(x)], row 0 at ymin); cells of value 0 (or not above 0) stay blank. */
+static void paint_cells(canvas *c, int bins, double max, const uint32_t *count, const float *value)
+{
+    if (!(max > 0.0)) return;
+    for (int i = 0; i < c->w; i++) {
+        const int by = bins - 1 - (int)((int64_t)i * bins / c->w); /* row 0 is the top */
+        for (int j = 0; j < c->w; j++) {
+            const int bx = (int)((int64_t)j * bins / c->w);
+            const size_t cell = (size_t)by * (size_t)bins + (size_t)bx;
+            const double k = count ? (double)count[cell] : (double)value[cell];
+            if (!(k > 0.0)) continue;
+            uint8_t rgb[3];
+            viridis(k > max ? 1.0 : k / max, rgb);
+            put(c, c->x0 + j, c->y0 + i, rgb);
+        }
+    }
+}
+
 dgm_status dgm_save_density_png(dgm_ctx *ctx, const char *path, const float *points, int64_t n,
                                 const dgm_extent *extent, int bins, int size)
 {
@@ -272,20 +291,35 @@ dgm_status dgm_save_density_png(dgm_ctx *ctx, const char *path, const float *poi
         if (*cell < UINT32_MAX) (*cell)++;
         if (*cell > max_count) max_count = *cell;
     }
-    if (max_count > 0) {
-        for (int i = 0; i < c.w; i++) {
-            const int by = bins - 1 - (int)((int64_t)i * bins / c.w); /* row 0 is the top */
-            for (int j = 0; j < c.w; j++) {
-                const int bx = (int)((int64_t)j * bins / c.w);
-                const uint32_t k = count[(size_t)by * (size_t)bins + (size_t)bx];
-                if (k == 0) continue;
-                uint8_t rgb[3];
-                viridis((double)k / (double)max_count, rgb);
-                put(&c, c.x0 + j, c.y0 + i, rgb);
-            }
-        }
-    }
+    paint_cells(&c, bins, max_count, count, NULL);
     free(count);
+    draw_frame(&c);
+    st = dgm_io_write_png(ctx, fn, path, c.rgb, size, size, 3);
+    free(c.rgb);
+    return st;
+}
+
+dgm_status dgm_save_heatmap_png(dgm_ctx *ctx, const char *path, const float *values, int bins,
+                                const dgm_extent *extent, int size)
+{
+    static const char *fn = "dgm_save_heatmap_png";
+    dgm_status st = dgm_check_ctx(ctx);
+    if (st != DGM_STATUS_OK) return st;
+    if (!values || !extent)
+        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "%s: values and extent must not be NULL", fn);
+    canvas c;
+    if ((st = canvas_init(ctx, fn, path, NULL, 0, extent, size, &c)) != DGM_STATUS_OK) return st;
+    if (bins < 1 || bins > c.w) {
+        free(c.rgb);
+        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
+                             "%s: %s: bins %d is outside [1, %d] (the plot area of a %d-pixel "
+                             "picture)", fn, path, bins, c.w, size);
+    }
+    draw_zero_lines(&c);
+    double max = 0.0;
+    for (size_t i = 0; i < (size_t)bins * (size_t)bins; i++)
+        if (isfinite(values[i]) && values[i] > max) max = values[i];
+    paint_cells(&c, bins, max, NULL, values);
     draw_frame(&c);
     st = dgm_io_write_png(ctx, fn, path, c.rgb, size, size, 3);
     free(c.rgb);

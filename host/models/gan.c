@@ -18,8 +18,8 @@
  * Images (samples of 2 or more dims, e.g. Fashion-MNIST in [0, 1]) are trained in [-1, 1]
  * with a tanh output, and samples are mapped back to [0, 1]; other data is used as given.
  * Evaluation: "d_loss" on held-out data, and the mode coverage of 2,500 samples on the
- * mixture toys (see evaluate_samples). Not yet: per-loss training defaults and --resume of
- * the optimizers' state. */
+ * mixture toys (see evaluate_samples). Training defaults depend on --loss (train_defaults).
+ * Not yet: --resume of the optimizers' state. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +39,7 @@ typedef struct gan_state {
     int pack;
     float gp, r1;
     float ema;
+    float d_lr_mult;
     bool image;
     dgm_mlp *g, *d, *g_ema; /* g_ema: NULL without --ema */
     int64_t g_off, g_n, d_off, d_n, e_off, e_n;
@@ -56,13 +57,17 @@ static const dgm_model_option options[] = {
     {"d-steps", "0", "discriminator steps per generator step (0: 5 for wgan-gp, else 1)"},
     {"pack", "1", "PacGAN: samples the discriminator sees at once"},
     {"gp", "10", "weight λ of the WGAN-GP gradient penalty (wgan-gp only)"},
-    {"r1", "0", "weight γ of the R1 penalty γ/2·E‖∇D(x)‖² at the data (0: off)"},
+    {"r1", "-1", "weight γ of the R1 penalty γ/2·E‖∇D(x)‖² at the data (0: off; -1: 0.3, "
+           "or 0 for wgan-gp)"},
     {"ema", "0", "decay of the generator's moving average used for sampling (0: off)"},
+    {"d-lr-mult", "0", "the discriminator's learning rate as a multiple of --lr (TTUR; 0: 4, "
+                       "or 1 for wgan-gp)"},
     {NULL, NULL, NULL},
 };
 static const dgm_opt_type option_types[] = {
     DGM_OPT_STRING, DGM_OPT_INT,   DGM_OPT_STRING, DGM_OPT_INT_LIST, DGM_OPT_BOOL, DGM_OPT_INT_LIST,
-    DGM_OPT_INT,    DGM_OPT_INT,   DGM_OPT_INT,    DGM_OPT_FLOAT,    DGM_OPT_FLOAT, DGM_OPT_FLOAT};
+    DGM_OPT_INT,    DGM_OPT_INT,   DGM_OPT_INT,    DGM_OPT_FLOAT,    DGM_OPT_FLOAT, DGM_OPT_FLOAT,
+    DGM_OPT_FLOAT};
 
 static dgm_status bad(dgm_model *m, const char *what)
 {
@@ -92,10 +97,15 @@ static dgm_status build(dgm_model *m)
     s->d_steps = d_steps ? (int)d_steps : s->loss == DGM_GAN_WGAN_GP ? 5 : 1;
     s->pack = (int)pack;
     s->gp = (float)dgm_config_float(m, "gp");
+    const bool wgan = s->loss == DGM_GAN_WGAN_GP;
     s->r1 = (float)dgm_config_float(m, "r1");
-    if (!(s->gp >= 0.0f) || !(s->r1 >= 0.0f)) return bad(m, "--gp and --r1: must be >= 0");
+    if (s->r1 == -1.0f) s->r1 = wgan ? 0.0f : 0.3f;
+    if (!(s->gp >= 0.0f) || !(s->r1 >= 0.0f)) return bad(m, "--gp and --r1: must be >= 0 (--r1 -1: the default)");
     s->ema = (float)dgm_config_float(m, "ema");
     if (!(s->ema >= 0.0f && s->ema < 1.0f)) return bad(m, "--ema: must be in [0, 1)");
+    s->d_lr_mult = (float)dgm_config_float(m, "d-lr-mult");
+    if (s->d_lr_mult == 0.0f) s->d_lr_mult = wgan ? 1.0f : 4.0f;
+    if (!(s->d_lr_mult > 0.0f && s->d_lr_mult <= 1000.0f)) return bad(m, "--d-lr-mult: in (0, 1000]");
     s->image = m->sample_ndim >= 2;
 
     int64_t gw[GAN_MAX_HIDDEN + 2], dw[GAN_MAX_HIDDEN + 2];
@@ -291,7 +301,7 @@ static dgm_status train_iteration(dgm_model *m, dgm_loader *loader,
         DGM_TRY(dgm_optim_create_range(m->params, s->g_off, s->g_n, optim, &s->g_opt));
         DGM_TRY(update_ema(m, 0.0f)); /* the average starts at the generator */
     }
-    dgm_optim_set_lr(s->d_opt, optim->lr); /* the schedule's rate for this iteration */
+    dgm_optim_set_lr(s->d_opt, optim->lr * s->d_lr_mult); /* this iteration's rates */
     dgm_optim_set_lr(s->g_opt, optim->lr);
     for (int k = 0; k < s->d_steps; k++) DGM_TRY(d_step(m, loader));
     /* The generator's batch: as many samples as a data batch (a multiple of the pack). */

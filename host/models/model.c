@@ -9,11 +9,12 @@
 #include "models/model_impl.h"
 #include "ops/ops_common.h"
 
-static const dgm_model_ops *const registry[] = {&dgm_gaussian_ops, &dgm_vae_ops, &dgm_gan_ops};
+static const dgm_model_ops *const registry[] = {&dgm_gaussian_ops, &dgm_vae_ops, &dgm_gan_ops,
+                                                &dgm_realnvp_ops};
 #define N_KINDS (sizeof registry / sizeof registry[0])
 
 /* The registry's kinds in its order (a test checks each names its entry). */
-static const char *const kind_names[] = {"gaussian", "vae", "gan", NULL};
+static const char *const kind_names[] = {"gaussian", "vae", "gan", "realnvp", NULL};
 _Static_assert(sizeof kind_names / sizeof kind_names[0] == N_KINDS + 1,
                "kind_names must list every registered model");
 
@@ -371,6 +372,23 @@ dgm_status dgm_model_sample(dgm_model *m, int64_t n, dgm_tensor **out)
     bool grad = dgm_ctx_grad_enabled(m->ctx);
     dgm_ctx_set_grad_enabled(m->ctx, false);
     dgm_status st = m->ops->sample(m, n, out);
+    dgm_ctx_set_grad_enabled(m->ctx, grad);
+    return st;
+}
+
+dgm_status dgm_model_log_density(dgm_model *m, dgm_tensor *x, dgm_tensor **out)
+{
+    if (!m || !x || !out) return DGM_STATUS_INVALID_ARGUMENT;
+    *out = NULL;
+    if (!m->ops->log_density)
+        return dgm_set_error(m->ctx, DGM_STATUS_UNSUPPORTED,
+                             "log_density: a %s model has no exact density", m->ops->kind);
+    if (dgm_tensor_ndim(x) != 2 || dgm_tensor_dim(x, 1) != m->dim)
+        return dgm_set_error(m->ctx, DGM_STATUS_SHAPE_MISMATCH, "log_density: x must be [B, %lld]",
+                             (long long)m->dim);
+    bool grad = dgm_ctx_grad_enabled(m->ctx);
+    dgm_ctx_set_grad_enabled(m->ctx, false);
+    dgm_status st = m->ops->log_density(m, x, out);
     dgm_ctx_set_grad_enabled(m->ctx, grad);
     return st;
 }

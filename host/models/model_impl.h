@@ -55,6 +55,8 @@ typedef struct dgm_model_ops {
     const char *sample_metrics;
     dgm_status (*evaluate_samples)(dgm_model *m, const dgm_dataset *data, const char *metric,
                                    double *value);
+    /* Optional: the exact log-density log p(x) per row [B, 1] of x [B, dim] (a flow). */
+    dgm_status (*log_density)(dgm_model *m, dgm_tensor *x, dgm_tensor **out);
     /* Optional: whether a dataset suits the model (a Bernoulli decoder needs [0, 1]). */
     dgm_status (*check_data)(dgm_model *m, const dgm_dataset *data);
     /* Optional: latent means [B, latent] and reconstructions [B, dim] of a batch. */
@@ -94,5 +96,6 @@ dgm_status dgm_read_scalar(dgm_ctx *ctx, dgm_tensor *t, double *value);
 extern const dgm_model_ops dgm_gaussian_ops;
 extern const dgm_model_ops dgm_vae_ops;
 extern const dgm_model_ops dgm_gan_ops;
+extern const dgm_model_ops dgm_realnvp_ops;
 
 #endif

@@ -14,6 +14,7 @@
 #include "dgm/io.h"
 #include "dgm/safetensors.h"
 #include "dgm/metrics.h"
+#include "dgm/flow.h"
 #include "dgm/model.h"
 
 #endif

@@ -36,6 +36,12 @@ DGM_API dgm_status dgm_save_scatter_png(dgm_ctx *ctx, const char *path, const fl
 DGM_API dgm_status dgm_save_density_png(dgm_ctx *ctx, const char *path, const float *points,
                                         int64_t n, const dgm_extent *extent, int bins, int size);
 
+/* A size×size PNG of values on a bins×bins grid over `extent` (values[by·bins + bx], row
+ * 0 at ymin: a density evaluated at the cells' centres), through the same colour map,
+ * scaled to the largest finite value; cells not above 0 stay blank. */
+DGM_API dgm_status dgm_save_heatmap_png(dgm_ctx *ctx, const char *path, const float *values,
+                                        int bins, const dgm_extent *extent, int size);
+
 /* .npy format 1.0, little-endian float32, C order. */
 DGM_API dgm_status dgm_save_npy(dgm_ctx *ctx, const char *path, const float *data, int ndim,
                                 const int64_t *shape);

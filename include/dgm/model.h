@@ -110,6 +110,11 @@ DGM_API dgm_status dgm_model_train_iteration(dgm_model *m, dgm_loader *loader,
 /* n samples [n, dim] as a step tensor (grad mode is turned off inside). */
 DGM_API dgm_status dgm_model_sample(dgm_model *m, int64_t n, dgm_tensor **out);
 
+/* The exact log-density log p(x), nats, of each row of x [B, dim]: *out [B, 1] (a step
+ * tensor; grad mode is off inside). For models with a tractable density on their data as
+ * given (realnvp on non-image data); UNSUPPORTED otherwise. */
+DGM_API dgm_status dgm_model_log_density(dgm_model *m, dgm_tensor *x, dgm_tensor **out);
+
 /* The model's natural metrics on a dataset ("nll" for gaussian: nats per sample). `metrics`
  * is a comma-separated list or NULL for the kind's default; writes a JSON object
  * ({"nll": 1.23, ...}) into out (out_len bytes). */

@@ -1,0 +1,287 @@
+/* RealNVP (Dinh et al. 2017): a normalizing flow of affine couplings, with the exact
+ * log-likelihood by the change of variables,
+ *     log p(x) = log N(f(x); 0, I) + Σ_layers log|det ∂f_k/∂x_k|,
+ * where f maps data to the base (the normalizing direction) and sampling runs the layers'
+ * inverses in reverse order on z ~ N(0, I).
+ *
+ * Layers (host/nn/coupling.c, host/nn/actnorm.c): `couplings` affine couplings, each
+ * conditioning on the other half of the columns than the one before (flip alternates),
+ * with an MLP of `hidden` widths giving log-scale and shift; with --actnorm an ActNorm
+ * before each coupling, initialized from the data when the model is prepared.
+ * Parameter names: flow.<k>.net.*, flow.<k>.scale, actnorm.<k>.bias/logs.
+ *
+ * Images (samples of 2 or more dims, values in [0, 1], 256 levels): uniform
+ * dequantization y = (255·x + u)/256, u ~ U(0, 1), and RealNVP's logit transform
+ * w = logit(α + (1 − 2α)·y) with α = 0.05, both counted in the log-determinant; the
+ * likelihood of the discrete pixels is then bounded by −log p(y) + D·log 256, reported in
+ * bits per dimension ("bpd") and nats per image ("nll"). Other data is modelled as given
+ * ("nll": exact, nats per sample). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/model_impl.h"
+#include "ops/ops_common.h"
+
+#define REALNVP_MAX_LAYERS 64
+#define REALNVP_MAX_HIDDEN 8
+#define LOGIT_ALPHA 0.05f
+
+typedef struct realnvp_state {
+    int n_layers;
+    bool image;
+    dgm_coupling *coupling[REALNVP_MAX_LAYERS];
+    dgm_actnorm *actnorm[REALNVP_MAX_LAYERS]; /* NULL without --actnorm */
+} realnvp_state;
+
+static const dgm_model_option options[] = {
+    {"couplings", "8", "affine coupling layers"},
+    {"hidden", "64,64", "hidden widths of each coupling's MLP"},
+    {"activation", "relu", "the MLPs' activation: relu, tanh, leaky_relu, elu or silu"},
+    {"actnorm", "auto", "ActNorm before each coupling: true, false or auto (images only)"},
+    {NULL, NULL, NULL},
+};
+static const dgm_opt_type option_types[] = {DGM_OPT_INT, DGM_OPT_INT_LIST, DGM_OPT_STRING,
+                                            DGM_OPT_STRING};
+
+static dgm_status bad(dgm_model *m, const char *what)
+{
+    return dgm_set_error(m->ctx, DGM_STATUS_INVALID_ARGUMENT, "realnvp option %s", what);
+}
+
+static int parse_activation(const char *name)
+{
+    static const struct {
+        const char *name;
+        dgm_activation act;
+    } acts[] = {{"relu", DGM_ACT_RELU}, {"tanh", DGM_ACT_TANH}, {"leaky_relu", DGM_ACT_LEAKY_RELU},
+                {"elu", DGM_ACT_ELU}, {"silu", DGM_ACT_SILU}};
+    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
+        if (!strcmp(name, acts[i].name)) return (int)acts[i].act;
+    return -1;
+}
+
+static dgm_status build(dgm_model *m)
+{
+    realnvp_state *s = calloc(1, sizeof *s);
+    if (!s) return dgm_set_error(m->ctx, DGM_STATUS_OOM, "out of host memory");
+    m->state = s;
+    if (m->dim < 2) return bad(m, ": realnvp needs data of at least 2 values per sample");
+    const int64_t layers = dgm_config_int(m, "couplings");
+    if (layers < 1 || layers > REALNVP_MAX_LAYERS) return bad(m, "--couplings: 1 to 64");
+    int64_t hidden[REALNVP_MAX_HIDDEN];
+    const int nh = dgm_config_int_list(m, "hidden", hidden, REALNVP_MAX_HIDDEN);
+    if (nh < 1 || nh > REALNVP_MAX_HIDDEN) return bad(m, "--hidden: 1 to 8 layers");
+    const int act = parse_activation(dgm_config_string(m, "activation"));
+    if (act < 0) return bad(m, "--activation: expected relu, tanh, leaky_relu, elu or silu");
+    const char *an = dgm_config_string(m, "actnorm");
+    if (strcmp(an, "auto") && strcmp(an, "true") && strcmp(an, "false"))
+        return bad(m, "--actnorm: expected true, false or auto");
+    s->image = m->sample_ndim >= 2;
+    const bool actnorm = !strcmp(an, "true") || (!strcmp(an, "auto") && s->image);
+    s->n_layers = (int)layers;
+    for (int k = 0; k < s->n_layers; k++) {
+        char name[64];
+        if (actnorm) {
+            snprintf(name, sizeof name, "actnorm.%d", k);
+            DGM_TRY(dgm_actnorm_create(m->params, name, m->dim, &s->actnorm[k]));
+        }
+        snprintf(name, sizeof name, "flow.%d", k);
+        DGM_TRY(dgm_coupling_create(m->params, name, m->dim, k % 2 == 1, nh, hidden,
+                                    (dgm_activation)act, &s->coupling[k]));
+    }
+    return DGM_STATUS_OK;
+}
+
+/* Images: x in [0, 1] -> w = logit(α + (1 − 2α)·y), y = (255·x + u)/256 (u ~ U(0, 1) when
+ * dequantize, else 1/2: the bin's centre), and log|dw/dy| per row into *logdet. */
+static dgm_status to_logit(dgm_model *m, dgm_tensor *x, bool dequantize, dgm_tensor **w,
+                           dgm_tensor **logdet)
+{
+    dgm_ctx *ctx = m->ctx;
+    dgm_tensor *y = NULL, *u = NULL, *p = NULL, *lp = NULL, *l1p = NULL, *t = NULL;
+    if (dequantize) {
+        const int64_t shape[2] = {dgm_rows(x), m->dim};
+        DGM_TRY(dgm_rand_uniform(ctx, 2, shape, 0.0f, 1.0f, &u));
+        DGM_TRY(dgm_scale(ctx, x, 255.0f, 0.0f, &y));
+        DGM_TRY(dgm_add(ctx, y, u, &y));
+        DGM_TRY(dgm_scale(ctx, y, 1.0f / 256.0f, 0.0f, &y));
+    } else {
+        DGM_TRY(dgm_scale(ctx, x, 255.0f / 256.0f, 0.5f / 256.0f, &y));
+    }
+    DGM_TRY(dgm_scale(ctx, y, 1.0f - 2.0f * LOGIT_ALPHA, LOGIT_ALPHA, &p));
+    DGM_TRY(dgm_log(ctx, p, &lp));
+    DGM_TRY(dgm_scale(ctx, p, -1.0f, 1.0f, &t));
+    DGM_TRY(dgm_log(ctx, t, &l1p));
+    DGM_TRY(dgm_sub(ctx, lp, l1p, w));
+    /* dw/dy = (1 − 2α) / (p·(1 − p)) */
+    DGM_TRY(dgm_add(ctx, lp, l1p, &t));
+    DGM_TRY(dgm_scale(ctx, t, -1.0f, logf(1.0f - 2.0f * LOGIT_ALPHA), &t));
+    return dgm_sum(ctx, t, DGM_AXIS_ROWS, logdet);
+}
+
+/* −log p(x) per row [B, 1]: nats of the data as given, or, for images, of y in [0, 1]^D
+ * plus D·log 256 (the discrete pixels' bound). */
+static dgm_status nll_rows(dgm_model *m, dgm_tensor *x, bool dequantize, dgm_tensor **out)
+{
+    realnvp_state *s = m->state;
+    dgm_ctx *ctx = m->ctx;
+    dgm_tensor *h = x, *total = NULL, *ld = NULL, *logpz = NULL;
+    if (s->image) DGM_TRY(to_logit(m, x, dequantize, &h, &total));
+    for (int k = 0; k < s->n_layers; k++) {
+        if (s->actnorm[k]) {
+            DGM_TRY(dgm_actnorm_forward(ctx, s->actnorm[k], h, &h, &ld));
+            if (total) DGM_TRY(dgm_add(ctx, total, ld, &total));
+            else total = ld;
+        }
+        DGM_TRY(dgm_coupling_forward(ctx, s->coupling[k], h, &h, &ld));
+        if (total) DGM_TRY(dgm_add(ctx, total, ld, &total));
+        else total = ld;
+    }
+    /* log N(z; 0, I) per row = −½Σz² − (D/2)·log 2π */
+    DGM_TRY(dgm_square(ctx, h, &logpz));
+    DGM_TRY(dgm_sum(ctx, logpz, DGM_AXIS_ROWS, &logpz));
+    const double shift = 0.5 * (double)m->dim * 1.8378770664093454836 /* log 2π */ + (s->image ? (double)m->dim * log(256.0) : 0.0);
+    DGM_TRY(dgm_scale(ctx, logpz, 0.5f, (float)shift, &logpz)); /* −log N(z) (+ D·log 256) */
+    return dgm_sub(ctx, logpz, total, out);
+}
+
+static dgm_status train_step(dgm_model *m, dgm_tensor *batch, int64_t step, dgm_tensor **loss)
+{
+    (void)step;
+    dgm_tensor *rows = NULL;
+    DGM_TRY(nll_rows(m, batch, true, &rows));
+    return dgm_mean(m->ctx, rows, DGM_AXIS_ALL, loss);
+}
+
+/* A fresh model's ActNorms standardize their input on the first (up to) 1,000 rows. */
+static dgm_status prepare(dgm_model *m, const dgm_dataset *data, bool init_params)
+{
+    realnvp_state *s = m->state;
+    if (!init_params || !s->actnorm[0]) return DGM_STATUS_OK;
+    dgm_ctx *ctx = m->ctx;
+    int64_t n = dgm_dataset_count(data);
+    if (n > 1000) n = 1000;
+    if (n < 2) return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "realnvp: ActNorm needs 2 or more samples");
+    const int64_t shape[2] = {n, m->dim};
+    dgm_tensor *h = NULL, *ld = NULL;
+    const bool grad = dgm_ctx_grad_enabled(ctx);
+    dgm_ctx_set_grad_enabled(ctx, false);
+    dgm_status st = dgm_tensor_from_host(ctx, 2, shape, dgm_dataset_data(data), &h);
+    if (st == DGM_STATUS_OK && s->image) st = to_logit(m, h, true, &h, &ld);
+    for (int k = 0; st == DGM_STATUS_OK && k < s->n_layers; k++) {
+        st = dgm_actnorm_init_data(ctx, s->actnorm[k], h);
+        if (st == DGM_STATUS_OK) st = dgm_actnorm_forward(ctx, s->actnorm[k], h, &h, &ld);
+        if (st == DGM_STATUS_OK) st = dgm_coupling_forward(ctx, s->coupling[k], h, &h, &ld);
+    }
+    dgm_ctx_set_grad_enabled(ctx, grad);
+    DGM_TRY(st);
+    return dgm_ctx_step_end(ctx);
+}
+
+static dgm_status sample(dgm_model *m, int64_t n, dgm_tensor **out)
+{
+    realnvp_state *s = m->state;
+    dgm_ctx *ctx = m->ctx;
+    const int64_t shape[2] = {n, m->dim};
+    dgm_tensor *h = NULL;
+    DGM_TRY(dgm_rand_normal(ctx, 2, shape, 0.0f, 1.0f, &h));
+    for (int k = s->n_layers - 1; k >= 0; k--) {
+        DGM_TRY(dgm_coupling_inverse(ctx, s->coupling[k], h, &h));
+        if (s->actnorm[k]) DGM_TRY(dgm_actnorm_inverse(ctx, s->actnorm[k], h, &h));
+    }
+    if (!s->image) {
+        *out = h;
+        return DGM_STATUS_OK;
+    }
+    /* y = (sigmoid(w) − α)/(1 − 2α), then the pixel's value (its bin) in [0, 1] */
+    DGM_TRY(dgm_sigmoid(ctx, h, &h));
+    DGM_TRY(dgm_scale(ctx, h, 1.0f / (1.0f - 2.0f * LOGIT_ALPHA), -LOGIT_ALPHA / (1.0f - 2.0f * LOGIT_ALPHA), &h));
+    DGM_TRY(dgm_activate(ctx, h, DGM_ACT_RELU, 0.0f, &h));
+    DGM_TRY(dgm_scale(ctx, h, -1.0f, 1.0f, &h)); /* clamp to [0, 1]: 1 − relu(1 − relu(y)) */
+    DGM_TRY(dgm_activate(ctx, h, DGM_ACT_RELU, 0.0f, &h));
+    return dgm_scale(ctx, h, -1.0f, 1.0f, out);
+}
+
+/* "nll": nats per sample (images: of the discrete pixels, a bound with one dequantization
+ * draw); "bpd": the same in bits per dimension. */
+static dgm_status evaluate_batch(dgm_model *m, dgm_tensor *batch, const char *metric, double *sum)
+{
+    dgm_tensor *rows = NULL, *total = NULL;
+    DGM_TRY(nll_rows(m, batch, true, &rows));
+    DGM_TRY(dgm_sum(m->ctx, rows, DGM_AXIS_ALL, &total));
+    DGM_TRY(dgm_read_scalar(m->ctx, total, sum));
+    if (!strcmp(metric, "bpd")) *sum /= (double)m->dim * log(2.0);
+    return DGM_STATUS_OK;
+}
+
+/* log p(x) per row, for data modelled as given (not images: theirs is a bound). */
+static dgm_status log_density(dgm_model *m, dgm_tensor *x, dgm_tensor **out)
+{
+    realnvp_state *s = m->state;
+    if (s->image)
+        return dgm_set_error(m->ctx, DGM_STATUS_UNSUPPORTED,
+                             "realnvp: the density of dequantized images is a bound (use dgm eval)");
+    dgm_tensor *nll = NULL;
+    DGM_TRY(nll_rows(m, x, false, &nll));
+    return dgm_scale(m->ctx, nll, -1.0f, 0.0f, out);
+}
+
+static dgm_status check_data(dgm_model *m, const dgm_dataset *data)
+{
+    realnvp_state *s = m->state;
+    if (!s->image) return DGM_STATUS_OK;
+    const float *x = dgm_dataset_data(data);
+    const int64_t n = dgm_dataset_count(data) * m->dim;
+    for (int64_t i = 0; i < n; i++)
+        if (!(x[i] >= 0.0f && x[i] <= 1.0f))
+            return dgm_set_error(m->ctx, DGM_STATUS_INVALID_ARGUMENT,
+                                 "realnvp models images as 256-level pixels in [0, 1]; value "
+                                 "%lld is %g", (long long)i, (double)x[i]);
+    return DGM_STATUS_OK;
+}
+
+/* The peer's 2-D setup (Adam 1e-3, batch 512, 15,000 steps). */
+static void train_defaults(const json_t *given, dgm_train_defaults *t)
+{
+    (void)given;
+    memset(t, 0, sizeof *t);
+    t->run = DGM_RUN_STEPS;
+    t->length = 15000;
+    t->batch = 512;
+    t->optim = dgm_optim_config_default(DGM_OPTIM_ADAM);
+    t->optim.lr = 1e-3f;
+    t->schedule = (dgm_lr_schedule){.kind = DGM_LR_CONSTANT, .base_lr = t->optim.lr};
+    t->log_every = 500;
+}
+
+static void destroy(dgm_model *m)
+{
+    realnvp_state *s = m->state;
+    if (!s) return;
+    for (int k = 0; k < REALNVP_MAX_LAYERS; k++) {
+        dgm_coupling_free(s->coupling[k]);
+        dgm_actnorm_free(s->actnorm[k]);
+    }
+    free(s);
+}
+
+const dgm_model_ops dgm_realnvp_ops = {
+    .kind = "realnvp",
+    .summary = "RealNVP normalizing flow: affine couplings (optional ActNorm), exact "
+               "likelihood; images dequantized and logit-transformed",
+    .options = options,
+    .option_types = option_types,
+    .metrics = "nll,bpd",
+    .default_metrics = "nll",
+    .build = build,
+    .prepare = prepare,
+    .train_defaults = train_defaults,
+    .train_step = train_step,
+    .sample = sample,
+    .evaluate_batch = evaluate_batch,
+    .log_density = log_density,
+    .check_data = check_data,
+    .destroy = destroy,
+};

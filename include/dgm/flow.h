@@ -1,0 +1,54 @@
+/* dgm flow layers: invertible maps with a tractable log-determinant, the pieces of a
+ * normalizing flow (RealNVP, and later MAF/Glow). Each layer maps x -> y in the
+ * normalizing direction (data towards the base density) with `forward`, returning per-row
+ * log|det ∂y/∂x| as [B, 1], and y -> x with `inverse` (sampling; no log-determinant).
+ * Layers hold positions of views in a dgm_params block, as dgm_linear does. */
+#ifndef DGM_FLOW_H
+#define DGM_FLOW_H
+
+#include "dgm/nn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- affine coupling (Dinh et al. 2017, RealNVP) ----
+ * x [B, D] splits into columns a = x[:, :d] and b = x[:, d:] with d = D/2 (rounded down);
+ * with `flip` the roles swap (b conditions a). The conditioning part passes unchanged, the
+ * other is y = x·exp(s) + t with s = scale·tanh(h_s), [h_s, t] = MLP(conditioning part):
+ * the log-scale is bounded by the learned per-column `scale` (starts at 1). The MLP's last
+ * Linear starts at zero, so a fresh coupling is the identity. log|det| = Σ s per row.
+ * Parameters: "<prefix>.net.*" (an nn.Sequential MLP, widths [cond, hidden..., 2·other])
+ * and "<prefix>.scale" [other]. */
+typedef struct dgm_coupling dgm_coupling;
+
+DGM_API dgm_status dgm_coupling_create(dgm_params *p, const char *prefix, int64_t dim, bool flip,
+                                       int n_hidden, const int64_t *hidden,
+                                       dgm_activation activation, dgm_coupling **out);
+DGM_API void dgm_coupling_free(dgm_coupling *c);
+DGM_API dgm_status dgm_coupling_forward(dgm_ctx *ctx, const dgm_coupling *c, dgm_tensor *x,
+                                        dgm_tensor **y, dgm_tensor **logdet);
+DGM_API dgm_status dgm_coupling_inverse(dgm_ctx *ctx, const dgm_coupling *c, dgm_tensor *y,
+                                        dgm_tensor **x);
+
+/* ---- ActNorm (Kingma & Dhariwal 2018, Glow) ----
+ * y = (x + bias)·exp(logs) per column; log|det| = Σ logs (the same for every row).
+ * Parameters "<prefix>.bias" and "<prefix>.logs" [D], zeros (the identity) until
+ * dgm_actnorm_init_data sets them from a batch: bias = −mean, logs = −log(std + 1e-6),
+ * so the batch comes out with zero mean and unit variance per column. */
+typedef struct dgm_actnorm dgm_actnorm;
+
+DGM_API dgm_status dgm_actnorm_create(dgm_params *p, const char *prefix, int64_t dim,
+                                      dgm_actnorm **out);
+DGM_API void dgm_actnorm_free(dgm_actnorm *a);
+DGM_API dgm_status dgm_actnorm_init_data(dgm_ctx *ctx, const dgm_actnorm *a, dgm_tensor *x);
+DGM_API dgm_status dgm_actnorm_forward(dgm_ctx *ctx, const dgm_actnorm *a, dgm_tensor *x,
+                                       dgm_tensor **y, dgm_tensor **logdet);
+DGM_API dgm_status dgm_actnorm_inverse(dgm_ctx *ctx, const dgm_actnorm *a, dgm_tensor *y,
+                                       dgm_tensor **x);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
