@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
 #endif
 
+#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -48,6 +49,19 @@ static inline float *bench_random(size_t n, unsigned seed)
     srand(seed);
     for (size_t i = 0; i < n; i++) v[i] = (float)rand() / (float)RAND_MAX - 0.5f;
     return v;
+}
+
+/* Leading dimensions of dgm's row-major products C[m,n] = op(A)·op(B) + beta·C: A is [m,k]
+ * (transposed: [k,m]) and B [k,n] (transposed: [n,k]). */
+static inline int bench_lda(int ta, int m, int k) { return ta ? m : k; }
+static inline int bench_ldb(int tb, int k, int n) { return tb ? k : n; }
+
+/* One such product with raw OpenBLAS, as dgm's CPU backend issues it. */
+static inline void bench_sgemm(int ta, int tb, int m, int n, int k, float beta, const float *a,
+                               const float *b, float *c)
+{
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
+                k, 1.0f, a, bench_lda(ta, m, k), b, bench_ldb(tb, k, n), beta, c, n);
 }
 
 #endif

@@ -140,15 +140,12 @@ typedef struct gemm_buf {
     float *a, *b, *out;
 } gemm_buf;
 
-static int lda_of(const gemm_call *c) { return c->ta ? c->m : c->k; }
-static int ldb_of(const gemm_call *c) { return c->tb ? c->k : c->n; }
 
 static int gemm_cpu(void *p)
 {
     const gemm_buf *g = p;
     const gemm_call *c = g->c;
-    cblas_sgemm(CblasRowMajor, c->ta ? CblasTrans : CblasNoTrans, c->tb ? CblasTrans : CblasNoTrans,
-                c->m, c->n, c->k, 1.0f, g->a, lda_of(c), g->b, ldb_of(c), c->beta, g->out, c->n);
+    bench_sgemm(c->ta, c->tb, c->m, c->n, c->k, c->beta, g->a, g->b, g->out);
     return 0;
 }
 

@@ -57,24 +57,8 @@ else
 fi
 DGM_BLAS_THREADS=${DGM_BLAS_THREADS:-1 2}
 
-# Values of "json: " lines: jget FILE KEY=VALUE... FIELD prints FIELD of the last line whose
-# keys match.
-jget() {
-  "$PYTHON" - "$@" <<'EOF'
-import json, sys
-path, *conds, field = sys.argv[1:]
-want = dict(c.split("=", 1) for c in conds)
-val = None
-for line in open(path):
-    if not line.startswith("json: "):
-        continue
-    d = json.loads(line[6:])
-    if all(str(d.get(k)) == v for k, v in want.items()):
-        val = d.get(field)
-print("" if val is None else val)
-EOF
-}
-calc() { "$PYTHON" -c "print($1)"; }
+# shellcheck source=bench_lib.sh
+source "$ROOT/benchmarks/bench_lib.sh"
 
 echo "== dgm bench_gan2d ($(date -u +%F), $(uname -m), $(nproc) cpus, load:$(uptime | sed 's/.*load average://'))"
 load1=$(cut -d' ' -f1 /proc/loadavg)
