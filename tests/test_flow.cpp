@@ -17,6 +17,7 @@ struct Layers {
     dgm_params *p = nullptr;
     dgm_coupling *c0 = nullptr, *c1 = nullptr;
     dgm_actnorm *a = nullptr;
+    dgm_invlinear *lu = nullptr;
     explicit Layers(int64_t d)
     {
         ctx = make_ctx(DGM_DEVICE_CPU, 3);
@@ -25,6 +26,7 @@ struct Layers {
         EXPECT_EQ(dgm_coupling_create(p, "c0", d, false, 2, hidden, DGM_ACT_RELU, &c0), DGM_STATUS_OK);
         EXPECT_EQ(dgm_coupling_create(p, "c1", d, true, 2, hidden, DGM_ACT_TANH, &c1), DGM_STATUS_OK);
         EXPECT_EQ(dgm_actnorm_create(p, "a", d, &a), DGM_STATUS_OK);
+        EXPECT_EQ(dgm_invlinear_create(p, "lu", d, 7, &lu), DGM_STATUS_OK);
         EXPECT_EQ(dgm_params_alloc(p), DGM_STATUS_OK);
         std::mt19937 rng(11);
         std::normal_distribution<float> n(0.0f, 0.4f);
@@ -36,19 +38,22 @@ struct Layers {
         dgm_coupling_free(c0);
         dgm_coupling_free(c1);
         dgm_actnorm_free(a);
+        dgm_invlinear_free(lu);
         dgm_params_free(p);
     }
-    // Layer k (0, 1: couplings; 2: actnorm) forward: y and per-row log|det|.
+    // Layer k (0, 1: couplings; 2: actnorm; 3: LU linear) forward: y and per-row log|det|.
     void forward(int k, dgm_tensor *x, dgm_tensor **y, dgm_tensor **ld)
     {
-        dgm_status st = k == 2 ? dgm_actnorm_forward(ctx.get(), a, x, y, ld)
-                               : dgm_coupling_forward(ctx.get(), k ? c1 : c0, x, y, ld);
+        dgm_status st = k == 3   ? dgm_invlinear_forward(ctx.get(), lu, x, y, ld)
+                        : k == 2 ? dgm_actnorm_forward(ctx.get(), a, x, y, ld)
+                                 : dgm_coupling_forward(ctx.get(), k ? c1 : c0, x, y, ld);
         ASSERT_EQ(st, DGM_STATUS_OK) << dgm_last_error(ctx.get());
     }
     void inverse(int k, dgm_tensor *y, dgm_tensor **x)
     {
-        dgm_status st = k == 2 ? dgm_actnorm_inverse(ctx.get(), a, y, x)
-                               : dgm_coupling_inverse(ctx.get(), k ? c1 : c0, y, x);
+        dgm_status st = k == 3   ? dgm_invlinear_inverse(ctx.get(), lu, y, x)
+                        : k == 2 ? dgm_actnorm_inverse(ctx.get(), a, y, x)
+                                 : dgm_coupling_inverse(ctx.get(), k ? c1 : c0, y, x);
         ASSERT_EQ(st, DGM_STATUS_OK) << dgm_last_error(ctx.get());
     }
 };
@@ -80,7 +85,7 @@ TEST(FlowLayers, EveryLayerAndTheirStackInvert)
         const std::vector<float> xv = random_values(rng, 64 * d, -2.0f, 2.0f);
         dgm_tensor *x = from_host(ctx, {64, d}, xv);
         dgm_tensor *y = nullptr, *ld = nullptr, *back = nullptr;
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < 4; k++) {
             l.forward(k, x, &y, &ld);
             l.inverse(k, y, &back);
             const std::vector<float> b = to_host(ctx, back), yv = to_host(ctx, y);
@@ -92,10 +97,10 @@ TEST(FlowLayers, EveryLayerAndTheirStackInvert)
             EXPECT_LT(err, 1e-4) << "layer " << k << ", D = " << d;
             EXPECT_GT(moved, 1e-2) << "layer " << k << " is the identity";  // a real test
         }
-        // The stack c0 -> actnorm -> c1 and back.
+        // The stack c0 -> actnorm -> LU -> c1 and back.
         dgm_tensor *h = x;
-        for (int k : {0, 2, 1}) l.forward(k, h, &h, &ld);
-        for (int k : {1, 2, 0}) l.inverse(k, h, &h);
+        for (int k : {0, 2, 3, 1}) l.forward(k, h, &h, &ld);
+        for (int k : {1, 3, 2, 0}) l.inverse(k, h, &h);
         const std::vector<float> b = to_host(ctx, h);
         for (size_t i = 0; i < b.size(); i++) ASSERT_NEAR(b[i], xv[i], 1e-4) << "stack, D = " << d;
         dgm_ctx_step_end(ctx);
@@ -113,7 +118,7 @@ TEST(FlowLayers, LogDetMatchesAFiniteDifferenceJacobian)
         std::mt19937 rng(40 + d);
         const int rows = 4;
         const std::vector<float> xv = random_values(rng, rows * d, -1.5f, 1.5f);
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < 4; k++) {
             dgm_tensor *y = nullptr, *ld = nullptr;
             l.forward(k, from_host(ctx, {rows, d}, xv), &y, &ld);
             const std::vector<float> lds = to_host(ctx, ld);
@@ -222,6 +227,20 @@ TEST_F(RealNvp, TrainedDensityIntegratesToOne)
     EXPECT_EQ(dgm_model_log_density(m, from_host(ctx.get(), {2, 3}, std::vector<float>(6)), &bad),
               DGM_STATUS_SHAPE_MISMATCH);
     dgm_model_free(m);
+}
+
+// --lu puts an invertible linear layer before each coupling: it trains, and its
+// parameters are in the checkpoint under lu.<k>.*.
+TEST_F(RealNvp, LuLayersTrainAndAreSaved)
+{
+    CliResult r = dgm("train realnvp --data moons --device cpu --steps 100 --couplings 2 --hidden 16 --lu true "
+                      "--out " + dir + "/l");
+    ASSERT_EQ(r.code, 0) << r.err;
+    CliResult i = dgm("info " + dir + "/l/checkpoint.safetensors");
+    for (const char *name : {"lu.0.lower", "lu.1.upper", "lu.1.log_s"})
+        EXPECT_NE(i.out.find(name), std::string::npos) << name << "\n" << i.out;
+    CliResult s = dgm("sample " + dir + "/l/checkpoint.safetensors -n 10 -o " + dir + "/s.csv");
+    EXPECT_EQ(s.code, 0) << s.err;
 }
 
 // Images: 8x8 pictures of 256 levels train to a finite bits/dim below the uniform's 8,

@@ -57,7 +57,7 @@ static const dgm_model_option options[] = {
     {"d-steps", "0", "discriminator steps per generator step (0: 5 for wgan-gp, else 1)"},
     {"pack", "1", "PacGAN: samples the discriminator sees at once"},
     {"gp", "10", "weight λ of the WGAN-GP gradient penalty (wgan-gp only)"},
-    {"r1", "-1", "weight γ of the R1 penalty γ/2·E‖∇D(x)‖² at the data (0: off; -1: 0.3, "
+    {"r1", "-1", "weight γ of the R1 penalty γ/2·E‖∇D(x)‖² at the data (0: off; -1: 1, "
            "or 0 for wgan-gp)"},
     {"ema", "0", "decay of the generator's moving average used for sampling (0: off)"},
     {"d-lr-mult", "0", "the discriminator's learning rate as a multiple of --lr (TTUR; 0: 4, "
@@ -99,7 +99,7 @@ static dgm_status build(dgm_model *m)
     s->gp = (float)dgm_config_float(m, "gp");
     const bool wgan = s->loss == DGM_GAN_WGAN_GP;
     s->r1 = (float)dgm_config_float(m, "r1");
-    if (s->r1 == -1.0f) s->r1 = wgan ? 0.0f : 0.3f;
+    if (s->r1 == -1.0f) s->r1 = wgan ? 0.0f : 1.0f;
     if (!(s->gp >= 0.0f) || !(s->r1 >= 0.0f)) return bad(m, "--gp and --r1: must be >= 0 (--r1 -1: the default)");
     s->ema = (float)dgm_config_float(m, "ema");
     if (!(s->ema >= 0.0f && s->ema < 1.0f)) return bad(m, "--ema: must be in [0, 1)");

@@ -7,8 +7,10 @@
  * Layers (host/nn/coupling.c, host/nn/actnorm.c): `couplings` affine couplings, each
  * conditioning on the other half of the columns than the one before (flip alternates),
  * with an MLP of `hidden` widths giving log-scale and shift; with --actnorm an ActNorm
- * before each coupling, initialized from the data when the model is prepared.
- * Parameter names: flow.<k>.net.*, flow.<k>.scale, actnorm.<k>.bias/logs.
+ * before each coupling, initialized from the data when the model is prepared; with --lu an
+ * invertible linear layer (LU form, starting as a fixed shuffle of the columns) after it.
+ * Parameter names: flow.<k>.net.*, flow.<k>.scale, actnorm.<k>.bias/logs,
+ * lu.<k>.lower/upper/log_s.
  *
  * Images (samples of 2 or more dims, values in [0, 1], 256 levels): uniform
  * dequantization y = (255·x + u)/256, u ~ U(0, 1), and RealNVP's logit transform
@@ -33,6 +35,7 @@ typedef struct realnvp_state {
     bool image;
     dgm_coupling *coupling[REALNVP_MAX_LAYERS];
     dgm_actnorm *actnorm[REALNVP_MAX_LAYERS]; /* NULL without --actnorm */
+    dgm_invlinear *lu[REALNVP_MAX_LAYERS];    /* NULL without --lu */
 } realnvp_state;
 
 static const dgm_model_option options[] = {
@@ -40,10 +43,11 @@ static const dgm_model_option options[] = {
     {"hidden", "64,64", "hidden widths of each coupling's MLP"},
     {"activation", "relu", "the MLPs' activation: relu, tanh, leaky_relu, elu or silu"},
     {"actnorm", "auto", "ActNorm before each coupling: true, false or auto (images only)"},
+    {"lu", "false", "an invertible linear layer (Glow's LU form) before each coupling"},
     {NULL, NULL, NULL},
 };
 static const dgm_opt_type option_types[] = {DGM_OPT_INT, DGM_OPT_INT_LIST, DGM_OPT_STRING,
-                                            DGM_OPT_STRING};
+                                            DGM_OPT_STRING, DGM_OPT_BOOL};
 
 static dgm_status bad(dgm_model *m, const char *what)
 {
@@ -80,12 +84,17 @@ static dgm_status build(dgm_model *m)
         return bad(m, "--actnorm: expected true, false or auto");
     s->image = m->sample_ndim >= 2;
     const bool actnorm = !strcmp(an, "true") || (!strcmp(an, "auto") && s->image);
+    const bool lu = dgm_config_bool(m, "lu");
     s->n_layers = (int)layers;
     for (int k = 0; k < s->n_layers; k++) {
         char name[64];
         if (actnorm) {
             snprintf(name, sizeof name, "actnorm.%d", k);
             DGM_TRY(dgm_actnorm_create(m->params, name, m->dim, &s->actnorm[k]));
+        }
+        if (lu) {
+            snprintf(name, sizeof name, "lu.%d", k);
+            DGM_TRY(dgm_invlinear_create(m->params, name, m->dim, (uint64_t)k, &s->lu[k]));
         }
         snprintf(name, sizeof name, "flow.%d", k);
         DGM_TRY(dgm_coupling_create(m->params, name, m->dim, k % 2 == 1, nh, hidden,
@@ -135,6 +144,11 @@ static dgm_status nll_rows(dgm_model *m, dgm_tensor *x, bool dequantize, dgm_ten
             if (total) DGM_TRY(dgm_add(ctx, total, ld, &total));
             else total = ld;
         }
+        if (s->lu[k]) {
+            DGM_TRY(dgm_invlinear_forward(ctx, s->lu[k], h, &h, &ld));
+            if (total) DGM_TRY(dgm_add(ctx, total, ld, &total));
+            else total = ld;
+        }
         DGM_TRY(dgm_coupling_forward(ctx, s->coupling[k], h, &h, &ld));
         if (total) DGM_TRY(dgm_add(ctx, total, ld, &total));
         else total = ld;
@@ -173,6 +187,7 @@ static dgm_status prepare(dgm_model *m, const dgm_dataset *data, bool init_param
     for (int k = 0; st == DGM_STATUS_OK && k < s->n_layers; k++) {
         st = dgm_actnorm_init_data(ctx, s->actnorm[k], h);
         if (st == DGM_STATUS_OK) st = dgm_actnorm_forward(ctx, s->actnorm[k], h, &h, &ld);
+        if (st == DGM_STATUS_OK && s->lu[k]) st = dgm_invlinear_forward(ctx, s->lu[k], h, &h, &ld);
         if (st == DGM_STATUS_OK) st = dgm_coupling_forward(ctx, s->coupling[k], h, &h, &ld);
     }
     dgm_ctx_set_grad_enabled(ctx, grad);
@@ -189,6 +204,7 @@ static dgm_status sample(dgm_model *m, int64_t n, dgm_tensor **out)
     DGM_TRY(dgm_rand_normal(ctx, 2, shape, 0.0f, 1.0f, &h));
     for (int k = s->n_layers - 1; k >= 0; k--) {
         DGM_TRY(dgm_coupling_inverse(ctx, s->coupling[k], h, &h));
+        if (s->lu[k]) DGM_TRY(dgm_invlinear_inverse(ctx, s->lu[k], h, &h));
         if (s->actnorm[k]) DGM_TRY(dgm_actnorm_inverse(ctx, s->actnorm[k], h, &h));
     }
     if (!s->image) {
@@ -263,6 +279,7 @@ static void destroy(dgm_model *m)
     for (int k = 0; k < REALNVP_MAX_LAYERS; k++) {
         dgm_coupling_free(s->coupling[k]);
         dgm_actnorm_free(s->actnorm[k]);
+        dgm_invlinear_free(s->lu[k]);
     }
     free(s);
 }

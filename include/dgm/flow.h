@@ -47,6 +47,22 @@ DGM_API dgm_status dgm_actnorm_forward(dgm_ctx *ctx, const dgm_actnorm *a, dgm_t
 DGM_API dgm_status dgm_actnorm_inverse(dgm_ctx *ctx, const dgm_actnorm *a, dgm_tensor *y,
                                        dgm_tensor **x);
 
+/* ---- invertible linear layer, LU-parametrized (Glow) ----
+ * y = x·Wᵀ with W = P·L·U: P a fixed permutation (a shuffle drawn from perm_seed; not a
+ * parameter), L unit lower triangular ("<prefix>.lower", its strictly lower part used), U
+ * upper triangular with diagonal exp(log_s) ("<prefix>.upper", strictly upper part used;
+ * "<prefix>.log_s" [D]). All start at zero, so W starts as the permutation P. log|det| =
+ * Σ log_s. The inverse solves with W⁻¹, computed on the host in double. */
+typedef struct dgm_invlinear dgm_invlinear;
+
+DGM_API dgm_status dgm_invlinear_create(dgm_params *p, const char *prefix, int64_t dim,
+                                        uint64_t perm_seed, dgm_invlinear **out);
+DGM_API void dgm_invlinear_free(dgm_invlinear *l);
+DGM_API dgm_status dgm_invlinear_forward(dgm_ctx *ctx, const dgm_invlinear *l, dgm_tensor *x,
+                                         dgm_tensor **y, dgm_tensor **logdet);
+DGM_API dgm_status dgm_invlinear_inverse(dgm_ctx *ctx, const dgm_invlinear *l, dgm_tensor *y,
+                                         dgm_tensor **x);
+
 #ifdef __cplusplus
 }
 #endif
