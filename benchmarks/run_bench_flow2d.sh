@@ -1,0 +1,345 @@
+#!/usr/bin/env bash
+# The 2-D RealNVP benchmark end to end: dgm and a PyTorch RealNVP of the same architecture
+# (benchmarks/peers/torch_realnvp2d.py) trained side by side on moons (sklearn's
+# make_moons, noise 0.1, raw coordinates) and FFJORD's 8 gaussians, 15,000 steps each (the
+# issue's target: dgm's test NLL within the peer's + 0.02 nats, and its time per step within
+# 1.25x of the GEMM-only time of a step).
+#
+# Steps:
+#   data   numpy writes, per data set, 20,000 training and 5,000 test rows (float32 .npy,
+#          fixed seeds: moons 1/2, 8 gaussians 3/4) and the NLL of the true density on the
+#          test rows (8 gaussians: the mixture itself; moons: the noise convolved with the
+#          two arcs, t uniform, integrated numerically), the floor any model can reach;
+#   speed  bench_flow2d on the moons training file under OPENBLAS_NUM_THREADS 1 and 2: dgm's
+#          seconds per 1,000 steps (best window) and the GEMM floor of the same run; the
+#          faster setting trains dgm below. Then the peer's timing sweep, torch threads
+#          {1,2} x OPENBLAS_NUM_THREADS {1,2}; the fastest trains the peer. A setting with
+#          more threads is taken only when it beats the fewer-threaded best by
+#          THREAD_MARGIN (5 %): this network's GEMMs are small (512x64x64 at most), a
+#          second thread gains little on them, and on a machine with other work a
+#          spinning OpenBLAS thread can make a whole run several times slower than its
+#          short timing promised. (Both programs train the same network on rows of the
+#          same size: their speed does not depend on the data set, so the sweep runs once.)
+#   train  per data set: `dgm train realnvp --data train.npy --steps N --device cpu`, then
+#          `dgm eval CKPT --data test.npy` (nll, nats per sample); the peer the same steps
+#          from the same seed, its test NLL on the same file; and, as a check that the two
+#          are one model, dgm's checkpoint loaded into the peer's model (--eval-dgm): its
+#          test NLL there must equal dgm eval's (to 1e-4);
+#   report per data set: the test NLLs, dgm − peer against the target +0.02, seconds per
+#          1,000 steps of both (best timed window, and the training run's whole-run mean),
+#          peer/dgm, dgm/floor; JSON lines (prefix "json: ", bench "flow2d_summary").
+#
+# Usage: benchmarks/run_bench_flow2d.sh [--quick] [--steps N] [--no-peer]
+#   --quick     a smoke run: 1,000 training steps, bench_flow2d --quick, a short peer sweep
+#   --steps N   training steps of both (default 15000, the issue's; 1000 with --quick)
+#   --no-peer   dgm only
+# Environment:
+#   BUILD_DIR        build folder (default build); configured Release and built if needed
+#   JOBS             parallel build jobs (default 1)
+#   SEED             training seed of dgm and the peer (default 0)
+#   DGM_BLAS_THREADS OPENBLAS_NUM_THREADS values bench_flow2d runs under; dgm trains under
+#                    the fastest (default "1 2"; "1": skip the comparison)
+#   THREAD_MARGIN    how much faster (a fraction) a setting with more threads must time
+#                    to be taken (default 0.05)
+#   BENCH_ARGS       arguments of bench_flow2d (default none: 3 windows of 1000 steps;
+#                    --quick adds --quick)
+#   PEER_TIME_ARGS   the peer's timing arguments (default --time-only 1000 --windows 2;
+#                    with --quick: --time-only 200 --windows 2 --warmup 20)
+#   PEER_TIMEOUT     seconds one peer timing setting may take before it is skipped (default
+#                    600; 120 with --quick): oversubscribed threads on a busy machine crawl
+#   PYTHON           python with torch and numpy (default /usr/bin/python3, Debian's)
+#   WORK             folder for data, logs and checkpoints (default: a fresh one under /tmp)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-build}
+[[ $BUILD_DIR = /* ]] || BUILD_DIR=$ROOT/$BUILD_DIR
+JOBS=${JOBS:-1}
+SEED=${SEED:-0}
+BENCH_ARGS=${BENCH_ARGS:-}
+PYTHON=${PYTHON:-/usr/bin/python3}
+PEER=$ROOT/benchmarks/peers/torch_realnvp2d.py
+WORK=${WORK:-$(mktemp -d /tmp/dgm-bench-flow2d.XXXXXX)}
+mkdir -p "$WORK"
+
+quick=0 peer=1 steps=''
+while (($#)); do
+  case $1 in
+    --quick) quick=1 ;;
+    --no-peer) peer=0 ;;
+    --steps) [[ $# -ge 2 && $2 =~ ^[1-9][0-9]*$ ]] ||
+               { echo "run_bench_flow2d.sh: --steps needs a positive number" >&2; exit 2; }
+             steps=$2; shift ;;
+    -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;p}' "$0"; exit 0 ;;
+    *) echo "run_bench_flow2d.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+if ((quick)); then
+  steps=${steps:-1000}
+  BENCH_ARGS="${BENCH_ARGS:+$BENCH_ARGS }--quick"
+  PEER_TIME_ARGS=${PEER_TIME_ARGS:---time-only 200 --windows 2 --warmup 20}
+  PEER_TIMEOUT=${PEER_TIMEOUT:-120}
+else
+  steps=${steps:-15000}
+  PEER_TIME_ARGS=${PEER_TIME_ARGS:---time-only 1000 --windows 2}
+  PEER_TIMEOUT=${PEER_TIMEOUT:-600}
+fi
+DGM_BLAS_THREADS=${DGM_BLAS_THREADS:-1 2}
+DATASETS="moons gauss8"
+THREAD_MARGIN=${THREAD_MARGIN:-0.05}
+TARGET=0.02 # the issue's: dgm's test NLL <= the peer's + 0.02 nats
+
+# Values of "json: " lines: jget FILE KEY=VALUE... FIELD prints FIELD of the last line whose
+# keys match.
+jget() {
+  "$PYTHON" - "$@" <<'EOF'
+import json, sys
+path, *conds, field = sys.argv[1:]
+want = dict(c.split("=", 1) for c in conds)
+val = None
+for line in open(path):
+    if not line.startswith("json: "):
+        continue
+    d = json.loads(line[6:])
+    if all(str(d.get(k)) == v for k, v in want.items()):
+        val = d.get(field)
+print("" if val is None else val)
+EOF
+}
+calc() { "$PYTHON" -c "print($1)"; }
+
+echo "== dgm bench_flow2d ($(date -u +%F), $(uname -m), $(nproc) cpus, load:$(uptime | sed 's/.*load average://'))"
+echo "work folder: $WORK; $steps training steps per run, seed $SEED"
+load1=$(cut -d' ' -f1 /proc/loadavg)
+if (( $(calc "int($load1 >= 0.5 * $(nproc))") )); then
+  echo "warning: the 1-minute load is $load1 on $(nproc) cpus: other work on the machine" \
+       "will inflate the timings"
+fi
+"$PYTHON" -c "import numpy" 2>/dev/null ||
+  { echo "run_bench_flow2d.sh: $PYTHON has no numpy (apt-get install python3-numpy)" >&2; exit 1; }
+
+# ---- build ----
+if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then
+  cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >"$WORK/cmake.log"
+fi
+cmake --build "$BUILD_DIR" -j"$JOBS" --target dgm_cli bench_flow2d >"$WORK/build.log" ||
+  { tail -30 "$WORK/build.log"; exit 1; }
+DGM=$BUILD_DIR/dgm
+BENCH=$BUILD_DIR/benchmarks/bench_flow2d
+
+# ---- data, and the true density's NLL on the test rows ----
+echo
+echo "== data (numpy): 20,000 training + 5,000 test rows each"
+"$PYTHON" - "$WORK" <<'EOF' | tee "$WORK/data.log"
+import json, math, sys
+import numpy as np
+
+work = sys.argv[1]
+
+
+def make_moons(n, noise, rng):
+    """sklearn.datasets.make_moons(n, noise=noise): two half circles, n/2 points each on an
+    even grid of t in [0, pi] (outer (cos t, sin t), inner (1 - cos t, 1 - sin t - 0.5)),
+    shuffled, then N(0, noise^2) added to every coordinate. Raw coordinates."""
+    n_out = n // 2
+    n_in = n - n_out
+    t_out, t_in = np.linspace(0, np.pi, n_out), np.linspace(0, np.pi, n_in)
+    x = np.vstack([np.append(np.cos(t_out), 1 - np.cos(t_in)),
+                   np.append(np.sin(t_out), 1 - np.sin(t_in) - 0.5)]).T
+    x = x[rng.permutation(n)]
+    return x + rng.normal(scale=noise, size=x.shape)
+
+
+GAUSS8_STD = 0.5 / 1.414
+S = 1.0 / math.sqrt(2.0)
+GAUSS8_DIRS = np.array([(1, 0), (-1, 0), (0, 1), (0, -1), (S, S), (S, -S), (-S, S), (-S, -S)])
+GAUSS8_CENTRES = 4.0 * GAUSS8_DIRS / 1.414
+
+
+def gauss8(n, rng):
+    """FFJORD's 8gaussians (dgm's gauss8, host/data/toy.c): centres (+-1,0), (0,+-1),
+    (+-1/sqrt2, +-1/sqrt2) times 4, std 0.5, everything divided by 1.414."""
+    k = rng.randint(8, size=n)
+    return (rng.randn(n, 2) * 0.5 + 4.0 * GAUSS8_DIRS[k]) / 1.414
+
+
+def logmeanexp(a, axis):
+    m = a.max(axis=axis, keepdims=True)
+    return (m + np.log(np.exp(a - m).mean(axis=axis, keepdims=True))).squeeze(axis)
+
+
+def mixture_nll(x, centres, std):
+    """-mean log of an equal-weight mixture of N(centre, std^2 I) in 2-D."""
+    out = []
+    for i in range(0, len(x), 500):
+        d2 = ((x[i:i + 500, None, :] - centres[None, :, :]) ** 2).sum(-1)
+        out.append(logmeanexp(-0.5 * d2 / std ** 2, axis=1) - math.log(2 * math.pi * std ** 2))
+    return -float(np.concatenate(out).mean())
+
+
+def moons_nll(x, noise, grid=4000):
+    """The moons' density: t uniform on [0, pi] per arc (midpoint rule), noise Gaussian."""
+    t = (np.arange(grid) + 0.5) * np.pi / grid
+    arcs = np.concatenate([np.stack([np.cos(t), np.sin(t)], 1),
+                           np.stack([1 - np.cos(t), 1 - np.sin(t) - 0.5], 1)])
+    return mixture_nll(x, arcs, noise)
+
+
+sets = {
+    "moons": (make_moons(20000, 0.1, np.random.RandomState(1)),
+              make_moons(5000, 0.1, np.random.RandomState(2)),
+              lambda x: moons_nll(x, 0.1)),
+    "gauss8": (gauss8(20000, np.random.RandomState(3)), gauss8(5000, np.random.RandomState(4)),
+               lambda x: mixture_nll(x, GAUSS8_CENTRES, GAUSS8_STD)),
+}
+for name, (train, test, true_nll) in sets.items():
+    np.save("%s/%s_train.npy" % (work, name), train.astype(np.float32))
+    np.save("%s/%s_test.npy" % (work, name), test.astype(np.float32))
+    nll = true_nll(test.astype(np.float32).astype(np.float64))
+    print("%-7s train %s, test %s; the true density's test NLL %.4f nats"
+          % (name, train.shape, test.shape, nll))
+    print("json: " + json.dumps(dict(bench="flow2d_data", dataset=name, train=len(train),
+                                     test=len(test), true_nll=nll)))
+EOF
+
+# ---- speed: dgm against its GEMM floor, per OpenBLAS thread count ----
+dgm_s='' floor_s='' dgm_ob='' dgm_blas='' table=''
+for ob in $DGM_BLAS_THREADS; do
+  log=$WORK/bench_flow2d_ob$ob.log
+  echo
+  echo "== bench_flow2d --data moons_train.npy${BENCH_ARGS:+ $BENCH_ARGS}, OPENBLAS_NUM_THREADS=$ob"
+  # shellcheck disable=SC2086
+  OPENBLAS_NUM_THREADS=$ob "$BENCH" --data "$WORK/moons_train.npy" --seed "$SEED" $BENCH_ARGS |
+    tee "$log"
+  d=$(jget "$log" what=dgm seconds_per_1k_steps)
+  f=$(jget "$log" what=floor seconds_per_1k_steps)
+  [[ -n $d && -n $f ]] ||
+    { echo "run_bench_flow2d.sh: bench_flow2d gave no results (BENCH_ARGS=$BENCH_ARGS)" >&2; exit 1; }
+  table+=$(printf '%-22s %10.3f %10.3f %8.2f' "$ob" "$d" "$f" "$(calc "$d / $f")")$'\n'
+  if [[ -z $dgm_s ]] || (( $(calc "int($d < $dgm_s * (1 - $THREAD_MARGIN))") )); then
+    dgm_s=$d floor_s=$f dgm_ob=$ob dgm_blas=$(sed -n 's/^cpu BLAS: *//p' "$log" | head -1)
+  fi
+done
+echo
+printf '%-22s %10s %10s %8s\n' "dgm OPENBLAS threads" "dgm s/1k" "floor s/1k" "ratio"
+printf '%s' "$table"
+echo "dgm trains with OPENBLAS_NUM_THREADS=$dgm_ob (the fastest; more threads only when" \
+     "$(calc "round(100 * $THREAD_MARGIN)") % faster)"
+
+# ---- speed: the peer's sweep over torch threads x OpenBLAS threads ----
+peer_s='' peer_t='' peer_ob='' peer_adam=''
+if ((peer)); then
+  "$PYTHON" -c "import torch" ||
+    { echo "the peer needs torch for $PYTHON (apt-get install python3-torch)"; exit 1; }
+  echo
+  echo "== PyTorch peer timing on moons ($PEER_TIME_ARGS per setting)"
+  printf '%-14s %-22s %s\n' "torch threads" "OPENBLAS_NUM_THREADS" "s/1k steps (best window)"
+  for t in 1 2; do
+    for ob in 1 2; do
+      log=$WORK/peer_time_t${t}_ob${ob}.log
+      # shellcheck disable=SC2086
+      if ! OPENBLAS_NUM_THREADS=$ob timeout "$PEER_TIMEOUT" "$PYTHON" "$PEER" \
+           --data "$WORK/moons_train.npy" --seed "$SEED" --threads "$t" $PEER_TIME_ARGS >"$log"; then
+        printf '%-14s %-22s %s\n' "$t" "$ob" "failed or over $PEER_TIMEOUT s: skipped"
+        continue
+      fi
+      s=$(jget "$log" what=best_window seconds_per_1k_steps)
+      printf '%-14s %-22s %.3f\n' "$t" "$ob" "$s"
+      peer_adam=$(jget "$log" what=best_window adam)
+      if [[ -z $peer_s ]] || (( $(calc "int($s < $peer_s * (1 - $THREAD_MARGIN))") )); then
+        peer_s=$s peer_t=$t peer_ob=$ob
+      fi
+    done
+  done
+  [[ -n $peer_s ]] || { echo "run_bench_flow2d.sh: every peer setting failed" >&2; exit 1; }
+  echo "the peer trains with torch.set_num_threads($peer_t), OPENBLAS_NUM_THREADS=$peer_ob" \
+       "(the fastest; more threads only when $(calc "round(100 * $THREAD_MARGIN)") % faster)"
+fi
+
+# ---- train and evaluate, per data set ----
+for ds in $DATASETS; do
+  echo
+  echo "== $ds: dgm train realnvp --steps $steps (OPENBLAS_NUM_THREADS=$dgm_ob)"
+  OPENBLAS_NUM_THREADS=$dgm_ob "$DGM" train realnvp --data "$WORK/${ds}_train.npy" \
+    --steps "$steps" --device cpu --seed "$SEED" --out "$WORK/dgm-$ds" >"$WORK/dgm_train_$ds.log"
+  tail -2 "$WORK/dgm_train_$ds.log"
+  OPENBLAS_NUM_THREADS=$dgm_ob "$DGM" eval "$WORK/dgm-$ds/checkpoint.safetensors" \
+    --data "$WORK/${ds}_test.npy" --device cpu --metric nll | tee "$WORK/dgm_eval_$ds.json"
+  if ((peer)); then
+    "$PYTHON" "$PEER" --eval-dgm "$WORK/dgm-$ds/checkpoint.safetensors" \
+      --test "$WORK/${ds}_test.npy" >"$WORK/peer_eval_dgm_$ds.log"
+    grep -v '^json: ' "$WORK/peer_eval_dgm_$ds.log"
+    echo "== $ds: the peer, $steps steps (torch threads $peer_t, OPENBLAS_NUM_THREADS=$peer_ob)"
+    OPENBLAS_NUM_THREADS=$peer_ob "$PYTHON" "$PEER" --data "$WORK/${ds}_train.npy" \
+      --test "$WORK/${ds}_test.npy" --steps "$steps" --seed "$SEED" --threads "$peer_t" \
+      >"$WORK/peer_train_$ds.log"
+    grep -v '^json: ' "$WORK/peer_train_$ds.log" | tail -2
+  fi
+done
+
+# ---- summary ----
+echo
+echo "== summary (cpu, $steps steps, seed $SEED$( ((quick)) && echo ', quick: NOT the issue'"'"'s 15k-step run'))"
+echo "dgm:  OPENBLAS_NUM_THREADS=$dgm_ob; $dgm_blas"
+if ((peer)); then
+  echo "peer: PyTorch $("$PYTHON" -c 'import torch; print(torch.__version__)'), Adam $peer_adam," \
+       "torch.set_num_threads($peer_t), OPENBLAS_NUM_THREADS=$peer_ob"
+fi
+"$PYTHON" - "$WORK" "$steps" "$quick" "$peer" "$TARGET" "$dgm_s" "$floor_s" "${peer_s:-nan}" <<'EOF'
+import json, math, sys
+
+work, steps, quick, peer, target = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", \
+    sys.argv[4] == "1", float(sys.argv[5])
+dgm_s, floor_s, peer_s = (float(v) for v in sys.argv[6:9])
+
+
+def jlines(path):
+    return [json.loads(l[6:]) for l in open(path) if l.startswith("json: ")]
+
+
+true_nll = {d["dataset"]: d["true_nll"] for d in jlines(work + "/data.log")}
+for ds in ("moons", "gauss8"):
+    dgm_nll = json.load(open("%s/dgm_eval_%s.json" % (work, ds)))["nll"]
+    # dgm train's whole-run time: elapsed_s at the last logged step (the loop's own clock)
+    last = [json.loads(l) for l in open("%s/dgm-%s/metrics.jsonl" % (work, ds))][-1]
+    dgm_run = last["elapsed_s"] * 1000.0 / last["step"]
+    r = dict(bench="flow2d_summary", dataset=ds, steps=steps, quick=quick,
+             true_nll=true_nll[ds], dgm_nll=dgm_nll, dgm_s=dgm_s, dgm_run_s=dgm_run,
+             floor_s=floor_s, dgm_over_floor=dgm_s / floor_s, floor_target_met=dgm_s <= 1.25 * floor_s)
+    print()
+    print("%s (true density: %.4f nats)" % (ds, true_nll[ds]))
+    print("  %-34s %10s %10s" % ("", "dgm", "peer" if peer else ""))
+    if peer:
+        p = [d for d in jlines("%s/peer_train_%s.log" % (work, ds)) if d["what"] == "result"][-1]
+        diff = dgm_nll - p["test_nll"]
+        met = diff <= target
+        c = [d for d in jlines("%s/peer_eval_dgm_%s.log" % (work, ds))][-1]["test_nll"]
+        same = abs(c - dgm_nll) < 1e-4
+        r.update(peer_nll=p["test_nll"], nll_diff=diff, nll_target_met=met, peer_s=peer_s,
+                 peer_run_s=p["seconds_per_1k_steps"], peer_over_dgm=peer_s / dgm_s,
+                 dgm_ckpt_in_peer_nll=c, same_model=same)
+        print("  %-34s %10.4f %10.4f   dgm - peer = %+.4f (target <= %+.2f: %s)"
+              % ("test NLL, nats per sample", dgm_nll, p["test_nll"], diff, target,
+                 "met" if met else "NOT met"))
+        print("  %-34s %10.4f %10s   dgm eval: %.4f (%s)"
+              % ("dgm's checkpoint in the peer", c, "", dgm_nll,
+                 "the same model" if same else "MISMATCH: not the same model"))
+        print("  %-34s %10.3f %10.3f   peer / dgm = %.2f"
+              % ("s/1k steps, best timed window", dgm_s, peer_s, peer_s / dgm_s))
+        print("  %-34s %10.3f %10.3f   peer / dgm = %.2f"
+              % ("s/1k steps, the training run", dgm_run, p["seconds_per_1k_steps"],
+                 p["seconds_per_1k_steps"] / dgm_run))
+    else:
+        print("  %-34s %10.4f" % ("test NLL, nats per sample", dgm_nll))
+        print("  %-34s %10.3f" % ("s/1k steps, best timed window", dgm_s))
+        print("  %-34s %10.3f" % ("s/1k steps, the training run", dgm_run))
+    print("  %-34s %10.3f %10s   dgm / floor = %.2f (target <= 1.25: %s)"
+          % ("GEMM floor, s/1k steps", floor_s, "", dgm_s / floor_s,
+             "met" if dgm_s <= 1.25 * floor_s else "NOT met"))
+    print("json: " + json.dumps(r))
+EOF
+echo
+echo "timed windows: bench_flow2d and the peer's sweep, both on moons (the speed is the same"
+echo "on either data set); the training run: its whole-run mean under the same settings."
+echo "logs: $WORK"
