@@ -1,4 +1,7 @@
-/* Timing helpers shared by the benchmark programs. */
+/* Timing helpers shared by the benchmark programs, and the pieces of their GEMM floors:
+ * one row-major sgemm as dgm's CPU backend issues it, its operands, the timing of a list
+ * of such calls (each distinct shape alone, or all back to back) and the lines that report
+ * them. */
 #ifndef DGM_BENCH_COMMON_H
 #define DGM_BENCH_COMMON_H
 
@@ -9,6 +12,7 @@
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static inline double bench_now(void)
@@ -62,6 +66,141 @@ static inline void bench_sgemm(int ta, int tb, int m, int n, int k, float beta, 
 {
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
                 k, 1.0f, a, bench_lda(ta, m, k), b, bench_ldb(tb, k, n), beta, c, n);
+}
+
+/* ---- GEMM floors ------------------------------------------------------------------- */
+
+/* One row-major product C[m,n] = op(A)·op(B) + beta·C as dgm's CPU backend calls it. */
+typedef struct bench_gemm {
+    int ta, tb, m, n, k;
+    float beta;
+} bench_gemm;
+
+static inline double bench_gemm_flops(const bench_gemm *g)
+{
+    return 2.0 * g->m * (double)g->n * g->k;
+}
+
+static inline int bench_gemm_same(const bench_gemm *a, const bench_gemm *b)
+{
+    return a->ta == b->ta && a->tb == b->tb && a->m == b->m && a->n == b->n && a->k == b->k &&
+           a->beta == b->beta;
+}
+
+/* A call with its own operands; an array of them ends with g == NULL. */
+typedef struct bench_gemm_buf {
+    const bench_gemm *g;
+    float *a, *b, *out;
+} bench_gemm_buf;
+
+static inline int bench_gemm_cpu(void *p)
+{
+    const bench_gemm_buf *u = p;
+    const bench_gemm *g = u->g;
+    bench_sgemm(g->ta, g->tb, g->m, g->n, g->k, g->beta, u->a, u->b, u->out);
+    return 0;
+}
+
+/* All calls back to back (p: an array of bench_gemm_buf ending with g == NULL). */
+static inline int bench_gemm_cpu_sequence(void *p)
+{
+    for (const bench_gemm_buf *u = p; u->g; u++) bench_gemm_cpu((void *)u);
+    return 0;
+}
+
+/* Operands of bufs[0..n) (their g set, the rest zeroed): A and B random from seeds
+ * seed_a + i and seed_b + i, C zero. Stops at the first that fails: nonzero. */
+static inline int bench_gemm_alloc(bench_gemm_buf *bufs, int n, unsigned seed_a, unsigned seed_b)
+{
+    for (int i = 0; i < n; i++) {
+        const bench_gemm *g = bufs[i].g;
+        bufs[i].a = bench_random((size_t)g->m * g->k, seed_a + (unsigned)i);
+        bufs[i].b = bench_random((size_t)g->k * g->n, seed_b + (unsigned)i);
+        bufs[i].out = calloc((size_t)g->m * g->n, sizeof(float));
+        if (!bufs[i].a || !bufs[i].b || !bufs[i].out) return 1;
+    }
+    return 0;
+}
+
+static inline void bench_gemm_free(bench_gemm_buf *bufs, int n)
+{
+    for (int i = 0; i < n; i++) free(bufs[i].a), free(bufs[i].b), free(bufs[i].out);
+}
+
+/* Times each distinct shape among bufs[0..n) alone (3 warm-up calls, best of `reps` trials
+ * of at least min_s seconds); a call of a shape timed before takes its time. t[i]: call i's
+ * seconds. `timed` (when not NULL) is called as each new shape's time is known. Returns the
+ * number of distinct shapes. */
+typedef void (*bench_shape_fn)(void *arg, int i, double seconds);
+
+static inline int bench_gemm_time_shapes(bench_gemm_buf *bufs, int n, int reps, double min_s,
+                                         double *t, bench_shape_fn timed, void *arg)
+{
+    int shapes = 0;
+    for (int i = 0; i < n; i++) {
+        int first = i;
+        for (int j = 0; j < i; j++)
+            if (bench_gemm_same(bufs[j].g, bufs[i].g)) {
+                first = j;
+                break;
+            }
+        if (first < i) {
+            t[i] = t[first];
+            continue;
+        }
+        t[i] = bench_time(bench_gemm_cpu, &bufs[i], 3, min_s, reps);
+        shapes++;
+        if (timed) timed(arg, i, t[i]);
+    }
+    return shapes;
+}
+
+/* The table of distinct shapes: a header with `last` as its last column's name, and a row
+ * (op, transposes, m n k, beta, calls of the shape, best time, rate, then `tail`). */
+static inline void bench_shape_header(const char *last)
+{
+    printf("  %-3s %-5s %5s %5s %5s %4s  %5s %10s %9s  %s\n", "op", "trans", "m", "n", "k",
+           "beta", "calls", "best us", "GFLOP/s", last);
+}
+
+static inline void bench_shape_row(const char *what, const bench_gemm *g, int count, double t,
+                                   const char *tail)
+{
+    printf("  %-3s %c%c    %5d %5d %5d %4.0f  %5d %10.2f %9.1f  %s\n", what, g->ta ? 'T' : 'N',
+           g->tb ? 'T' : 'N', g->m, g->n, g->k, (double)g->beta, count, t * 1e6,
+           bench_gemm_flops(g) / t * 1e-9, tail);
+}
+
+/* ---- report lines ------------------------------------------------------------------ */
+
+/* The OpenBLAS build and its threads. */
+static inline void bench_print_blas(void)
+{
+    const char *env_ob = getenv("OPENBLAS_NUM_THREADS"), *env_omp = getenv("OMP_NUM_THREADS");
+    printf("cpu BLAS:%s(%s), %d threads; OPENBLAS_NUM_THREADS=%s OMP_NUM_THREADS=%s\n",
+           OPENBLAS_VERSION, openblas_get_corename(), openblas_get_num_threads(),
+           env_ob ? env_ob : "(unset)", env_omp ? env_omp : "(unset)");
+}
+
+/* Appends v[0..n) as a JSON list's items and its closing "]" to buf (size bytes, k of them
+ * written before: snprintf's count; as it stops when full, the list may be cut short). */
+static inline void bench_json_list_end(char *buf, size_t size, int k, const double *v, int n)
+{
+    for (int i = 0; i < n && k > 0 && k < (int)size - 32; i++)
+        k += snprintf(buf + k, size - (size_t)k, "%s%.4f", i ? "," : "", v[i]);
+    if (k > 0 && k < (int)size - 2) snprintf(buf + k, size - (size_t)k, "]");
+}
+
+/* A number from a JSON object such as dgm_model_evaluate writes ({"nll": 2.83}). */
+static inline int bench_json_number(const char *json, const char *key, double *v)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\"", key);
+    const char *p = strstr(json, pat);
+    if (!p || !(p = strchr(p + strlen(pat), ':'))) return 1;
+    char *end = NULL;
+    *v = strtod(p + 1, &end);
+    return end == p + 1;
 }
 
 #endif

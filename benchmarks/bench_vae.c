@@ -28,7 +28,8 @@
  *               extrapolate to an epoch: a smoke run of a few seconds
  *   --reps R    trials per sgemm call of the floor (default 7; 3 with --quick)
  */
-#include "bench_common.h"
+#define BENCH_NAME "bench_vae"
+#include "bench_train.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -270,12 +271,6 @@ static void run_free(vae_run *r)
     memset(r, 0, sizeof *r);
 }
 
-static int fail(dgm_ctx *ctx, const char *what)
-{
-    fprintf(stderr, "bench_vae: %s: %s\n", what, ctx ? dgm_last_error(ctx) : "no context");
-    return 1;
-}
-
 /* The setup of `dgm train vae --data D --seed S` (seed 0: its default). */
 static int run_setup(dgm_device device, const dgm_dataset *ds, uint64_t seed, vae_run *r)
 {
@@ -283,16 +278,16 @@ static int run_setup(dgm_device device, const dgm_dataset *ds, uint64_t seed, va
     dgm_ctx_config cfg = dgm_ctx_config_default();
     cfg.device = device;
     cfg.seed = seed;
-    if (dgm_ctx_create(&cfg, &r->ctx)) return fail(r->ctx, "context");
+    if (dgm_ctx_create(&cfg, &r->ctx)) return bench_fail(r->ctx, "context");
     int64_t shape[3];
     const int nd = dgm_dataset_sample_shape(ds, shape);
     if (dgm_model_create(r->ctx, "vae", "{}", dgm_dataset_dim(ds), nd, shape, &r->model))
-        return fail(r->ctx, "creating the model");
+        return bench_fail(r->ctx, "creating the model");
     r->params = dgm_model_params(r->model);
     const dgm_optim_config oc = dgm_optim_config_default(DGM_OPTIM_ADAM); /* lr 1e-3 */
-    if (dgm_optim_create(r->params, &oc, &r->optim)) return fail(r->ctx, "optimizer");
+    if (dgm_optim_create(r->params, &oc, &r->optim)) return bench_fail(r->ctx, "optimizer");
     if (dgm_loader_create(r->ctx, ds, BATCH, seed, false, &r->loader))
-        return fail(r->ctx, "data loader");
+        return bench_fail(r->ctx, "data loader");
     r->per_epoch = dgm_loader_batches_per_epoch(r->loader);
     return 0;
 }
@@ -306,13 +301,13 @@ static int run_steps(vae_run *r, int64_t n)
         bool epoch_end = false;
         if (dgm_loader_next(r->loader, &batch, &epoch_end) || dgm_params_zero_grad(r->params) ||
             dgm_model_train_step(r->model, batch, r->step, &loss))
-            return fail(ctx, "training step");
-        if (dgm_optim_step(r->optim)) return fail(ctx, "optimizer step");
+            return bench_fail(ctx, "training step");
+        if (dgm_optim_step(r->optim)) return bench_fail(ctx, "optimizer step");
         r->step++;
         const bool last = n <= 0 ? epoch_end : i == n - 1;
         if (r->step % LOG_EVERY == 0 || last || r->step == 1) {
             float lv = 0;
-            if (dgm_tensor_to_host(ctx, loss, &lv)) return fail(ctx, "reading the loss");
+            if (dgm_tensor_to_host(ctx, loss, &lv)) return bench_fail(ctx, "reading the loss");
             if (!isfinite(lv)) {
                 fprintf(stderr, "bench_vae: the loss is not finite at step %lld\n",
                         (long long)r->step);
@@ -321,10 +316,10 @@ static int run_steps(vae_run *r, int64_t n)
             r->loss = lv;
             if (r->step == 1) r->first_loss = lv;
         }
-        if (dgm_ctx_step_end(ctx)) return fail(ctx, "step end");
+        if (dgm_ctx_step_end(ctx)) return bench_fail(ctx, "step end");
         if (n <= 0 && epoch_end) break;
     }
-    return dgm_ctx_synchronize(ctx) ? fail(ctx, "synchronize") : 0;
+    return dgm_ctx_synchronize(ctx) ? bench_fail(ctx, "synchronize") : 0;
 }
 
 /* A fresh model's first step: finite, and near 784·ln 2 (logits ≈ 0 at initialization). */
@@ -408,7 +403,7 @@ static int model_dims(dgm_ctx *ctx, const dgm_dataset *ds, dims *dm)
     const int nd = dgm_dataset_sample_shape(ds, shape);
     dgm_model *m = NULL;
     if (dgm_model_create(ctx, "vae", "{}", dgm_dataset_dim(ds), nd, shape, &m))
-        return fail(ctx, "creating the model");
+        return bench_fail(ctx, "creating the model");
     dgm_params *p = dgm_model_params(m);
     dgm_tensor *w1 = dgm_params_get(p, "fc1.weight"), *w21 = dgm_params_get(p, "fc21.weight");
     int rc = 0;
@@ -514,9 +509,7 @@ static int bench_device(dgm_device device, const dgm_dataset *ds, const dims *dm
                      "\"validate_loss\":%.4f,\"steps_per_epoch\":%lld,\"seconds_each\":[",
                      e.n, o->quick ? "true" : "false", (double)e.first_loss, (double)e.last_loss,
                      (double)first, (long long)dm->per_epoch);
-    for (int i = 0; i < e.n && k > 0 && k < (int)sizeof extra - 32; i++)
-        k += snprintf(extra + k, sizeof extra - (size_t)k, "%s%.4f", i ? "," : "", e.all[i]);
-    if (k > 0 && k < (int)sizeof extra - 2) snprintf(extra + k, sizeof extra - (size_t)k, "]");
+    bench_json_list_end(extra, sizeof extra, k, e.all, e.n);
     report(dev, "dgm", what, e.best, floor_epoch, fl, extra);
     printf("%-5s dgm / floor = %.2f; dgm spends %.0f%% of its epoch outside the floor's GEMMs\n\n",
            dev, e.best / floor_epoch, 100.0 * (1.0 - floor_epoch / e.best));
@@ -549,20 +542,17 @@ int main(int argc, char **argv)
     cfg.device = DGM_DEVICE_CPU;
     dgm_dataset *ds = NULL;
     if (dgm_ctx_create(&cfg, &hctx) || dgm_dataset_load(hctx, o.data, DGM_SPLIT_TRAIN, 0, &ds)) {
-        fail(hctx, o.data);
+        bench_fail(hctx, o.data);
         dgm_ctx_free(hctx);
         return 1;
     }
     dims dm;
     if (model_dims(hctx, ds, &dm)) return 1;
-    const char *env_ob = getenv("OPENBLAS_NUM_THREADS"), *env_omp = getenv("OMP_NUM_THREADS");
     printf("dgm %s bench_vae: VAE %d-%d-%d (Bernoulli decoder), Adam 1e-3, batch %d, on %s "
            "(%lld samples, %lld steps per epoch)\n",
            dgm_version(), dm.d, dm.h, dm.l, BATCH, o.data, (long long)dm.n,
            (long long)dm.per_epoch);
-    printf("cpu BLAS:%s(%s), %d threads; OPENBLAS_NUM_THREADS=%s OMP_NUM_THREADS=%s\n",
-           OPENBLAS_VERSION, openblas_get_corename(), openblas_get_num_threads(),
-           env_ob ? env_ob : "(unset)", env_omp ? env_omp : "(unset)");
+    bench_print_blas();
 
     int rc = 0;
     if (strcmp(o.device, "cuda")) rc |= bench_device(DGM_DEVICE_CPU, ds, &dm, &o, floor_cpu_fn, NULL);
