@@ -41,12 +41,14 @@ Run it with Debian's python (/usr/bin/python3, python3-torch).
 import argparse
 import json
 import math
-import os
 import time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from peer_common import Loader, adam_kwargs, add_adam_arg, add_threads_arg, set_threads, \
+    timed_windows
 
 BATCH = 100
 LOG_EVERY = 500
@@ -54,15 +56,6 @@ TRAIN_COUNT = 100000
 GRID_STD = 0.05
 TOTAL_ITERS = 20000  # dgm's default run for the gan (ns loss)
 EVAL_SAMPLES = 2500
-
-
-def torch_version():
-    """(major, minor) of torch.__version__ ("1.13.0a0+..." -> (1, 13))."""
-    parts = []
-    for p in torch.__version__.split(".")[:2]:
-        digits = "".join(c for c in p if c.isdigit())
-        parts.append(int(digits or 0))
-    return tuple(parts)
 
 
 def grid25_centres():
@@ -114,39 +107,15 @@ class GAN(nn.Module):
         self.discriminator = Discriminator()
 
 
-class Loader:
-    """dgm's loader: shuffled batches of BATCH from a fixed set, a new permutation per
-    epoch (no drop_last; 100,000 / 100 leaves no partial batch)."""
-
-    def __init__(self, x, batch, generator):
-        self.x, self.batch, self.gen = x, batch, generator
-        self.perm, self.pos = None, x.shape[0]
-
-    def next(self):
-        if self.pos >= self.x.shape[0]:
-            self.perm, self.pos = torch.randperm(self.x.shape[0], generator=self.gen), 0
-        idx = self.perm[self.pos:self.pos + self.batch]
-        self.pos += self.batch
-        return self.x[idx]
-
-
 class Trainer:
     def __init__(self, seed, adam="auto", freeze_d=False):
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
+        # dgm's loader (100,000 / 100 leaves no partial batch)
         self.loader = Loader(grid25(TRAIN_COUNT, gen), BATCH, gen)
         self.model = GAN()
         self.g, self.d = self.model.generator, self.model.discriminator
-        kw = dict(lr=1e-4, betas=(0.8, 0.999))
-        if adam == "auto":
-            adam = "fused" if torch_version() >= (2, 4) else "single"
-        self.adam = adam
-        if adam == "foreach":
-            kw["foreach"] = True
-        elif adam == "single":
-            kw["foreach"] = False
-        elif adam == "fused":
-            kw["fused"] = True
+        self.adam, kw = adam_kwargs(adam, "single", lr=1e-4, betas=(0.8, 0.999))
         self.d_opt = torch.optim.Adam(self.d.parameters(), **kw)
         self.g_opt = torch.optim.Adam(self.g.parameters(), **kw)
         self.freeze_d = freeze_d
@@ -215,10 +184,8 @@ def main():
     ap.add_argument("--iters", type=int, default=1000, help="iterations per timed window")
     ap.add_argument("--windows", type=int, default=3, help="timed windows (best reported)")
     ap.add_argument("--warmup", type=int, default=100, help="untimed iterations first")
-    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: leave)")
-    ap.add_argument("--adam", choices=("auto", "foreach", "single", "fused"), default="auto",
-                    help="Adam implementation (auto: fused from torch 2.4, else single; "
-                         "fused: CUDA only before 2.4)")
+    add_threads_arg(ap)
+    add_adam_arg(ap, "single")
     ap.add_argument("--freeze-d", action="store_true",
                     help="no D weight gradients in the G step (dgm computes them)")
     ap.add_argument("--seed", type=int, default=0)
@@ -227,11 +194,7 @@ def main():
     ap.add_argument("--eval-iters", type=int, default=TOTAL_ITERS, help=argparse.SUPPRESS)
     args = ap.parse_args()
 
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    info = {"torch": torch.__version__, "threads": torch.get_num_threads(),
-            "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "unset"),
-            "freeze_d": args.freeze_d}
+    info = set_threads(args.threads, freeze_d=args.freeze_d)
     t = Trainer(args.seed, args.adam, args.freeze_d)
     info["adam"] = t.adam
 
@@ -252,19 +215,15 @@ def main():
                                          g_loss=g_loss.item(), **mc, **info)))
         return
 
-    t.run(args.warmup)
-    times = []
-    for w in range(1, args.windows + 1):
-        t0 = time.perf_counter()
-        g_loss = t.run(args.iters)
-        sec = (time.perf_counter() - t0) * 1000.0 / args.iters
-        loss = g_loss.item()  # after the clock: the window's own reads are every 500
-        times.append(sec)
+    def window(w, sec, loss):  # loss: read after the clock (the window's own reads: every 500)
         print("window %d: %.3f s per 1k iterations (%d iterations), G loss %.4f at iteration %d"
               % (w, sec, args.iters, loss, t.step), flush=True)
         print("json: " + json.dumps(dict(bench="gan2d_torch", what="window", window=w,
                                          seconds_per_1k_iters=sec, iters=args.iters,
                                          g_loss=loss, **info)), flush=True)
+
+    t.run(args.warmup)
+    times = timed_windows(t.run, args.iters, args.windows, window)
     print("json: " + json.dumps(dict(bench="gan2d_torch", what="best_window",
                                      seconds_per_1k_iters=min(times), windows=args.windows,
                                      iters=args.iters, **info)))

@@ -51,19 +51,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from peer_common import Loader, adam_kwargs, add_adam_arg, add_threads_arg, set_threads, \
+    timed_windows
+
 BATCH = 512
 LOG_EVERY = 500
 LR = 1e-3
 LOG_2PI = math.log(2.0 * math.pi)
-
-
-def torch_version():
-    """(major, minor) of torch.__version__ ("1.13.0a0+..." -> (1, 13))."""
-    parts = []
-    for p in torch.__version__.split(".")[:2]:
-        digits = "".join(c for c in p if c.isdigit())
-        parts.append(int(digits or 0))
-    return tuple(parts)
 
 
 class Coupling(nn.Module):
@@ -114,22 +108,6 @@ class RealNVP2d(nn.Module):
         return 0.5 * (x * x).sum(dim=1) + 0.5 * self.dim * LOG_2PI - total
 
 
-class Loader:
-    """dgm's loader: shuffled batches from a fixed set, a new permutation per epoch, no
-    drop_last (the epoch's last batch holds what is left)."""
-
-    def __init__(self, x, batch, generator):
-        self.x, self.batch, self.gen = x, batch, generator
-        self.perm, self.pos = None, x.shape[0]
-
-    def next(self):
-        if self.pos >= self.x.shape[0]:
-            self.perm, self.pos = torch.randperm(self.x.shape[0], generator=self.gen), 0
-        idx = self.perm[self.pos:self.pos + self.batch]
-        self.pos += self.batch
-        return self.x[idx]
-
-
 def load_dgm_checkpoint(model, path):
     """A dgm checkpoint's parameters (safetensors: an 8-byte header length, a JSON header,
     the raw tensors) into model, strictly by name and shape."""
@@ -169,16 +147,7 @@ class Trainer:
         gen = torch.Generator().manual_seed(seed)
         self.loader = Loader(train, batch, gen)
         self.model = RealNVP2d()
-        kw = dict(lr=LR, betas=(0.9, 0.999), eps=1e-8)
-        if adam == "auto":
-            adam = "fused" if torch_version() >= (2, 4) else "foreach"
-        self.adam = adam
-        if adam == "foreach":
-            kw["foreach"] = True
-        elif adam == "single":
-            kw["foreach"] = False
-        elif adam == "fused":
-            kw["fused"] = True
+        self.adam, kw = adam_kwargs(adam, "foreach", lr=LR, betas=(0.9, 0.999), eps=1e-8)
         self.opt = torch.optim.Adam(self.model.parameters(), **kw)
         self.step = 0
         self.loss = float("nan")
@@ -216,7 +185,7 @@ def main():
     ap.add_argument("--test", help="test set, float32 [N, 2] .npy")
     ap.add_argument("--steps", type=int, default=15000, help="training steps")
     ap.add_argument("--batch", type=int, default=BATCH, help="batch size (dgm's: 512)")
-    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: leave)")
+    add_threads_arg(ap)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--time-only", type=int, default=0, metavar="N",
                     help="time --windows windows of N steps instead of a full run")
@@ -224,16 +193,10 @@ def main():
     ap.add_argument("--warmup", type=int, default=100, help="untimed steps with --time-only")
     ap.add_argument("--eval-dgm", metavar="CKPT",
                     help="load a dgm realnvp checkpoint and print its test NLL (no training)")
-    ap.add_argument("--adam", choices=("auto", "foreach", "single", "fused"), default="auto",
-                    help="Adam implementation (auto: fused from torch 2.4, else foreach; "
-                         "fused: CUDA only before 2.4)")
+    add_adam_arg(ap, "foreach")
     args = ap.parse_args()
 
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    info = {"torch": torch.__version__, "threads": torch.get_num_threads(),
-            "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "unset"),
-            "batch": args.batch}
+    info = set_threads(args.threads, batch=args.batch)
     test = load(args.test) if args.test else None
     if args.eval_dgm:
         if test is None:
@@ -264,12 +227,8 @@ def main():
     times = []
     if args.time_only > 0:
         t.run(args.warmup)
-        for w in range(1, args.windows + 1):
-            t0 = time.perf_counter()
-            loss = t.run(args.time_only)
-            sec = (time.perf_counter() - t0) * 1000.0 / args.time_only
-            times.append(sec)
-            window(w, args.time_only, sec, loss.item())  # after the clock
+        times = timed_windows(t.run, args.time_only, args.windows,
+                              lambda w, sec, loss: window(w, args.time_only, sec, loss))
         total_sec = None
     else:
         # The full run in windows of 1,000 steps (the last one shorter), clock stopped only
