@@ -90,41 +90,17 @@ DATASETS="moons gauss8"
 THREAD_MARGIN=${THREAD_MARGIN:-0.05}
 TARGET=0.02 # the issue's: dgm's test NLL <= the peer's + 0.02 nats
 
-# Values of "json: " lines: jget FILE KEY=VALUE... FIELD prints FIELD of the last line whose
-# keys match.
-jget() {
-  "$PYTHON" - "$@" <<'EOF'
-import json, sys
-path, *conds, field = sys.argv[1:]
-want = dict(c.split("=", 1) for c in conds)
-val = None
-for line in open(path):
-    if not line.startswith("json: "):
-        continue
-    d = json.loads(line[6:])
-    if all(str(d.get(k)) == v for k, v in want.items()):
-        val = d.get(field)
-print("" if val is None else val)
-EOF
-}
-calc() { "$PYTHON" -c "print($1)"; }
+# shellcheck source=bench_lib.sh
+source "$ROOT/benchmarks/bench_lib.sh"
 
 echo "== dgm bench_flow2d ($(date -u +%F), $(uname -m), $(nproc) cpus, load:$(uptime | sed 's/.*load average://'))"
 echo "work folder: $WORK; $steps training steps per run, seed $SEED"
-load1=$(cut -d' ' -f1 /proc/loadavg)
-if (( $(calc "int($load1 >= 0.5 * $(nproc))") )); then
-  echo "warning: the 1-minute load is $load1 on $(nproc) cpus: other work on the machine" \
-       "will inflate the timings"
-fi
+load_warning
 "$PYTHON" -c "import numpy" 2>/dev/null ||
   { echo "run_bench_flow2d.sh: $PYTHON has no numpy (apt-get install python3-numpy)" >&2; exit 1; }
 
 # ---- build ----
-if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then
-  cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >"$WORK/cmake.log"
-fi
-cmake --build "$BUILD_DIR" -j"$JOBS" --target dgm_cli bench_flow2d >"$WORK/build.log" ||
-  { tail -30 "$WORK/build.log"; exit 1; }
+bench_build bench_flow2d
 DGM=$BUILD_DIR/dgm
 BENCH=$BUILD_DIR/benchmarks/bench_flow2d
 
@@ -204,26 +180,11 @@ for name, (train, test, true_nll) in sets.items():
 EOF
 
 # ---- speed: dgm against its GEMM floor, per OpenBLAS thread count ----
-dgm_s='' floor_s='' dgm_ob='' dgm_blas='' table=''
-for ob in $DGM_BLAS_THREADS; do
-  log=$WORK/bench_flow2d_ob$ob.log
-  echo
-  echo "== bench_flow2d --data moons_train.npy${BENCH_ARGS:+ $BENCH_ARGS}, OPENBLAS_NUM_THREADS=$ob"
-  # shellcheck disable=SC2086
-  OPENBLAS_NUM_THREADS=$ob "$BENCH" --data "$WORK/moons_train.npy" --seed "$SEED" $BENCH_ARGS |
-    tee "$log"
-  d=$(jget "$log" what=dgm seconds_per_1k_steps)
-  f=$(jget "$log" what=floor seconds_per_1k_steps)
-  [[ -n $d && -n $f ]] ||
-    { echo "run_bench_flow2d.sh: bench_flow2d gave no results (BENCH_ARGS=$BENCH_ARGS)" >&2; exit 1; }
-  table+=$(printf '%-22s %10.3f %10.3f %8.2f' "$ob" "$d" "$f" "$(calc "$d / $f")")$'\n'
-  if [[ -z $dgm_s ]] || (( $(calc "int($d < $dgm_s * (1 - $THREAD_MARGIN))") )); then
-    dgm_s=$d floor_s=$f dgm_ob=$ob dgm_blas=$(sed -n 's/^cpu BLAS: *//p' "$log" | head -1)
-  fi
-done
+# shellcheck disable=SC2086
+dgm_sweep bench_flow2d "bench_flow2d --data moons_train.npy${BENCH_ARGS:+ $BENCH_ARGS}" \
+  seconds_per_1k_steps "$THREAD_MARGIN" --data "$WORK/moons_train.npy" --seed "$SEED" $BENCH_ARGS
 echo
-printf '%-22s %10s %10s %8s\n' "dgm OPENBLAS threads" "dgm s/1k" "floor s/1k" "ratio"
-printf '%s' "$table"
+print_dgm_table
 echo "dgm trains with OPENBLAS_NUM_THREADS=$dgm_ob (the fastest; more threads only when" \
      "$(calc "round(100 * $THREAD_MARGIN)") % faster)"
 
@@ -234,24 +195,9 @@ if ((peer)); then
     { echo "the peer needs torch for $PYTHON (apt-get install python3-torch)"; exit 1; }
   echo
   echo "== PyTorch peer timing on moons ($PEER_TIME_ARGS per setting)"
-  printf '%-14s %-22s %s\n' "torch threads" "OPENBLAS_NUM_THREADS" "s/1k steps (best window)"
-  for t in 1 2; do
-    for ob in 1 2; do
-      log=$WORK/peer_time_t${t}_ob${ob}.log
-      # shellcheck disable=SC2086
-      if ! OPENBLAS_NUM_THREADS=$ob timeout "$PEER_TIMEOUT" "$PYTHON" "$PEER" \
-           --data "$WORK/moons_train.npy" --seed "$SEED" --threads "$t" $PEER_TIME_ARGS >"$log"; then
-        printf '%-14s %-22s %s\n' "$t" "$ob" "failed or over $PEER_TIMEOUT s: skipped"
-        continue
-      fi
-      s=$(jget "$log" what=best_window seconds_per_1k_steps)
-      printf '%-14s %-22s %.3f\n' "$t" "$ob" "$s"
-      peer_adam=$(jget "$log" what=best_window adam)
-      if [[ -z $peer_s ]] || (( $(calc "int($s < $peer_s * (1 - $THREAD_MARGIN))") )); then
-        peer_s=$s peer_t=$t peer_ob=$ob
-      fi
-    done
-  done
+  # shellcheck disable=SC2086
+  peer_sweep peer_time seconds_per_1k_steps "s/1k steps" "$THREAD_MARGIN" \
+    --data "$WORK/moons_train.npy" --seed "$SEED" $PEER_TIME_ARGS
   [[ -n $peer_s ]] || { echo "run_bench_flow2d.sh: every peer setting failed" >&2; exit 1; }
   echo "the peer trains with torch.set_num_threads($peer_t), OPENBLAS_NUM_THREADS=$peer_ob" \
        "(the fastest; more threads only when $(calc "round(100 * $THREAD_MARGIN)") % faster)"

@@ -61,44 +61,17 @@ DGM_BLAS_THREADS=${DGM_BLAS_THREADS:-1 2}
 source "$ROOT/benchmarks/bench_lib.sh"
 
 echo "== dgm bench_gan2d ($(date -u +%F), $(uname -m), $(nproc) cpus, load:$(uptime | sed 's/.*load average://'))"
-load1=$(cut -d' ' -f1 /proc/loadavg)
-if (( $(calc "int($load1 >= 0.5 * $(nproc))") )); then
-  echo "warning: the 1-minute load is $load1 on $(nproc) cpus: other work on the machine" \
-       "will inflate the timings"
-fi
+load_warning
 
 # ---- build ----
-if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then
-  cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >"$WORK/cmake.log"
-fi
-cmake --build "$BUILD_DIR" -j"$JOBS" --target dgm_cli bench_gan2d >"$WORK/build.log" ||
-  { tail -30 "$WORK/build.log"; exit 1; }
+bench_build bench_gan2d
 DGM=$BUILD_DIR/dgm
 BENCH=$BUILD_DIR/benchmarks/bench_gan2d
 
 # ---- dgm vs its GEMM floor, per OpenBLAS thread count ----
-dgm_s='' floor_s='' dgm_blas='' table=''
-for ob in $DGM_BLAS_THREADS; do
-  log=$WORK/bench_gan2d_ob$ob.log
-  echo
-  if [[ $ob = env ]]; then
-    echo "== bench_gan2d${BENCH_ARGS:+ $BENCH_ARGS}"
-    # shellcheck disable=SC2086
-    "$BENCH" $BENCH_ARGS | tee "$log"
-  else
-    echo "== bench_gan2d${BENCH_ARGS:+ $BENCH_ARGS}, OPENBLAS_NUM_THREADS=$ob"
-    # shellcheck disable=SC2086
-    OPENBLAS_NUM_THREADS=$ob "$BENCH" $BENCH_ARGS | tee "$log"
-  fi
-  d=$(jget "$log" what=dgm seconds_per_1k_iters)
-  f=$(jget "$log" what=floor seconds_per_1k_iters)
-  [[ -n $d && -n $f ]] ||
-    { echo "run_bench_gan2d.sh: bench_gan2d gave no results (BENCH_ARGS=$BENCH_ARGS)" >&2; exit 1; }
-  table+=$(printf '%-22s %10.3f %10.3f %8.2f' "$ob" "$d" "$f" "$(calc "$d / $f")")$'\n'
-  if [[ -z $dgm_s ]] || (( $(calc "int($d < $dgm_s)") )); then
-    dgm_s=$d floor_s=$f dgm_blas=$(sed -n 's/^cpu BLAS: *//p' "$log" | head -1)
-  fi
-done
+# the fastest setting, by any margin
+# shellcheck disable=SC2086
+dgm_sweep bench_gan2d "bench_gan2d${BENCH_ARGS:+ $BENCH_ARGS}" seconds_per_1k_iters 0 $BENCH_ARGS
 
 # ---- the PyTorch peer: torch threads x OpenBLAS threads ----
 peer_best='' peer_cfg='' peer_adam=''
@@ -107,30 +80,15 @@ if ((peer)); then
     { echo "the peer needs torch for $PYTHON (apt-get install python3-torch)"; exit 1; }
   echo
   echo "== PyTorch peer ($PEER_ARGS per setting)"
-  printf '%-14s %-22s %s\n' "torch threads" "OPENBLAS_NUM_THREADS" "s/1k it (best window)"
-  for t in 1 2; do
-    for ob in 1 2; do
-      log=$WORK/peer_t${t}_ob${ob}.log
-      # shellcheck disable=SC2086
-      if ! OPENBLAS_NUM_THREADS=$ob timeout "$PEER_TIMEOUT" "$PYTHON" "$PEER" $PEER_ARGS \
-           --threads "$t" >"$log"; then
-        printf '%-14s %-22s %s\n' "$t" "$ob" "failed or over $PEER_TIMEOUT s: skipped"
-        continue
-      fi
-      s=$(jget "$log" what=best_window seconds_per_1k_iters)
-      printf '%-14s %-22s %.3f\n' "$t" "$ob" "$s"
-      peer_adam=$(jget "$log" what=best_window adam)
-      if [[ -z $peer_best ]] || (( $(calc "int($s < $peer_best)") )); then
-        peer_best=$s peer_cfg="torch.set_num_threads($t), OPENBLAS_NUM_THREADS=$ob"
-      fi
-    done
-  done
+  # shellcheck disable=SC2086
+  peer_sweep peer seconds_per_1k_iters "s/1k it" 0 $PEER_ARGS
+  peer_best=$peer_s
+  [[ -z $peer_best ]] || peer_cfg="torch.set_num_threads($peer_t), OPENBLAS_NUM_THREADS=$peer_ob"
 fi
 
 echo
 echo "== summary (cpu)"
-printf '%-22s %10s %10s %8s\n' "dgm OPENBLAS threads" "dgm s/1k" "floor s/1k" "ratio"
-printf '%s' "$table"
+print_dgm_table
 printf 'dgm    %8.3f s/1k it (best window of bench_gan2d%s; %s)\n' "$dgm_s" \
   "${BENCH_ARGS:+ $BENCH_ARGS}" "$dgm_blas"
 printf 'floor  %8.3f s/1k it (the iteration'"'"'s sgemm calls, raw OpenBLAS, same run)\n' \

@@ -48,11 +48,7 @@ if (( $(calc "int($load1 >= 1.5)") )); then
 fi
 
 # ---- build ----
-if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then
-  cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >"$WORK/cmake.log"
-fi
-cmake --build "$BUILD_DIR" -j"$JOBS" --target dgm_cli bench_vae >"$WORK/build.log" ||
-  { tail -30 "$WORK/build.log"; exit 1; }
+bench_build bench_vae
 DGM=$BUILD_DIR/dgm
 BENCH=$BUILD_DIR/benchmarks/bench_vae
 
