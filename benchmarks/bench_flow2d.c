@@ -259,14 +259,6 @@ static int model_nets(const bench_opts *o, flow_nets *f)
     return rc;
 }
 
-/* ---- report ------------------------------------------------------------------------ */
-
-static void report(const char *key, const char *what, double sec, double floor_sec,
-                   double flops, const char *extra_json)
-{
-    bench_report("flow2d", "steps", "steps", key, what, sec, floor_sec, flops, extra_json);
-}
-
 int main(int argc, char **argv)
 {
     bench_opts o = {0, 3, 0, 0, 0, "gauss8", 0};
@@ -349,8 +341,7 @@ int main(int argc, char **argv)
     char extra[1024];
     snprintf(extra, sizeof extra, ",\"flops_per_step\":%.0f,\"calls\":%d,\"full_batch_s\":%.6e",
              avg_flops, fl.calls, fl.sum * BENCH_PER);
-    report("floor", "gemm floor (sum of best calls)", floor_k, 0, avg_flops, extra);
-    report("floor_sequence", "gemm calls back to back", seq_k, floor_k, avg_flops, extra);
+    bench_report_floor("flow2d", "steps", "steps", floor_k, seq_k, avg_flops, extra);
     char what[64];
     snprintf(what, sizeof what, "dgm train loop (best of %d%s)", w.n, o.quick ? ", quick" : "");
     int k = snprintf(extra, sizeof extra,
@@ -360,7 +351,7 @@ int main(int argc, char **argv)
                      o.data, w.n, o.count, o.warmup, o.quick ? "true" : "false",
                      (long long)w.steps, (double)w.last_loss, v.nll, v.base_nll);
     bench_json_list_end(extra, sizeof extra, k, w.all, w.n);
-    report("dgm", what, w.best, floor_k, avg_flops, extra);
+    bench_report("flow2d", "steps", "steps", "dgm", what, w.best, floor_k, avg_flops, extra);
     bench_verdict("step", w.best, floor_k, td.length);
     return 0;
 }

@@ -263,14 +263,6 @@ static int model_nets(nets *nt)
     return rc;
 }
 
-/* ---- report ------------------------------------------------------------------------ */
-
-static void report(const char *key, const char *what, double sec, double floor_sec,
-                   double flops, const char *extra_json)
-{
-    bench_report("gan2d", "it", "iters", key, what, sec, floor_sec, flops, extra_json);
-}
-
 int main(int argc, char **argv)
 {
     bench_opts o = {0, 3, 0, 0, 0, NULL, 0};
@@ -336,8 +328,7 @@ int main(int argc, char **argv)
     printf("\n%-40s %16s %16s\n", "what", "time", "GEMM rate");
     char extra[1024];
     snprintf(extra, sizeof extra, ",\"flops_per_iter\":%.0f,\"calls\":%d", fl.flops, fl.calls);
-    report("floor", "gemm floor (sum of best calls)", floor_k, 0, fl.flops, extra);
-    report("floor_sequence", "gemm calls back to back", seq_k, floor_k, fl.flops, extra);
+    bench_report_floor("gan2d", "it", "iters", floor_k, seq_k, fl.flops, extra);
     char what[64];
     snprintf(what, sizeof what, "dgm train loop (best of %d%s)", w.n, o.quick ? ", quick" : "");
     int k = snprintf(extra, sizeof extra,
@@ -347,7 +338,7 @@ int main(int argc, char **argv)
                      w.n, o.count, o.warmup, o.quick ? "true" : "false", (long long)w.steps,
                      (double)w.last_loss, v.d_loss, (double)v.g_loss);
     bench_json_list_end(extra, sizeof extra, k, w.all, w.n);
-    report("dgm", what, w.best, floor_k, fl.flops, extra);
+    bench_report("gan2d", "it", "iters", "dgm", what, w.best, floor_k, fl.flops, extra);
     bench_verdict("iteration", w.best, floor_k, td.length);
     return 0;
 }

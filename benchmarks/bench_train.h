@@ -248,6 +248,18 @@ static inline void bench_report(const char *bench, const char *unit, const char 
            floor_sec > 0 ? sec / floor_sec : 1.0, extra_json ? extra_json : "");
 }
 
+/* The floor's two result lines: the sum of the calls' best times, and the calls back to
+ * back against it. */
+static inline void bench_report_floor(const char *bench, const char *unit, const char *json_unit,
+                                      double floor_k, double seq_k, double flops,
+                                      const char *extra_json)
+{
+    bench_report(bench, unit, json_unit, "floor", "gemm floor (sum of best calls)", floor_k, 0,
+                 flops, extra_json);
+    bench_report(bench, unit, json_unit, "floor_sequence", "gemm calls back to back", seq_k,
+                 floor_k, flops, extra_json);
+}
+
 /* The last line: dgm against the floor, and what a full default run of `length` steps
  * would take. */
 static inline void bench_verdict(const char *unit, double best, double floor_k, int64_t length)
