@@ -2,8 +2,9 @@
  * kind and a JSON config, train_step, sample, evaluate, save and load (safetensors
  * checkpoints whose tensor names and layouts are PyTorch's).
  *
- * Kinds so far: "gaussian" (a full-covariance Gaussian fitted by maximum likelihood) and
- * "vae" (a variational autoencoder).
+ * Kinds so far: "gaussian" (a full-covariance Gaussian fitted by maximum likelihood),
+ * "vae" (a variational autoencoder), "gan" (generative adversarial network) and "realnvp"
+ * (a normalizing flow with an exact density).
  * dgm_model_kinds lists them; dgm_model_options describes each kind's options. */
 #ifndef DGM_MODEL_H
 #define DGM_MODEL_H
