@@ -47,13 +47,7 @@ void dgm_actnorm_free(dgm_actnorm *a) { free(a); }
 
 static dgm_status check_input(dgm_ctx *ctx, const dgm_actnorm *a, dgm_tensor *x, const char *fn)
 {
-    if (!a) return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "%s: the layer is NULL", fn);
-    DGM_TRY(dgm_nn_check_allocated(ctx, a->params, fn));
-    DGM_TRY(dgm_check_tensor(ctx, x, fn, "x"));
-    if (dgm_tensor_ndim(x) != 2 || dgm_tensor_dim(x, 1) != a->dim)
-        return dgm_set_error(ctx, DGM_STATUS_SHAPE_MISMATCH, "%s: x must be [B, %lld]", fn,
-                             (long long)a->dim);
-    return DGM_STATUS_OK;
+    return dgm_nn_check_flow_input(ctx, a, a ? a->params : NULL, a ? a->dim : 0, x, fn);
 }
 
 static dgm_status init_data(dgm_ctx *ctx, const dgm_actnorm *a, dgm_tensor *x)

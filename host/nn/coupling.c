@@ -91,13 +91,7 @@ static dgm_status join(dgm_ctx *ctx, const dgm_coupling *c, dgm_tensor *cond, dg
 
 static dgm_status check_input(dgm_ctx *ctx, const dgm_coupling *c, dgm_tensor *x, const char *fn)
 {
-    if (!c) return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "%s: the layer is NULL", fn);
-    DGM_TRY(dgm_nn_check_allocated(ctx, c->params, fn));
-    DGM_TRY(dgm_check_tensor(ctx, x, fn, "x"));
-    if (dgm_tensor_ndim(x) != 2 || dgm_tensor_dim(x, 1) != c->dim)
-        return dgm_set_error(ctx, DGM_STATUS_SHAPE_MISMATCH, "%s: x must be [B, %lld]", fn,
-                             (long long)c->dim);
-    return DGM_STATUS_OK;
+    return dgm_nn_check_flow_input(ctx, c, c ? c->params : NULL, c ? c->dim : 0, x, fn);
 }
 
 dgm_status dgm_coupling_forward(dgm_ctx *ctx, const dgm_coupling *c, dgm_tensor *x,

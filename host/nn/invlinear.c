@@ -96,13 +96,7 @@ dgm_status dgm_invlinear_create(dgm_params *p, const char *prefix, int64_t dim, 
 
 static dgm_status check_input(dgm_ctx *ctx, const dgm_invlinear *l, dgm_tensor *x, const char *fn)
 {
-    if (!l) return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "%s: the layer is NULL", fn);
-    DGM_TRY(dgm_nn_check_allocated(ctx, l->params, fn));
-    DGM_TRY(dgm_check_tensor(ctx, x, fn, "x"));
-    if (dgm_tensor_ndim(x) != 2 || dgm_tensor_dim(x, 1) != l->dim)
-        return dgm_set_error(ctx, DGM_STATUS_SHAPE_MISMATCH, "%s: x must be [B, %lld]", fn,
-                             (long long)l->dim);
-    return DGM_STATUS_OK;
+    return dgm_nn_check_flow_input(ctx, l, l ? l->params : NULL, l ? l->dim : 0, x, fn);
 }
 
 /* W = P·(lower⊙mask_l + I)·(upper⊙mask_u + I⊙exp(log_s)), on the tape. */

@@ -22,4 +22,18 @@ static inline dgm_status dgm_nn_check_allocated(dgm_ctx *ctx, dgm_params *p, con
     return DGM_STATUS_OK;
 }
 
+/* A flow layer's input check: the layer exists (`layer` non-NULL), its block is allocated
+ * on ctx, and x is a valid [B, dim] tensor. */
+static inline dgm_status dgm_nn_check_flow_input(dgm_ctx *ctx, const void *layer, dgm_params *p,
+                                                 int64_t dim, dgm_tensor *x, const char *fn)
+{
+    if (!layer) return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "%s: the layer is NULL", fn);
+    DGM_TRY(dgm_nn_check_allocated(ctx, p, fn));
+    DGM_TRY(dgm_check_tensor(ctx, x, fn, "x"));
+    if (dgm_tensor_ndim(x) != 2 || dgm_tensor_dim(x, 1) != dim)
+        return dgm_set_error(ctx, DGM_STATUS_SHAPE_MISMATCH, "%s: x must be [B, %lld]", fn,
+                             (long long)dim);
+    return DGM_STATUS_OK;
+}
+
 #endif
