@@ -27,38 +27,23 @@ void dgm_invlinear_free(dgm_invlinear *l)
     free(l);
 }
 
-/* The fixed matrices on the host: P from a Fisher-Yates shuffle driven by splitmix64 (so a
- * seed gives the same P everywhere), the strict triangles and the identity. */
+/* The fixed matrices: P (dgm_nn_permutation_matrix: the same P for a seed everywhere), the
+ * strict triangles and the identity, made on the host. */
 static dgm_status make_constants(dgm_ctx *ctx, dgm_invlinear *l, uint64_t seed)
 {
     const int64_t d = l->dim, shape[2] = {d, d};
+    DGM_TRY(dgm_nn_permutation_matrix(ctx, d, seed, &l->perm));
     float *m = calloc((size_t)(d * d), sizeof *m);
-    int64_t *order = malloc((size_t)d * sizeof *order);
-    dgm_status st = m && order ? DGM_STATUS_OK : dgm_set_error(ctx, DGM_STATUS_OOM, "dgm_invlinear_create: out of host memory");
-    for (int64_t i = 0; i < d && order; i++) order[i] = i;
-    uint64_t z = seed;
-    for (int64_t i = d - 1; st == DGM_STATUS_OK && i > 0; i--) {
-        z += 0x9e3779b97f4a7c15ULL;
-        uint64_t r = z;
-        r = (r ^ (r >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        r = (r ^ (r >> 27)) * 0x94d049bb133111ebULL;
-        r ^= r >> 31;
-        const int64_t j = (int64_t)(r % (uint64_t)(i + 1));
-        const int64_t t = order[i];
-        order[i] = order[j];
-        order[j] = t;
-    }
-    dgm_tensor **dst[4] = {&l->perm, &l->mask_lower, &l->mask_upper, &l->eye};
-    for (int k = 0; k < 4 && st == DGM_STATUS_OK; k++) {
+    dgm_status st = m ? DGM_STATUS_OK : dgm_set_error(ctx, DGM_STATUS_OOM, "dgm_invlinear_create: out of host memory");
+    dgm_tensor **dst[3] = {&l->mask_lower, &l->mask_upper, &l->eye};
+    for (int k = 0; k < 3 && st == DGM_STATUS_OK; k++) {
         for (int64_t i = 0; i < d; i++)
             for (int64_t j = 0; j < d; j++)
-                m[i * d + j] = k == 0 ? (float)(order[i] == j) : k == 1 ? (float)(j < i)
-                               : k == 2 ? (float)(j > i) : (float)(i == j);
+                m[i * d + j] = k == 0 ? (float)(j < i) : k == 1 ? (float)(j > i) : (float)(i == j);
         st = dgm_tensor_create(ctx, 2, shape, dst[k]);
         if (st == DGM_STATUS_OK) st = dgm_tensor_copy_from_host(ctx, *dst[k], m);
     }
     free(m);
-    free(order);
     return st;
 }
 

@@ -36,4 +36,9 @@ static inline dgm_status dgm_nn_check_flow_input(dgm_ctx *ctx, const void *layer
     return DGM_STATUS_OK;
 }
 
+/* *out = a persistent [d, d] permutation matrix P, P[i][order[i]] = 1, order a shuffle of
+ * 0..d-1 (Fisher-Yates driven by splitmix64 from seed: the same on every machine), so x·Pᵀ
+ * takes column order[i] of x to column i. */
+dgm_status dgm_nn_permutation_matrix(dgm_ctx *ctx, int64_t d, uint64_t seed, dgm_tensor **out);
+
 #endif

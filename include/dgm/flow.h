@@ -47,6 +47,23 @@ DGM_API dgm_status dgm_actnorm_forward(dgm_ctx *ctx, const dgm_actnorm *a, dgm_t
 DGM_API dgm_status dgm_actnorm_inverse(dgm_ctx *ctx, const dgm_actnorm *a, dgm_tensor *y,
                                        dgm_tensor **x);
 
+/* ---- fixed permutation of the columns ----
+ * y[:, i] = x[:, order[i]] with `order` a shuffle of 0..D-1 drawn from `seed` (Fisher-Yates
+ * driven by splitmix64: the same on every machine), so couplings after it condition on
+ * other columns (RealNVP's and MAF's permutations for data wider than 2). log|det| = 0
+ * and no parameters, so no logdet output. Applied as a product with the permutation
+ * matrix (a persistent [D, D] constant on ctx's device): runs on either backend and is
+ * differentiable to any order, at a D×D GEMM per call. */
+typedef struct dgm_permutation dgm_permutation;
+
+DGM_API dgm_status dgm_permutation_create(dgm_ctx *ctx, int64_t dim, uint64_t seed,
+                                          dgm_permutation **out);
+DGM_API void dgm_permutation_free(dgm_permutation *p);
+DGM_API dgm_status dgm_permutation_forward(dgm_ctx *ctx, const dgm_permutation *p,
+                                           dgm_tensor *x, dgm_tensor **y);
+DGM_API dgm_status dgm_permutation_inverse(dgm_ctx *ctx, const dgm_permutation *p,
+                                           dgm_tensor *y, dgm_tensor **x);
+
 /* ---- invertible linear layer, LU-parametrized (Glow) ----
  * y = x·Wᵀ with W = P·L·U: P a fixed permutation (a shuffle drawn from perm_seed; not a
  * parameter), L unit lower triangular ("<prefix>.lower", its strictly lower part used), U
