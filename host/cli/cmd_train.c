@@ -210,7 +210,9 @@ static int setup(run *r)
         if (st) return cli_fail(ctx, "creating the model");
     }
     /* The run: the defaults of this configuration (a resumed one: the checkpoint's). */
-    if ((rc = train_resolve(a, dgm_model_config(r->model), &r->t))) return rc;
+    int64_t model_shape[3];
+    const int model_ndim = dgm_model_sample_shape(r->model, model_shape);
+    if ((rc = train_resolve(a, dgm_model_config(r->model), model_ndim, &r->t))) return rc;
     if (dgm_model_check_data(r->model, r->train) != DGM_STATUS_OK)
         return cli_usage_error("--data %s: %s", a->data, dgm_last_error(ctx));
     /* A resumed model keeps its parameters; the data-derived state is rebuilt. */

@@ -46,13 +46,15 @@ void train_describe_run(const dgm_train_defaults *t, char *buf, size_t len)
 
 #define DEFAULTS_LINES 8
 
-/* The training defaults of `kind` configured by config_json, as "name  value" lines. */
-static int defaults_lines(const char *kind, const char *config_json, char lines[][600])
+/* The training defaults of `kind` configured by config_json, for data of sample_ndim
+ * dimensions (0: any), as "name  value" lines. */
+static int defaults_lines(const char *kind, const char *config_json, int sample_ndim,
+                          char lines[][600])
 {
     dgm_train_defaults t;
     char run[512];
     int n = 0;
-    if (dgm_model_train_defaults_for(kind, config_json, &t) != DGM_STATUS_OK) return 0;
+    if (dgm_model_train_defaults_for_data(kind, config_json, sample_ndim, &t) != DGM_STATUS_OK) return 0;
     train_describe_run(&t, run, sizeof run);
     snprintf(lines[n++], 600, "run         %s", run);
     snprintf(lines[n++], 600, "batch       %lld (a batch larger than the training set is the whole set)",
@@ -79,16 +81,24 @@ static int defaults_lines(const char *kind, const char *config_json, char lines[
 static void print_defaults(const char *kind)
 {
     char base[DEFAULTS_LINES][600], other[DEFAULTS_LINES][600];
-    const int n = defaults_lines(kind, NULL, base);
+    const int n = defaults_lines(kind, NULL, 0, base);
     printf("  training defaults:\n");
     for (int i = 0; i < n; i++) printf("    %s\n", base[i]);
+    const int ni = defaults_lines(kind, NULL, 2, other);
+    bool images_differ = false;
+    for (int i = 0; i < ni; i++) images_differ |= i >= n || strcmp(base[i], other[i]);
+    if (images_differ) {
+        printf("  on images (samples of 2 or more dimensions), instead:\n");
+        for (int i = 0; i < ni; i++)
+            if (i >= n || strcmp(base[i], other[i])) printf("    %s\n", other[i]);
+    }
     const dgm_model_option *v = dgm_model_defaults_variants(kind);
     for (; v && v->name; v++) {
         json_t *o = json_object();
         json_object_set_new(o, v->name, json_string(v->default_value));
         char *cfg = json_dumps(o, JSON_COMPACT);
         json_decref(o);
-        const int m = cfg ? defaults_lines(kind, cfg, other) : 0;
+        const int m = cfg ? defaults_lines(kind, cfg, 0, other) : 0;
         free(cfg);
         printf("  with --%s %s (%s), instead:\n", v->name, v->default_value, v->help);
         for (int i = 0; i < m; i++)
@@ -221,14 +231,15 @@ int train_parse_args(int argc, char **argv, train_args *a)
         return cli_usage_error("--resume takes the model options from the checkpoint; drop them");
     dgm_train_defaults t;
     char *cfg = json_dumps(a->model_options, JSON_COMPACT);
-    const int rc = train_resolve(a, cfg, &t);
+    const int rc = train_resolve(a, cfg, 0, &t);
     free(cfg);
     return rc;
 }
 
-int train_resolve(const train_args *a, const char *config_json, dgm_train_defaults *t)
+int train_resolve(const train_args *a, const char *config_json, int sample_ndim,
+                  dgm_train_defaults *t)
 {
-    if (dgm_model_train_defaults_for(a->model, config_json, t) != DGM_STATUS_OK)
+    if (dgm_model_train_defaults_for_data(a->model, config_json, sample_ndim, t) != DGM_STATUS_OK)
         dgm_model_train_defaults(a->model, t);
     if (a->optimizer && strcmp(a->optimizer, dgm_optim_kind_name(t->optim.kind))) {
         const dgm_optim_kind kind = !strcmp(a->optimizer, "sgd")     ? DGM_OPTIM_SGD

@@ -24,9 +24,11 @@ typedef struct train_args {
 int train_parse_args(int argc, char **argv, train_args *a);
 
 /* The run `a` asks for: the defaults of the model configured by config_json (its options
- * as a JSON object; a GAN's depend on --loss) overridden by the given options. Returns 0
+ * as a JSON object; a GAN's depend on --loss) on data of sample_ndim dimensions (0: not
+ * known; a RealNVP trains images differently) overridden by the given options. Returns 0
  * or a usage error (--betas with sgd). */
-int train_resolve(const train_args *a, const char *config_json, dgm_train_defaults *t);
+int train_resolve(const train_args *a, const char *config_json, int sample_ndim,
+                  dgm_train_defaults *t);
 
 /* "sgd, lr 0.1, momentum 0.9, nesterov" / "adam, lr 0.001, betas 0.9,0.999, eps 1e-08" */
 void train_describe_optim(const dgm_optim_config *o, char *buf, size_t len);

@@ -387,8 +387,9 @@ static dgm_status evaluate_samples(dgm_model *m, const dgm_dataset *data, const 
 
 /* PacGAN's 2-D setup (Adam 1e-4, betas (0.8, 0.999), batch 100); with --loss wgan-gp the
  * WGAN-GP paper's (Adam 1e-4, betas (0.5, 0.9); its 5 critic steps are --d-steps 0). */
-static void train_defaults(const json_t *given, dgm_train_defaults *t)
+static void train_defaults(const json_t *given, int sample_ndim, dgm_train_defaults *t)
 {
+    (void)sample_ndim;
     const bool wgan = dgm_gan_loss_parse(dgm_given_option(given, options, "loss")) == DGM_GAN_WGAN_GP;
     memset(t, 0, sizeof *t);
     t->run = DGM_RUN_STEPS;

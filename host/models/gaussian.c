@@ -259,8 +259,9 @@ static dgm_status prepare(dgm_model *m, const dgm_dataset *data, bool init_param
 /* Full-batch SGD with Nesterov momentum on the preconditioned NLL (see the top of the
  * file) until the plateau rule stops it: deterministic steps, so the rule sees the true
  * training NLL, and ~1 ms a step on 100k rows of a few columns. */
-static void train_defaults(const json_t *given, dgm_train_defaults *t)
+static void train_defaults(const json_t *given, int sample_ndim, dgm_train_defaults *t)
 {
+    (void)sample_ndim;
     (void)given;
     memset(t, 0, sizeof *t);
     t->run = DGM_RUN_CONVERGED;

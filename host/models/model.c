@@ -47,6 +47,12 @@ dgm_status dgm_model_train_defaults(const char *kind, dgm_train_defaults *out)
 dgm_status dgm_model_train_defaults_for(const char *kind, const char *config_json,
                                         dgm_train_defaults *out)
 {
+    return dgm_model_train_defaults_for_data(kind, config_json, 0, out);
+}
+
+dgm_status dgm_model_train_defaults_for_data(const char *kind, const char *config_json,
+                                             int sample_ndim, dgm_train_defaults *out)
+{
     const dgm_model_ops *ops = find_kind(kind);
     if (!ops || !out) return DGM_STATUS_INVALID_ARGUMENT;
     json_t *given = NULL;
@@ -57,7 +63,7 @@ dgm_status dgm_model_train_defaults_for(const char *kind, const char *config_jso
             return DGM_STATUS_INVALID_ARGUMENT;
         }
     }
-    ops->train_defaults(given, out);
+    ops->train_defaults(given, sample_ndim < 0 || sample_ndim > 3 ? 0 : sample_ndim, out);
     json_decref(given);
     return DGM_STATUS_OK;
 }

@@ -33,8 +33,9 @@ typedef struct dgm_model_ops {
     dgm_status (*prepare)(dgm_model *m, const dgm_dataset *data, bool init_params);
     /* How `dgm train` trains this family when an option is not given (required). `given`:
      * the model options given (a JSON object, or NULL), for families whose defaults depend
-     * on one (read it with dgm_given_option). */
-    void (*train_defaults)(const json_t *given, dgm_train_defaults *out);
+     * on one (read it with dgm_given_option); sample_ndim: the data's sample dimensions
+     * (2 or 3: images), 0 when not known. */
+    void (*train_defaults)(const json_t *given, int sample_ndim, dgm_train_defaults *out);
     /* Optional: option values that change the training defaults, for --help (ends with
      * name NULL; help says whose setup those defaults are). */
     const dgm_model_option *defaults_variants;

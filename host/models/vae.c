@@ -306,8 +306,9 @@ static dgm_status reconstruct(dgm_model *m, dgm_tensor *x, dgm_tensor **out)
 }
 
 /* pytorch/examples' VAE setup: Adam 1e-3, batch 128, 10 epochs (the README's numbers). */
-static void train_defaults(const json_t *given, dgm_train_defaults *t)
+static void train_defaults(const json_t *given, int sample_ndim, dgm_train_defaults *t)
 {
+    (void)sample_ndim;
     (void)given;
     memset(t, 0, sizeof *t);
     t->run = DGM_RUN_EPOCHS;

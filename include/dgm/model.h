@@ -68,6 +68,10 @@ DGM_API dgm_status dgm_model_train_defaults(const char *kind, dgm_train_defaults
  * unknown kind, a NULL out or a config that is not a JSON object. */
 DGM_API dgm_status dgm_model_train_defaults_for(const char *kind, const char *config_json,
                                                 dgm_train_defaults *out);
+/* The same for data whose samples have sample_ndim dimensions (1: vectors; 2 or 3: images,
+ * which some kinds train differently, e.g. a RealNVP; 0: not known, as above). */
+DGM_API dgm_status dgm_model_train_defaults_for_data(const char *kind, const char *config_json,
+                                                     int sample_ndim, dgm_train_defaults *out);
 /* The option values that change `kind`'s training defaults, as {name, value, whose setup}
  * entries ending with name NULL; NULL when none do (or for an unknown kind). */
 DGM_API const dgm_model_option *dgm_model_defaults_variants(const char *kind);
