@@ -2,6 +2,8 @@
 // matches that of a finite-difference Jacobian (determinant in double), a fresh flow's NLL
 // is the base density's, a trained flow's density integrates to 1 over the plane, and the
 // image path (dequantization + logit) trains to a finite bits/dim with samples in [0, 1].
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "cli_test.h"
@@ -18,6 +20,7 @@ struct Layers {
     dgm_coupling *c0 = nullptr, *c1 = nullptr;
     dgm_actnorm *a = nullptr;
     dgm_invlinear *lu = nullptr;
+    dgm_permutation *perm = nullptr;
     explicit Layers(int64_t d)
     {
         ctx = make_ctx(DGM_DEVICE_CPU, 3);
@@ -27,6 +30,7 @@ struct Layers {
         EXPECT_EQ(dgm_coupling_create(p, "c1", d, true, 2, hidden, DGM_ACT_TANH, &c1), DGM_STATUS_OK);
         EXPECT_EQ(dgm_actnorm_create(p, "a", d, &a), DGM_STATUS_OK);
         EXPECT_EQ(dgm_invlinear_create(p, "lu", d, 7, &lu), DGM_STATUS_OK);
+        EXPECT_EQ(dgm_permutation_create(ctx.get(), d, 67, &perm), DGM_STATUS_OK);
         EXPECT_EQ(dgm_params_alloc(p), DGM_STATUS_OK);
         std::mt19937 rng(11);
         std::normal_distribution<float> n(0.0f, 0.4f);
@@ -39,11 +43,19 @@ struct Layers {
         dgm_coupling_free(c1);
         dgm_actnorm_free(a);
         dgm_invlinear_free(lu);
+        dgm_permutation_free(perm);
         dgm_params_free(p);
     }
-    // Layer k (0, 1: couplings; 2: actnorm; 3: LU linear) forward: y and per-row log|det|.
+    static constexpr int kinds = 5;
+    // Layer k (0, 1: couplings; 2: actnorm; 3: LU linear; 4: permutation) forward: y and
+    // per-row log|det| (the permutation's: zeros).
     void forward(int k, dgm_tensor *x, dgm_tensor **y, dgm_tensor **ld)
     {
+        if (k == 4) {
+            ASSERT_EQ(dgm_permutation_forward(ctx.get(), perm, x, y), DGM_STATUS_OK) << dgm_last_error(ctx.get());
+            *ld = from_host(ctx.get(), {dgm_tensor_dim(x, 0), 1}, std::vector<float>(dgm_tensor_dim(x, 0), 0.0f));
+            return;
+        }
         dgm_status st = k == 3   ? dgm_invlinear_forward(ctx.get(), lu, x, y, ld)
                         : k == 2 ? dgm_actnorm_forward(ctx.get(), a, x, y, ld)
                                  : dgm_coupling_forward(ctx.get(), k ? c1 : c0, x, y, ld);
@@ -51,7 +63,8 @@ struct Layers {
     }
     void inverse(int k, dgm_tensor *y, dgm_tensor **x)
     {
-        dgm_status st = k == 3   ? dgm_invlinear_inverse(ctx.get(), lu, y, x)
+        dgm_status st = k == 4   ? dgm_permutation_inverse(ctx.get(), perm, y, x)
+                        : k == 3 ? dgm_invlinear_inverse(ctx.get(), lu, y, x)
                         : k == 2 ? dgm_actnorm_inverse(ctx.get(), a, y, x)
                                  : dgm_coupling_inverse(ctx.get(), k ? c1 : c0, y, x);
         ASSERT_EQ(st, DGM_STATUS_OK) << dgm_last_error(ctx.get());
@@ -85,7 +98,7 @@ TEST(FlowLayers, EveryLayerAndTheirStackInvert)
         const std::vector<float> xv = random_values(rng, 64 * d, -2.0f, 2.0f);
         dgm_tensor *x = from_host(ctx, {64, d}, xv);
         dgm_tensor *y = nullptr, *ld = nullptr, *back = nullptr;
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < Layers::kinds; k++) {
             l.forward(k, x, &y, &ld);
             l.inverse(k, y, &back);
             const std::vector<float> b = to_host(ctx, back), yv = to_host(ctx, y);
@@ -97,10 +110,10 @@ TEST(FlowLayers, EveryLayerAndTheirStackInvert)
             EXPECT_LT(err, 1e-4) << "layer " << k << ", D = " << d;
             EXPECT_GT(moved, 1e-2) << "layer " << k << " is the identity";  // a real test
         }
-        // The stack c0 -> actnorm -> LU -> c1 and back.
+        // The stack c0 -> actnorm -> LU -> permutation -> c1 and back.
         dgm_tensor *h = x;
-        for (int k : {0, 2, 3, 1}) l.forward(k, h, &h, &ld);
-        for (int k : {1, 3, 2, 0}) l.inverse(k, h, &h);
+        for (int k : {0, 2, 3, 4, 1}) l.forward(k, h, &h, &ld);
+        for (int k : {1, 4, 3, 2, 0}) l.inverse(k, h, &h);
         const std::vector<float> b = to_host(ctx, h);
         for (size_t i = 0; i < b.size(); i++) ASSERT_NEAR(b[i], xv[i], 1e-4) << "stack, D = " << d;
         dgm_ctx_step_end(ctx);
@@ -118,7 +131,7 @@ TEST(FlowLayers, LogDetMatchesAFiniteDifferenceJacobian)
         std::mt19937 rng(40 + d);
         const int rows = 4;
         const std::vector<float> xv = random_values(rng, rows * d, -1.5f, 1.5f);
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < Layers::kinds; k++) {
             dgm_tensor *y = nullptr, *ld = nullptr;
             l.forward(k, from_host(ctx, {rows, d}, xv), &y, &ld);
             const std::vector<float> lds = to_host(ctx, ld);
@@ -145,6 +158,50 @@ TEST(FlowLayers, LogDetMatchesAFiniteDifferenceJacobian)
             dgm_ctx_step_end(ctx);
         }
     }
+}
+
+// A permutation moves whole columns: each output column is one input column, no two the
+// same; a seed gives the same shuffle every time, another seed another; bad input is named.
+TEST(FlowLayers, PermutationShufflesWholeColumnsBySeed)
+{
+    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU);
+    const int64_t d = 12, rows = 3;
+    std::vector<float> xv(rows * d);
+    for (int r = 0; r < rows; r++)
+        for (int64_t j = 0; j < d; j++) xv[r * d + j] = (float)(100 * r + j);
+    dgm_tensor *x = from_host(ctx.get(), {rows, d}, xv);
+    auto order = [&](uint64_t seed) {
+        dgm_permutation *p = nullptr;
+        EXPECT_EQ(dgm_permutation_create(ctx.get(), d, seed, &p), DGM_STATUS_OK);
+        dgm_tensor *y = nullptr;
+        EXPECT_EQ(dgm_permutation_forward(ctx.get(), p, x, &y), DGM_STATUS_OK) << dgm_last_error(ctx.get());
+        const std::vector<float> yv = to_host(ctx.get(), y);
+        dgm_permutation_free(p);
+        std::vector<int> o((size_t)d);
+        for (int64_t i = 0; i < d; i++) {
+            o[i] = (int)yv[i];
+            for (int r = 1; r < rows; r++) EXPECT_EQ(yv[r * d + i], (float)(100 * r + o[i])) << "column " << i;
+        }
+        return o;
+    };
+    const std::vector<int> a = order(64), b = order(64), c = order(65);
+    std::vector<int> sorted = a;
+    std::sort(sorted.begin(), sorted.end());
+    for (int64_t i = 0; i < d; i++) EXPECT_EQ(sorted[i], i) << "not a permutation";
+    EXPECT_EQ(a, b);
+    EXPECT_NE(a, c);
+    int fixed = 0;
+    for (int64_t i = 0; i < d; i++) fixed += a[i] == i;
+    EXPECT_LT(fixed, d / 2) << "barely shuffled";
+    dgm_permutation *p = nullptr;
+    ASSERT_EQ(dgm_permutation_create(ctx.get(), 5, 1, &p), DGM_STATUS_OK);
+    dgm_tensor *y = nullptr;
+    EXPECT_EQ(dgm_permutation_forward(ctx.get(), p, x, &y), DGM_STATUS_SHAPE_MISMATCH);
+    EXPECT_NE(std::string(dgm_last_error(ctx.get())).find("[B, 5]"), std::string::npos);
+    EXPECT_EQ(dgm_permutation_inverse(ctx.get(), nullptr, x, &y), DGM_STATUS_INVALID_ARGUMENT);
+    EXPECT_EQ(dgm_permutation_create(ctx.get(), 0, 1, &p), DGM_STATUS_INVALID_ARGUMENT);
+    EXPECT_EQ(p, nullptr);
+    dgm_ctx_step_end(ctx.get());
 }
 
 TEST(FlowLayers, ActNormStandardizesTheBatchItIsInitializedOn)
@@ -231,6 +288,51 @@ TEST_F(RealNvp, TrainedDensityIntegratesToOne)
 
 // --lu puts an invertible linear layer before each coupling: it trains, and its
 // parameters are in the checkpoint under lu.<k>.*.
+// Vector data trains with the 2-D peer's setup, images with their own (batch 64, a
+// warm-up); --permute and --hidden values are checked.
+TEST_F(RealNvp, DefaultsDependOnTheData)
+{
+    dgm_train_defaults v{}, i{};
+    ASSERT_EQ(dgm_model_train_defaults_for_data("realnvp", nullptr, 1, &v), DGM_STATUS_OK);
+    ASSERT_EQ(dgm_model_train_defaults_for_data("realnvp", nullptr, 2, &i), DGM_STATUS_OK);
+    EXPECT_EQ(v.length, 15000);
+    EXPECT_EQ(v.batch, 512);
+    EXPECT_EQ(v.schedule.warmup_steps, 0);
+    EXPECT_EQ(i.length, 3000);
+    EXPECT_EQ(i.batch, 64);
+    EXPECT_EQ(i.schedule.warmup_steps, 200);
+    EXPECT_FLOAT_EQ(i.optim.lr, 1e-3f);
+    CliResult h = dgm("train realnvp --help");
+    EXPECT_NE(h.out.find("on images (samples of 2 or more dimensions), instead:"), std::string::npos) << h.out;
+    for (const char *opt : {"--permute sideways", "--hidden 64,0", "--hidden 64,,8"}) {
+        CliResult r = dgm(std::string("train realnvp --data moons --device cpu --steps 1 ") + opt + " --out " + dir + "/x");
+        EXPECT_EQ(r.code, 2) << opt << ": " << r.err;
+        EXPECT_NE(r.err.find(std::string(opt).substr(0, 8)), std::string::npos) << r.err;
+    }
+}
+
+// On 6-D data with random permutations a fresh flow still has the base density: the
+// permutations move columns, add no log-determinant, and leave Σz² as it was.
+TEST_F(RealNvp, RandomPermutationsOnVectors)
+{
+    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU);
+    dgm_model *m = nullptr;
+    DGM_ASSERT_OK(ctx.get(), dgm_model_create(ctx.get(), "realnvp", "{\"permute\": \"random\", \"couplings\": 3}", 6, 1,
+                                              nullptr, &m));
+    std::mt19937 rng(5);
+    const std::vector<float> xv = random_values(rng, 8 * 6, -2.0f, 2.0f);
+    dgm_tensor *lp = nullptr;
+    DGM_ASSERT_OK(ctx.get(), dgm_model_log_density(m, from_host(ctx.get(), {8, 6}, xv), &lp));
+    const std::vector<float> l = to_host(ctx.get(), lp);
+    for (int r = 0; r < 8; r++) {
+        double sq = 0.0;
+        for (int j = 0; j < 6; j++) sq += (double)xv[r * 6 + j] * xv[r * 6 + j];
+        EXPECT_NEAR(l[r], -0.5 * sq - 3.0 * std::log(2.0 * M_PI), 1e-4);
+    }
+    dgm_ctx_step_end(ctx.get());
+    dgm_model_free(m);
+}
+
 TEST_F(RealNvp, LuLayersTrainAndAreSaved)
 {
     CliResult r = dgm("train realnvp --data moons --device cpu --steps 100 --couplings 2 --hidden 16 --lu true "

@@ -4,13 +4,19 @@
  * where f maps data to the base (the normalizing direction) and sampling runs the layers'
  * inverses in reverse order on z ~ N(0, I).
  *
- * Layers (host/nn/coupling.c, host/nn/actnorm.c): `couplings` affine couplings, each
- * conditioning on the other half of the columns than the one before (flip alternates),
- * with an MLP of `hidden` widths giving log-scale and shift; with --actnorm an ActNorm
- * before each coupling, initialized from the data when the model is prepared; with --lu an
- * invertible linear layer (LU form, starting as a fixed shuffle of the columns) after it.
- * Parameter names: flow.<k>.net.*, flow.<k>.scale, actnorm.<k>.bias/logs,
- * lu.<k>.lower/upper/log_s.
+ * Layers (host/nn/): `couplings` affine couplings, each conditioning on the other half of
+ * the columns than the one before (flip alternates), with an MLP of `hidden` widths giving
+ * log-scale and shift. Before coupling k, in this order: with --actnorm an ActNorm,
+ * initialized from the data when the model is prepared; with --lu an invertible linear
+ * layer (LU form, starting as a fixed shuffle of the columns, seed k); with --permute
+ * random a fixed shuffle of the columns (seed 64 + k), so that on wide data (images) each
+ * coupling conditions on a different random half rather than alternating halves of the
+ * image. Parameter names: flow.<k>.net.*, flow.<k>.scale, actnorm.<k>.bias/logs,
+ * lu.<k>.lower/upper/log_s (permutations have none).
+ *
+ * Defaults: on 2-D and other vector data the bench's peer (hidden 64,64, Adam 1e-3, batch
+ * 512, 15,000 steps); on images hidden 1024,1024, ActNorm, random permutations, batch 64,
+ * Adam 1e-3 after a 200-step warm-up, IMAGE_STEPS steps.
  *
  * Images (samples of 2 or more dims, values in [0, 1], 256 levels): uniform
  * dequantization y = (255·x + u)/256, u ~ U(0, 1), and RealNVP's logit transform
@@ -29,6 +35,8 @@
 #define REALNVP_MAX_LAYERS 64
 #define REALNVP_MAX_HIDDEN 8
 #define LOGIT_ALPHA 0.05f
+#define PERM_SEED_BASE 64 /* permutation k's seed: never an LU layer's (k) */
+#define IMAGE_STEPS 3000
 
 typedef struct realnvp_state {
     int n_layers;
@@ -36,18 +44,23 @@ typedef struct realnvp_state {
     dgm_coupling *coupling[REALNVP_MAX_LAYERS];
     dgm_actnorm *actnorm[REALNVP_MAX_LAYERS]; /* NULL without --actnorm */
     dgm_invlinear *lu[REALNVP_MAX_LAYERS];    /* NULL without --lu */
+    dgm_permutation *perm[REALNVP_MAX_LAYERS]; /* NULL without random permutations */
 } realnvp_state;
 
 static const dgm_model_option options[] = {
     {"couplings", "8", "affine coupling layers"},
-    {"hidden", "64,64", "hidden widths of each coupling's MLP"},
+    {"hidden", "auto", "hidden widths of each coupling's MLP, e.g. 64,64; auto: 64,64, on "
+                       "images 1024,1024"},
     {"activation", "relu", "the MLPs' activation: relu, tanh, leaky_relu, elu or silu"},
     {"actnorm", "auto", "ActNorm before each coupling: true, false or auto (images only)"},
     {"lu", "false", "an invertible linear layer (Glow's LU form) before each coupling"},
+    {"permute", "auto", "a fixed random permutation of the columns before each coupling: "
+                        "random, alternate (none: the halves alternate) or auto (random on "
+                        "images)"},
     {NULL, NULL, NULL},
 };
-static const dgm_opt_type option_types[] = {DGM_OPT_INT, DGM_OPT_INT_LIST, DGM_OPT_STRING,
-                                            DGM_OPT_STRING, DGM_OPT_BOOL};
+static const dgm_opt_type option_types[] = {DGM_OPT_INT, DGM_OPT_STRING, DGM_OPT_STRING,
+                                            DGM_OPT_STRING, DGM_OPT_BOOL, DGM_OPT_STRING};
 
 static dgm_status bad(dgm_model *m, const char *what)
 {
@@ -66,6 +79,24 @@ static int parse_activation(const char *name)
     return -1;
 }
 
+/* "auto" -> the default widths for the data; else a list "64,64" of 1 to max positive
+ * widths. Returns how many, or -1. */
+static int parse_hidden(const char *text, bool image, int64_t *out, int max)
+{
+    if (!strcmp(text, "auto")) text = image ? "1024,1024" : "64,64";
+    int n = 0;
+    const char *p = text;
+    for (;;) {
+        char *end = NULL;
+        const long long v = strtoll(p, &end, 10);
+        if (end == p || v < 1 || v > 65536 || n == max) return -1;
+        out[n++] = v;
+        if (*end == 0) return n;
+        if (*end != ',') return -1;
+        p = end + 1;
+    }
+}
+
 static dgm_status build(dgm_model *m)
 {
     realnvp_state *s = calloc(1, sizeof *s);
@@ -74,16 +105,20 @@ static dgm_status build(dgm_model *m)
     if (m->dim < 2) return bad(m, ": realnvp needs data of at least 2 values per sample");
     const int64_t layers = dgm_config_int(m, "couplings");
     if (layers < 1 || layers > REALNVP_MAX_LAYERS) return bad(m, "--couplings: 1 to 64");
+    s->image = m->sample_ndim >= 2;
     int64_t hidden[REALNVP_MAX_HIDDEN];
-    const int nh = dgm_config_int_list(m, "hidden", hidden, REALNVP_MAX_HIDDEN);
-    if (nh < 1 || nh > REALNVP_MAX_HIDDEN) return bad(m, "--hidden: 1 to 8 layers");
+    const int nh = parse_hidden(dgm_config_string(m, "hidden"), s->image, hidden, REALNVP_MAX_HIDDEN);
+    if (nh < 1) return bad(m, "--hidden: auto, or 1 to 8 widths from 1 to 65536 (e.g. 64,64)");
     const int act = parse_activation(dgm_config_string(m, "activation"));
     if (act < 0) return bad(m, "--activation: expected relu, tanh, leaky_relu, elu or silu");
     const char *an = dgm_config_string(m, "actnorm");
     if (strcmp(an, "auto") && strcmp(an, "true") && strcmp(an, "false"))
         return bad(m, "--actnorm: expected true, false or auto");
-    s->image = m->sample_ndim >= 2;
+    const char *pm = dgm_config_string(m, "permute");
+    if (strcmp(pm, "auto") && strcmp(pm, "random") && strcmp(pm, "alternate"))
+        return bad(m, "--permute: expected random, alternate or auto");
     const bool actnorm = !strcmp(an, "true") || (!strcmp(an, "auto") && s->image);
+    const bool permute = !strcmp(pm, "random") || (!strcmp(pm, "auto") && s->image);
     const bool lu = dgm_config_bool(m, "lu");
     s->n_layers = (int)layers;
     for (int k = 0; k < s->n_layers; k++) {
@@ -96,6 +131,8 @@ static dgm_status build(dgm_model *m)
             snprintf(name, sizeof name, "lu.%d", k);
             DGM_TRY(dgm_invlinear_create(m->params, name, m->dim, (uint64_t)k, &s->lu[k]));
         }
+        if (permute)
+            DGM_TRY(dgm_permutation_create(m->ctx, m->dim, PERM_SEED_BASE + (uint64_t)k, &s->perm[k]));
         snprintf(name, sizeof name, "flow.%d", k);
         DGM_TRY(dgm_coupling_create(m->params, name, m->dim, k % 2 == 1, nh, hidden,
                                     (dgm_activation)act, &s->coupling[k]));
@@ -149,6 +186,7 @@ static dgm_status nll_rows(dgm_model *m, dgm_tensor *x, bool dequantize, dgm_ten
             if (total) DGM_TRY(dgm_add(ctx, total, ld, &total));
             else total = ld;
         }
+        if (s->perm[k]) DGM_TRY(dgm_permutation_forward(ctx, s->perm[k], h, &h));
         DGM_TRY(dgm_coupling_forward(ctx, s->coupling[k], h, &h, &ld));
         if (total) DGM_TRY(dgm_add(ctx, total, ld, &total));
         else total = ld;
@@ -188,6 +226,7 @@ static dgm_status prepare(dgm_model *m, const dgm_dataset *data, bool init_param
         st = dgm_actnorm_init_data(ctx, s->actnorm[k], h);
         if (st == DGM_STATUS_OK) st = dgm_actnorm_forward(ctx, s->actnorm[k], h, &h, &ld);
         if (st == DGM_STATUS_OK && s->lu[k]) st = dgm_invlinear_forward(ctx, s->lu[k], h, &h, &ld);
+        if (st == DGM_STATUS_OK && s->perm[k]) st = dgm_permutation_forward(ctx, s->perm[k], h, &h);
         if (st == DGM_STATUS_OK) st = dgm_coupling_forward(ctx, s->coupling[k], h, &h, &ld);
     }
     dgm_ctx_set_grad_enabled(ctx, grad);
@@ -204,6 +243,7 @@ static dgm_status sample(dgm_model *m, int64_t n, dgm_tensor **out)
     DGM_TRY(dgm_rand_normal(ctx, 2, shape, 0.0f, 1.0f, &h));
     for (int k = s->n_layers - 1; k >= 0; k--) {
         DGM_TRY(dgm_coupling_inverse(ctx, s->coupling[k], h, &h));
+        if (s->perm[k]) DGM_TRY(dgm_permutation_inverse(ctx, s->perm[k], h, &h));
         if (s->lu[k]) DGM_TRY(dgm_invlinear_inverse(ctx, s->lu[k], h, &h));
         if (s->actnorm[k]) DGM_TRY(dgm_actnorm_inverse(ctx, s->actnorm[k], h, &h));
     }
@@ -258,18 +298,22 @@ static dgm_status check_data(dgm_model *m, const dgm_dataset *data)
     return DGM_STATUS_OK;
 }
 
-/* The peer's 2-D setup (Adam 1e-3, batch 512, 15,000 steps). */
-static void train_defaults(const json_t *given, dgm_train_defaults *t)
+/* Vectors: the peer's 2-D setup (Adam 1e-3, batch 512, 15,000 steps). Images: batch 64,
+ * IMAGE_STEPS steps, Adam 1e-3 after a 200-step warm-up (a fresh flow's first steps on
+ * 784 logits are large). */
+static void train_defaults(const json_t *given, int sample_ndim, dgm_train_defaults *t)
 {
     (void)given;
+    const bool image = sample_ndim >= 2;
     memset(t, 0, sizeof *t);
     t->run = DGM_RUN_STEPS;
-    t->length = 15000;
-    t->batch = 512;
+    t->length = image ? IMAGE_STEPS : 15000;
+    t->batch = image ? 64 : 512;
     t->optim = dgm_optim_config_default(DGM_OPTIM_ADAM);
     t->optim.lr = 1e-3f;
-    t->schedule = (dgm_lr_schedule){.kind = DGM_LR_CONSTANT, .base_lr = t->optim.lr};
-    t->log_every = 500;
+    t->schedule = (dgm_lr_schedule){.kind = DGM_LR_CONSTANT, .base_lr = t->optim.lr,
+                                    .warmup_steps = image ? 200 : 0};
+    t->log_every = image ? 100 : 500;
 }
 
 static void destroy(dgm_model *m)
@@ -280,6 +324,7 @@ static void destroy(dgm_model *m)
         dgm_coupling_free(s->coupling[k]);
         dgm_actnorm_free(s->actnorm[k]);
         dgm_invlinear_free(s->lu[k]);
+        dgm_permutation_free(s->perm[k]);
     }
     free(s);
 }
