@@ -164,11 +164,9 @@ int cmd_sample(int argc, char **argv)
         const int64_t dim = dgm_model_dim(m);
         int64_t shape[3];
         int nd = dgm_model_sample_shape(m, shape);
-        dgm_tensor *x = NULL;
         host = malloc((size_t)(a.n * dim) * sizeof *host);
         if (!host) rc = cli_error("-n %lld: out of memory", (long long)a.n);
-        else if (dgm_model_sample(m, a.n, &x) || dgm_tensor_to_host(ctx, x, host))
-            rc = cli_fail(ctx, "sampling");
+        else if (dgm_model_sample_into(m, a.n, host, DGM_MEMORY_HOST)) rc = cli_fail(ctx, "sampling");
         else rc = cli_write_samples(ctx, a.out, host, a.n, dim, nd, shape, NULL);
         if (!rc) printf("wrote %lld samples to %s\n", (long long)a.n, a.out);
     }

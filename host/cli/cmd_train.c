@@ -149,11 +149,10 @@ static int write_samples(run *r)
     const int64_t n = dim == 2 ? 20000 : 64;
     int64_t shape[3];
     int nd = dgm_model_sample_shape(r->model, shape);
-    dgm_tensor *x = NULL;
     float *host = malloc((size_t)(n * dim) * sizeof *host);
     if (!host) return cli_error("out of memory");
     int rc = CLI_OK;
-    if (dgm_model_sample(r->model, n, &x) || dgm_tensor_to_host(ctx, x, host)) rc = cli_fail(ctx, "sampling");
+    if (dgm_model_sample_into(r->model, n, host, DGM_MEMORY_HOST)) rc = cli_fail(ctx, "sampling");
     else {
         dgm_extent ext = dgm_extent_of(dgm_dataset_data(r->train), dgm_dataset_count(r->train));
         rc = cli_write_samples(ctx, r->samples_path, host, n, dim, nd, shape, dim == 2 ? &ext : NULL);

@@ -453,7 +453,7 @@ dgm_status dgm_model_reconstruct(dgm_model *m, dgm_tensor *batch, dgm_tensor **o
 }
 
 /* Is `name` in the comma-separated list `list`? */
-static bool in_list(const char *list, const char *name, size_t len)
+bool dgm_model_in_list(const char *list, const char *name, size_t len)
 {
     for (const char *p = list; p && *p;) {
         const char *e = strchr(p, ',');
@@ -462,6 +462,29 @@ static bool in_list(const char *list, const char *name, size_t len)
         p = e ? e + 1 : NULL;
     }
     return false;
+}
+
+dgm_status dgm_model_mean_metric(dgm_model *m, const float *x, int64_t n, const char *name,
+                                 double *mean)
+{
+    dgm_ctx *ctx = m->ctx;
+    const int64_t B = 1000;
+    double total = 0.0;
+    dgm_status st = DGM_STATUS_OK;
+    for (int64_t i = 0; i < n && st == DGM_STATUS_OK; i += B) {
+        const int64_t rows = n - i < B ? n - i : B, shape[2] = {rows, m->dim};
+        dgm_tensor *batch = NULL;
+        double sum = 0.0;
+        st = dgm_tensor_from_host(ctx, 2, shape, x + i * m->dim, &batch);
+        if (st == DGM_STATUS_OK) st = m->ops->evaluate_batch(m, batch, name, &sum);
+        const dgm_status end = dgm_ctx_step_end(ctx);
+        if (st == DGM_STATUS_OK) st = end;
+        total += sum;
+    }
+    DGM_TRY(st);
+    *mean = total / (double)n;
+    if (!isfinite(*mean)) return dgm_set_error(ctx, DGM_STATUS_NOT_FINITE, "metric %s is not finite", name);
+    return DGM_STATUS_OK;
 }
 
 dgm_status dgm_model_evaluate(dgm_model *m, const dgm_dataset *data, const char *metrics,
@@ -478,19 +501,19 @@ dgm_status dgm_model_evaluate(dgm_model *m, const dgm_dataset *data, const char 
     dgm_ctx_set_grad_enabled(ctx, false);
     json_t *result = json_object();
     dgm_status st = DGM_STATUS_OK;
-    const int64_t n = dgm_dataset_count(data), B = 1000;
+    const int64_t n = dgm_dataset_count(data);
     for (const char *p = metrics; p && *p && st == DGM_STATUS_OK;) {
         const char *e = strchr(p, ',');
         size_t len = e ? (size_t)(e - p) : strlen(p);
         char name[64];
         snprintf(name, sizeof name, "%.*s", (int)(len < 63 ? len : 63), p);
-        if (!in_list(m->ops->metrics, p, len)) {
+        if (!dgm_model_in_list(m->ops->metrics, p, len)) {
             st = dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
                                "unknown metric '%s' for %s (valid: %s)", name, m->ops->kind,
                                m->ops->metrics);
             break;
         }
-        if (m->ops->evaluate_samples && in_list(m->ops->sample_metrics, p, len)) {
+        if (m->ops->evaluate_samples && dgm_model_in_list(m->ops->sample_metrics, p, len)) {
             double v = NAN;
             st = m->ops->evaluate_samples(m, data, name, &v);
             dgm_ctx_step_end(ctx);
@@ -499,22 +522,9 @@ dgm_status dgm_model_evaluate(dgm_model *m, const dgm_dataset *data, const char 
             p = e ? e + 1 : NULL;
             continue;
         }
-        double total = 0.0;
-        for (int64_t i = 0; i < n && st == DGM_STATUS_OK; i += B) {
-            const int64_t rows = n - i < B ? n - i : B, shape[2] = {rows, m->dim};
-            dgm_tensor *batch = NULL;
-            double sum = 0.0;
-            st = dgm_tensor_from_host(ctx, 2, shape, dgm_dataset_data(data) + i * m->dim, &batch);
-            if (st == DGM_STATUS_OK) st = m->ops->evaluate_batch(m, batch, name, &sum);
-            if (st == DGM_STATUS_OK) st = dgm_ctx_step_end(ctx);
-            total += sum;
-        }
-        if (st == DGM_STATUS_OK) {
-            double v = total / (double)n;
-            if (!isfinite(v))
-                st = dgm_set_error(ctx, DGM_STATUS_NOT_FINITE, "metric %s is not finite", name);
-            else json_object_set_new(result, name, json_real(v));
-        }
+        double v = NAN;
+        st = dgm_model_mean_metric(m, dgm_dataset_data(data), n, name, &v);
+        if (st == DGM_STATUS_OK) json_object_set_new(result, name, json_real(v));
         p = e ? e + 1 : NULL;
     }
     dgm_ctx_set_grad_enabled(ctx, grad);

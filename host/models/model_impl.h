@@ -91,6 +91,14 @@ int dgm_config_int_list(const dgm_model *m, const char *name, int64_t *out, int 
  * the table's default when it is not given (or not a string). */
 const char *dgm_given_option(const json_t *given, const dgm_model_option *table, const char *name);
 
+/* Is `name` (len bytes) in the comma-separated list `list`? */
+bool dgm_model_in_list(const char *list, const char *name, size_t len);
+/* The mean over n rows of host data x [n, dim] of metric `name` (one the kind's
+ * evaluate_batch knows), in batches of 1,000, each ending the step; NOT_FINITE when the
+ * mean is not finite. Grad mode: the caller's (turn it off). */
+dgm_status dgm_model_mean_metric(dgm_model *m, const float *x, int64_t n, const char *name,
+                                 double *mean);
+
 /* Reads a one-element tensor to the host (waits for the device). */
 dgm_status dgm_read_scalar(dgm_ctx *ctx, dgm_tensor *t, double *value);
 

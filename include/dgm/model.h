@@ -146,6 +146,39 @@ DGM_API dgm_status dgm_model_set_eval_samples(dgm_model *m, int64_t k);
 DGM_API dgm_status dgm_model_encode(dgm_model *m, dgm_tensor *batch, dgm_tensor **out);
 DGM_API dgm_status dgm_model_reconstruct(dgm_model *m, dgm_tensor *batch, dgm_tensor **out);
 
+/* ---- embedding: a trained model inside another program ----
+ * Open a checkpoint with dgm_model_load on a context of your own (CPU or CUDA), ask
+ * dgm_model_kind, dgm_model_config, dgm_model_dim and dgm_model_sample_shape, then sample
+ * and score with the two calls below; dgm_model_free and dgm_ctx_free when done. These
+ * work for every kind. Like every call on a context, they must not run on one context
+ * from two threads at once; two threads with a context and a model each are independent
+ * (no global state). Each call ends the context's step: tensors from an earlier call on
+ * the context (step tensors) are invalid afterwards. `dgm sample` and `dgm eval` use them. */
+
+/* Where a caller's buffer lives. */
+typedef enum dgm_memory {
+    DGM_MEMORY_HOST = 0,  /* ordinary memory */
+    DGM_MEMORY_DEVICE = 1 /* memory of the context's GPU (cudaMalloc'd); CUDA contexts only */
+} dgm_memory;
+
+/* Draws n samples into dst: n·dim floats, row-major [n, dim] (dim = dgm_model_dim; images
+ * in [0, 1] in the sample shape's order). dst is host memory or, with DGM_MEMORY_DEVICE on
+ * a CUDA context, device memory; it is written when the call returns OK (and may be
+ * partly written on failure). Samples in chunks of at most 4,096 rows, so memory stays
+ * bounded for any n; the same seed and the same calls give the same samples (and `dgm
+ * sample --seed S` those of a context made with seed S). INVALID_ARGUMENT for n < 1 or a
+ * NULL dst; UNSUPPORTED for device memory on a CPU context. */
+DGM_API dgm_status dgm_model_sample_into(dgm_model *m, int64_t n, float *dst, dgm_memory where);
+
+/* The mean over n rows of host data x [n, dim] of one metric (NULL: the kind's default;
+ * dgm_model_metric_names lists them: "nll" for a gaussian or a realnvp, "elbo" for a VAE),
+ * in the units `dgm eval` prints, into *value. Metrics computed from samples instead of
+ * the data (a GAN's mode coverage) are UNSUPPORTED here: use dgm_model_evaluate with a
+ * dataset. x is read as [n, dim]. INVALID_ARGUMENT for an unknown metric, n < 1 or NULL
+ * pointers; NOT_FINITE when the mean is not finite. */
+DGM_API dgm_status dgm_model_score(dgm_model *m, const float *x, int64_t n, const char *metric,
+                                   double *value);
+
 /* The metric names `kind` knows, comma-separated. */
 DGM_API const char *dgm_model_metric_names(const char *kind);
 
