@@ -490,7 +490,10 @@ dgm_status dgm_model_mean_metric(dgm_model *m, const float *x, int64_t n, const 
 dgm_status dgm_model_evaluate(dgm_model *m, const dgm_dataset *data, const char *metrics,
                               char *out, size_t out_len)
 {
-    if (!m || !data || !out || !out_len) return DGM_STATUS_INVALID_ARGUMENT;
+    if (!m) return DGM_STATUS_INVALID_ARGUMENT;
+    if (!data || !out || !out_len)
+        return dgm_set_error(m->ctx, DGM_STATUS_INVALID_ARGUMENT,
+                             "dgm_model_evaluate: data and out must not be NULL, out_len > 0");
     dgm_ctx *ctx = m->ctx;
     if (dgm_dataset_dim(data) != m->dim)
         return dgm_set_error(ctx, DGM_STATUS_SHAPE_MISMATCH,

@@ -1,8 +1,18 @@
 /* dgm flow layers: invertible maps with a tractable log-determinant, the pieces of a
- * normalizing flow (RealNVP, and later MAF/Glow). Each layer maps x -> y in the
- * normalizing direction (data towards the base density) with `forward`, returning per-row
- * log|det ∂y/∂x| as [B, 1], and y -> x with `inverse` (sampling; no log-determinant).
- * Layers hold positions of views in a dgm_params block, as dgm_linear does. */
+ * normalizing flow (RealNVP; Glow's ActNorm and invertible linear layer; later MAF).
+ * Each layer maps x -> y in the normalizing direction (data towards the base density)
+ * with `forward`, returning per-row log|det ∂y/∂x| as [B, 1], and y -> x with `inverse`
+ * (sampling; no log-determinant).
+ * Layers hold positions of views in a dgm_params block, as dgm_linear does.
+ *
+ * For every layer below: `create` declares its parameters in the block p (before
+ * dgm_params_alloc; a layer without parameters takes the context instead) and sets *out,
+ * INVALID_ARGUMENT for NULL pointers or a bad size; `free` releases the layer (NULL is a
+ * no-op; free layers before their block and context). `forward` takes x [B, D] and gives
+ * step tensors y [B, D] and logdet [B, 1]; `inverse` takes y [B, D] and gives x [B, D].
+ * Errors: INVALID_ARGUMENT for a NULL layer, STATE_ERROR when the block is not allocated,
+ * WRONG_DEVICE for another context's layer, SHAPE_MISMATCH when x is not [B, D]. Like
+ * every call on a context, not from two threads at once. */
 #ifndef DGM_FLOW_H
 #define DGM_FLOW_H
 

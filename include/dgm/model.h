@@ -83,13 +83,19 @@ DGM_API const dgm_model_option *dgm_model_defaults_variants(const char *kind);
 DGM_API dgm_status dgm_model_create(dgm_ctx *ctx, const char *kind, const char *config_json,
                                     int64_t dim, int sample_ndim, const int64_t *sample_shape,
                                     dgm_model **out);
+/* Frees the model and its parameter block (before its context). NULL is a no-op. */
 DGM_API void dgm_model_free(dgm_model *m);
 
+/* The kind ("vae", "realnvp", ...); a static string. */
 DGM_API const char *dgm_model_kind(const dgm_model *m);
 /* The full config (defaults filled in) as a JSON object; owned by the model. */
 DGM_API const char *dgm_model_config(const dgm_model *m);
+/* The model's parameter block; owned by the model (do not free). */
 DGM_API dgm_params *dgm_model_params(dgm_model *m);
+/* Floats per sample: the product of the sample shape. */
 DGM_API int64_t dgm_model_dim(const dgm_model *m);
+/* Writes the sample shape ({28, 28} for Fashion-MNIST images, {dim} for vectors) into
+ * shape and returns its number of dimensions (1 to 3). */
 DGM_API int dgm_model_sample_shape(const dgm_model *m, int64_t shape[3]);
 
 /* The loss of one batch [B, dim] (a step tensor), after dgm_backward has accumulated its
@@ -122,7 +128,7 @@ DGM_API dgm_status dgm_model_log_density(dgm_model *m, dgm_tensor *x, dgm_tensor
 
 /* The model's natural metrics on a dataset ("nll" for gaussian: nats per sample). `metrics`
  * is a comma-separated list or NULL for the kind's default; writes a JSON object
- * ({"nll": 1.23, ...}) into out (out_len bytes). */
+ * ({"nll": 1.23, ...}) into out (out_len bytes). Ends the context's step (per batch). */
 DGM_API dgm_status dgm_model_evaluate(dgm_model *m, const dgm_dataset *data, const char *metrics,
                                       char *out, size_t out_len);
 /* Whether `data` suits the model: its sample size, and the model's own conditions (a VAE
@@ -199,6 +205,7 @@ typedef struct dgm_train_state {
     const char *extra_json;    /* more metadata as a JSON object of strings; may be NULL */
 } dgm_train_state;
 
+/* Writes m (and, when state is not NULL, that training state) to path, atomically. */
 DGM_API dgm_status dgm_model_save(dgm_model *m, const char *path, const dgm_train_state *state);
 
 /* Loads a checkpoint's model (kind, config, parameters) on ctx. */
