@@ -199,6 +199,7 @@ TEST(FlowLayers, PermutationShufflesWholeColumnsBySeed)
     EXPECT_EQ(dgm_permutation_forward(ctx.get(), p, x, &y), DGM_STATUS_SHAPE_MISMATCH);
     EXPECT_NE(std::string(dgm_last_error(ctx.get())).find("[B, 5]"), std::string::npos);
     EXPECT_EQ(dgm_permutation_inverse(ctx.get(), nullptr, x, &y), DGM_STATUS_INVALID_ARGUMENT);
+    dgm_permutation_free(p);
     EXPECT_EQ(dgm_permutation_create(ctx.get(), 0, 1, &p), DGM_STATUS_INVALID_ARGUMENT);
     EXPECT_EQ(p, nullptr);
     dgm_ctx_step_end(ctx.get());
