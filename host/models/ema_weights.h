@@ -1,0 +1,20 @@
+/* A moving average of a model's trainable weights, for sampling (DDPM, flow matching):
+ * buffers "ema.<name>", one per trainable tensor, declared in the same block after every
+ * trainable tensor and before any other buffer, so that the averages are one contiguous
+ * twin of the weights (saved in checkpoints; no optimizer covers buffers). */
+#ifndef DGM_MODELS_EMA_WEIGHTS_H
+#define DGM_MODELS_EMA_WEIGHTS_H
+
+#include "dgm/params.h"
+
+/* Declares the twins (before dgm_params_alloc, after every trainable tensor). */
+dgm_status dgm_ema_weights_declare(dgm_params *p);
+/* After dgm_params_alloc: checks the twins lie right after the weights; ema = w. */
+dgm_status dgm_ema_weights_reset(dgm_params *p);
+/* ema = decay·ema + (1 − decay)·w. */
+dgm_status dgm_ema_weights_update(dgm_params *p, float decay);
+/* Exchanges the weights and their averages (twice: back as before), so a forward pass
+ * runs on the averages; uses step memory for the exchange. */
+dgm_status dgm_ema_weights_swap(dgm_params *p);
+
+#endif

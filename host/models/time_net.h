@@ -1,0 +1,25 @@
+/* The network of DDPM and flow matching: an MLP of [x, embedding(t)] -> [dim], the time
+ * embedded sinusoidally (dgm_time_embedding, emb_dim > 0) or fed as the raw column t
+ * (emb_dim = 0). Parameters "<prefix>.*" (an nn.Sequential MLP). */
+#ifndef DGM_MODELS_TIME_NET_H
+#define DGM_MODELS_TIME_NET_H
+
+#include "dgm/dgm.h"
+
+typedef struct dgm_time_net {
+    dgm_mlp *mlp;
+    dgm_time_embedding *emb; /* NULL: raw t */
+} dgm_time_net;
+
+#define DGM_TIME_NET_MAX_HIDDEN 8
+
+/* Declares the MLP [dim + (emb_dim or 1)] -> hidden... -> [dim] into p. */
+dgm_status dgm_time_net_create(dgm_params *p, const char *prefix, int64_t dim, int emb_dim,
+                               int n_hidden, const int64_t *hidden, dgm_activation act,
+                               dgm_time_net *out);
+void dgm_time_net_free(dgm_time_net *net);
+/* x [B, dim], t [B, 1] -> [B, dim]. */
+dgm_status dgm_time_net_forward(dgm_ctx *ctx, const dgm_time_net *net, dgm_tensor *x,
+                                dgm_tensor *t, dgm_tensor **out);
+
+#endif
