@@ -5,7 +5,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
 #include <string>
 
 #include "test_files.h"
@@ -39,6 +43,42 @@ protected:
         return r;
     }
     bool exists(const std::string &p) { return access(p.c_str(), F_OK) == 0; }
+    // n rows of N((2, -1), diag(0.5², 0.25²)) as a CSV in the test's folder.
+    std::string gaussian_csv(int64_t n)
+    {
+        std::mt19937 rng(5);
+        std::normal_distribution<double> z;
+        const std::string path = dir + "/data.csv";
+        std::ofstream f(path);
+        for (int64_t i = 0; i < n; i++) f << 2.0 + 0.5 * z(rng) << "," << -1.0 + 0.25 * z(rng) << "\n";
+        return path;
+    }
+    // `dgm sample CKPT -n N --seed 3`'s values, row after row.
+    std::vector<double> sample_values(const std::string &ckpt, int n)
+    {
+        const std::string out = dir + "/s.csv";
+        CliResult s = dgm("sample " + ckpt + " -n " + std::to_string(n) + " -o " + out + " --seed 3");
+        EXPECT_EQ(s.code, 0) << s.err;
+        std::vector<double> v;
+        std::ifstream f(out);
+        std::string line;
+        while (std::getline(f, line)) {
+            std::stringstream ls(line);
+            std::string cell;
+            while (std::getline(ls, cell, ',')) v.push_back(std::strtod(cell.c_str(), nullptr));
+        }
+        return v;
+    }
+    // Means and standard deviations of the columns of 2-column values.
+    static void moments2(const std::vector<double> &v, double mean[2], double sd[2])
+    {
+        const double n = (double)(v.size() / 2);
+        mean[0] = mean[1] = sd[0] = sd[1] = 0.0;
+        for (size_t i = 0; i < v.size(); i++) mean[i % 2] += v[i] / n;
+        for (size_t i = 0; i < v.size(); i++) sd[i % 2] += (v[i] - mean[i % 2]) * (v[i] - mean[i % 2]) / n;
+        sd[0] = std::sqrt(sd[0]);
+        sd[1] = std::sqrt(sd[1]);
+    }
     std::string dir;
 };
 

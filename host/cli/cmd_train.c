@@ -146,7 +146,8 @@ static int write_samples(run *r)
 {
     dgm_ctx *ctx = r->ctx;
     const int64_t dim = dgm_model_dim(r->model);
-    const int64_t n = dim == 2 ? 20000 : 64;
+    /* 2-D: enough points for a density picture, fewer for a many-step sampler */
+    const int64_t n = dim != 2 ? 64 : dgm_model_sampler_passes(r->model) > 1 ? 4000 : 20000;
     int64_t shape[3];
     int nd = dgm_model_sample_shape(r->model, shape);
     float *host = malloc((size_t)(n * dim) * sizeof *host);
@@ -209,6 +210,7 @@ static int setup(run *r)
         if (st) return cli_fail(ctx, "creating the model");
     }
     /* The run: the defaults of this configuration (a resumed one: the checkpoint's). */
+    if (*dgm_model_warning(r->model)) fprintf(stderr, "warning: %s\n", dgm_model_warning(r->model));
     int64_t model_shape[3];
     const int model_ndim = dgm_model_sample_shape(r->model, model_shape);
     if ((rc = train_resolve(a, dgm_model_config(r->model), model_ndim, &r->t))) return rc;
@@ -292,6 +294,10 @@ int cmd_train(int argc, char **argv)
             }
             if (dgm_optim_step(r.optim)) {
                 rc = cli_fail(ctx, "optimizer step");
+                break;
+            }
+            if (dgm_model_after_step(r.model, step + 1)) {
+                rc = cli_fail(ctx, "after the optimizer step");
                 break;
             }
         }

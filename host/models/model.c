@@ -10,11 +10,11 @@
 #include "ops/ops_common.h"
 
 static const dgm_model_ops *const registry[] = {&dgm_gaussian_ops, &dgm_vae_ops, &dgm_gan_ops,
-                                                &dgm_realnvp_ops};
+                                                &dgm_realnvp_ops, &dgm_ddpm_ops, &dgm_fm_ops};
 #define N_KINDS (sizeof registry / sizeof registry[0])
 
 /* The registry's kinds in its order (a test checks each names its entry). */
-static const char *const kind_names[] = {"gaussian", "vae", "gan", "realnvp", NULL};
+static const char *const kind_names[] = {"gaussian", "vae", "gan", "realnvp", "ddpm", "fm", NULL};
 _Static_assert(sizeof kind_names / sizeof kind_names[0] == N_KINDS + 1,
                "kind_names must list every registered model");
 
@@ -382,6 +382,19 @@ dgm_status dgm_model_sample(dgm_model *m, int64_t n, dgm_tensor **out)
     return st;
 }
 
+dgm_status dgm_model_after_step(dgm_model *m, int64_t step)
+{
+    if (!m) return DGM_STATUS_INVALID_ARGUMENT;
+    return m->ops->after_step ? m->ops->after_step(m, step) : DGM_STATUS_OK;
+}
+
+const char *dgm_model_warning(const dgm_model *m) { return m ? m->warning : ""; }
+
+int64_t dgm_model_sampler_passes(const dgm_model *m)
+{
+    return m && m->ops->sampler_passes ? m->ops->sampler_passes(m) : 1;
+}
+
 dgm_status dgm_model_log_density(dgm_model *m, dgm_tensor *x, dgm_tensor **out)
 {
     if (!m || !x || !out) return DGM_STATUS_INVALID_ARGUMENT;
@@ -450,6 +463,48 @@ dgm_status dgm_model_encode(dgm_model *m, dgm_tensor *batch, dgm_tensor **out)
 dgm_status dgm_model_reconstruct(dgm_model *m, dgm_tensor *batch, dgm_tensor **out)
 {
     return batch_map(m, batch, out, m ? m->ops->reconstruct : NULL, "dgm_model_reconstruct");
+}
+
+dgm_status dgm_model_w2(dgm_model *m, const dgm_dataset *data, double *value)
+{
+    const int64_t n = dgm_dataset_count(data) < 2000 ? dgm_dataset_count(data) : 2000;
+    float *host = malloc((size_t)(n * m->dim) * sizeof *host);
+    if (!host) return dgm_set_error(m->ctx, DGM_STATUS_OOM, "out of host memory");
+    dgm_tensor *x = NULL;
+    dgm_status st = dgm_model_sample(m, n, &x);
+    if (st == DGM_STATUS_OK) st = dgm_tensor_to_host(m->ctx, x, host);
+    if (st == DGM_STATUS_OK)
+        st = dgm_wasserstein2(m->ctx, host, dgm_dataset_data(data), n, (int)m->dim, value);
+    free(host);
+    return st;
+}
+
+int dgm_model_parse_activation(const char *name)
+{
+    static const struct {
+        const char *name;
+        dgm_activation act;
+    } acts[] = {{"relu", DGM_ACT_RELU}, {"tanh", DGM_ACT_TANH}, {"leaky_relu", DGM_ACT_LEAKY_RELU},
+                {"elu", DGM_ACT_ELU},   {"selu", DGM_ACT_SELU}, {"gelu", DGM_ACT_GELU},
+                {"silu", DGM_ACT_SILU}, {"sigmoid", DGM_ACT_SIGMOID}};
+    for (size_t i = 0; name && i < sizeof acts / sizeof acts[0]; i++)
+        if (!strcmp(name, acts[i].name)) return (int)acts[i].act;
+    return -1;
+}
+
+int dgm_model_parse_widths(const char *text, int64_t *out, int max)
+{
+    int n = 0;
+    for (const char *p = text; p;) {
+        char *end = NULL;
+        const long long v = strtoll(p, &end, 10);
+        if (end == p || v < 1 || v > 65536 || n == max) return -1;
+        out[n++] = v;
+        if (*end == 0) return n;
+        if (*end != ',') return -1;
+        p = end + 1;
+    }
+    return -1;
 }
 
 /* Is `name` in the comma-separated list `list`? */

@@ -40,6 +40,8 @@ typedef struct dgm_model_ops {
      * name NULL; help says whose setup those defaults are). */
     const dgm_model_option *defaults_variants;
     dgm_status (*train_step)(dgm_model *m, dgm_tensor *batch, int64_t step, dgm_tensor **loss);
+    /* Optional: after each optimizer step (a moving average of the weights). */
+    dgm_status (*after_step)(dgm_model *m, int64_t step);
     /* Optional: a family whose players step their own optimizers (a GAN). One training
      * iteration: draws its batches from the loader, updates the parameters with optimizers
      * it makes from `optim` on the first call (lr: this iteration's rate) and returns the
@@ -47,6 +49,8 @@ typedef struct dgm_model_ops {
     dgm_status (*train_iteration)(dgm_model *m, dgm_loader *loader,
                                   const dgm_optim_config *optim, int64_t step, dgm_tensor **loss);
     dgm_status (*sample)(dgm_model *m, int64_t n, dgm_tensor **out);
+    /* Optional: network passes per sample of `sample` (a DDPM's T); 1 when NULL. */
+    int64_t (*sampler_passes)(const dgm_model *m);
     /* Sums `metric` over the rows of batch [B, dim] into *sum (host, double) — the
      * evaluation driver averages over the dataset. */
     dgm_status (*evaluate_batch)(dgm_model *m, dgm_tensor *batch, const char *metric,
@@ -77,6 +81,7 @@ struct dgm_model {
     int64_t sample_shape[3];
     int64_t eval_samples; /* importance samples of sampled metrics (iwae's K) */
     void *state;          /* the family's own */
+    char warning[512];    /* set by build when the configuration is legal but dubious */
 };
 
 /* Typed config reads (the config was validated against the option table). */
@@ -90,6 +95,17 @@ int dgm_config_int_list(const dgm_model *m, const char *name, int64_t *out, int 
 /* The value of option `name` in `given` (a JSON object of options, or NULL) as text, or
  * the table's default when it is not given (or not a string). */
 const char *dgm_given_option(const json_t *given, const dgm_model_option *table, const char *name);
+
+/* An activation's option name (relu, tanh, leaky_relu, elu, selu, gelu, silu, sigmoid)
+ * -> the dgm_activation, or -1. */
+#define DGM_MODEL_ACTIVATIONS "relu, tanh, leaky_relu, elu, selu, gelu, silu or sigmoid"
+int dgm_model_parse_activation(const char *name);
+/* "64,64" -> 1 to max widths of 1 to 65536 into out; their number, or -1. */
+int dgm_model_parse_widths(const char *text, int64_t *out, int max);
+
+/* "w2", a sample metric for any kind: the exact 2-Wasserstein distance between
+ * min(2,000, rows) samples and the data's first that many rows (dgm_wasserstein2). */
+dgm_status dgm_model_w2(dgm_model *m, const dgm_dataset *data, double *value);
 
 /* Is `name` (len bytes) in the comma-separated list `list`? */
 bool dgm_model_in_list(const char *list, const char *name, size_t len);
@@ -106,5 +122,7 @@ extern const dgm_model_ops dgm_gaussian_ops;
 extern const dgm_model_ops dgm_vae_ops;
 extern const dgm_model_ops dgm_gan_ops;
 extern const dgm_model_ops dgm_realnvp_ops;
+extern const dgm_model_ops dgm_ddpm_ops;
+extern const dgm_model_ops dgm_fm_ops;
 
 #endif

@@ -51,7 +51,7 @@ static const dgm_model_option options[] = {
     {"couplings", "8", "affine coupling layers"},
     {"hidden", "auto", "hidden widths of each coupling's MLP, e.g. 64,64; auto: 64,64, on "
                        "images 1024,1024"},
-    {"activation", "relu", "the MLPs' activation: relu, tanh, leaky_relu, elu or silu"},
+    {"activation", "relu", "the MLPs' activation: " DGM_MODEL_ACTIVATIONS},
     {"actnorm", "auto", "ActNorm before each coupling: true, false or auto (images only)"},
     {"lu", "false", "an invertible linear layer (Glow's LU form) before each coupling"},
     {"permute", "auto", "a fixed random permutation of the columns before each coupling: "
@@ -67,36 +67,6 @@ static dgm_status bad(dgm_model *m, const char *what)
     return dgm_set_error(m->ctx, DGM_STATUS_INVALID_ARGUMENT, "realnvp option %s", what);
 }
 
-static int parse_activation(const char *name)
-{
-    static const struct {
-        const char *name;
-        dgm_activation act;
-    } acts[] = {{"relu", DGM_ACT_RELU}, {"tanh", DGM_ACT_TANH}, {"leaky_relu", DGM_ACT_LEAKY_RELU},
-                {"elu", DGM_ACT_ELU}, {"silu", DGM_ACT_SILU}};
-    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
-        if (!strcmp(name, acts[i].name)) return (int)acts[i].act;
-    return -1;
-}
-
-/* "auto" -> the default widths for the data; else a list "64,64" of 1 to max positive
- * widths. Returns how many, or -1. */
-static int parse_hidden(const char *text, bool image, int64_t *out, int max)
-{
-    if (!strcmp(text, "auto")) text = image ? "1024,1024" : "64,64";
-    int n = 0;
-    const char *p = text;
-    for (;;) {
-        char *end = NULL;
-        const long long v = strtoll(p, &end, 10);
-        if (end == p || v < 1 || v > 65536 || n == max) return -1;
-        out[n++] = v;
-        if (*end == 0) return n;
-        if (*end != ',') return -1;
-        p = end + 1;
-    }
-}
-
 static dgm_status build(dgm_model *m)
 {
     realnvp_state *s = calloc(1, sizeof *s);
@@ -107,10 +77,12 @@ static dgm_status build(dgm_model *m)
     if (layers < 1 || layers > REALNVP_MAX_LAYERS) return bad(m, "--couplings: 1 to 64");
     s->image = m->sample_ndim >= 2;
     int64_t hidden[REALNVP_MAX_HIDDEN];
-    const int nh = parse_hidden(dgm_config_string(m, "hidden"), s->image, hidden, REALNVP_MAX_HIDDEN);
+    const char *ht = dgm_config_string(m, "hidden");
+    if (!strcmp(ht, "auto")) ht = s->image ? "1024,1024" : "64,64";
+    const int nh = dgm_model_parse_widths(ht, hidden, REALNVP_MAX_HIDDEN);
     if (nh < 1) return bad(m, "--hidden: auto, or 1 to 8 widths from 1 to 65536 (e.g. 64,64)");
-    const int act = parse_activation(dgm_config_string(m, "activation"));
-    if (act < 0) return bad(m, "--activation: expected relu, tanh, leaky_relu, elu or silu");
+    const int act = dgm_model_parse_activation(dgm_config_string(m, "activation"));
+    if (act < 0) return bad(m, "--activation: expected " DGM_MODEL_ACTIVATIONS);
     const char *an = dgm_config_string(m, "actnorm");
     if (strcmp(an, "auto") && strcmp(an, "true") && strcmp(an, "false"))
         return bad(m, "--actnorm: expected true, false or auto");

@@ -118,7 +118,22 @@ DGM_API dgm_status dgm_model_train_iteration(dgm_model *m, dgm_loader *loader,
                                              const dgm_optim_config *optim, int64_t step,
                                              dgm_tensor **loss);
 
-/* n samples [n, dim] as a step tensor (grad mode is turned off inside). */
+/* Call after each optimizer step when training with dgm_model_train_step yourself (as
+ * dgm train does): a model with a moving average of its weights (ddpm, fm with --ema)
+ * updates it here; others do nothing. */
+DGM_API dgm_status dgm_model_after_step(dgm_model *m, int64_t step);
+
+/* Network passes per sample drawn (1 for one-pass samplers; a DDPM's T, an ODE solver's
+ * steps times its stages): what sampling costs relative to one forward pass. */
+DGM_API int64_t dgm_model_sampler_passes(const dgm_model *m);
+
+/* A warning about a legal but dubious configuration ("" when none; owned by the model):
+ * a DDPM schedule whose last ᾱ is far from 0. */
+DGM_API const char *dgm_model_warning(const dgm_model *m);
+
+/* n samples [n, dim] as a step tensor (grad mode is turned off inside). A multi-step
+ * sampler (ddpm, fm) ends the context's step between its steps, so step tensors made
+ * before the call are invalid after it. */
 DGM_API dgm_status dgm_model_sample(dgm_model *m, int64_t n, dgm_tensor **out);
 
 /* The exact log-density log p(x), nats, of each row of x [B, dim]: *out [B, 1] (a step

@@ -1,0 +1,127 @@
+// DDPM and flow matching: the schedules and the short-schedule warning, the ODE solvers'
+// orders on a field with a closed-form flow, the moving average of the weights, and both
+// families learning a shifted, scaled 2-D Gaussian through the dgm command (sample means
+// and spreads), with each sampler and coupling running.
+#include <cmath>
+
+#include "cli_test.h"
+#include "models/ode.h"
+
+using namespace dgmtest;
+
+namespace {
+
+class Diffusion : public CliTest {
+protected:
+    // Trains on the Gaussian CSV, samples 2,000 and checks the moments.
+    void learns_gaussian(const std::string &model_and_options, double mean_tol, double sd_tol)
+    {
+        const std::string data = gaussian_csv(4000);
+        CliResult r = dgm("train " + model_and_options + " --data " + data + " --device cpu --out " + dir + "/m");
+        ASSERT_EQ(r.code, 0) << r.err;
+        const std::vector<double> v = sample_values(dir + "/m/checkpoint.safetensors", 2000);
+        ASSERT_EQ(v.size(), 4000u);
+        double m[2], sd[2];
+        moments2(v, m, sd);
+        EXPECT_NEAR(m[0], 2.0, mean_tol) << model_and_options;
+        EXPECT_NEAR(m[1], -1.0, mean_tol) << model_and_options;
+        EXPECT_NEAR(sd[0], 0.5, sd_tol) << model_and_options;
+        EXPECT_NEAR(sd[1], 0.25, sd_tol) << model_and_options;
+    }
+};
+
+struct ModelDeleter {
+    void operator()(dgm_model *m) const { dgm_model_free(m); }
+};
+
+// T = 50 with the linear β range leaves ᾱ_T ≈ 0.6: the model says so; T = 1000 (ᾱ_T ≈
+// 4e-5) and the cosine schedule do not.
+TEST(DdpmSchedule, WarnsWhenTheLastStepIsNotNoise)
+{
+    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 1);
+    const char *cfgs[] = {"{\"timesteps\": 50}", "{}", "{\"timesteps\": 50, \"schedule\": \"cosine\"}"};
+    for (int i = 0; i < 3; i++) {
+        dgm_model *m = nullptr;
+        DGM_ASSERT_OK(ctx.get(), dgm_model_create(ctx.get(), "ddpm", cfgs[i], 2, 1, nullptr, &m));
+        std::unique_ptr<dgm_model, ModelDeleter> owner(m);
+        const std::string w = dgm_model_warning(m);
+        if (i == 0) {
+            EXPECT_NE(w.find("0.6"), std::string::npos) << w;  // ᾱ_T = 0.60 (the figure)
+            EXPECT_NE(w.find("shifted"), std::string::npos) << w;
+        } else {
+            EXPECT_EQ(w, "") << cfgs[i];
+        }
+        EXPECT_EQ(dgm_model_sampler_passes(m), i == 1 ? 1000 : 50);
+    }
+}
+
+// dx/dt = −x from x(0) = x0: x(1) = x0·e⁻¹. Euler's error halves with the step (order 1),
+// Heun's quarters (2), RK4's falls 16-fold (4).
+dgm_status decay(void *user, dgm_tensor *x, float t, dgm_tensor **v)
+{
+    (void)t;
+    return dgm_scale(static_cast<dgm_ctx *>(user), x, -1.0f, 0.0f, v);
+}
+
+TEST(Ode, SolversConvergeAtTheirOrders)
+{
+    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 1);
+    const double want = 2.0 * std::exp(-1.0);
+    const int orders[3] = {1, 2, 4};
+    for (int solver = 0; solver < 3; solver++) {
+        double err[2];
+        for (int k = 0; k < 2; k++) {
+            dgm_tensor *x = nullptr;
+            const int64_t shape[2] = {1, 1};
+            DGM_ASSERT_OK(ctx.get(), dgm_tensor_create(ctx.get(), 2, shape, &x));
+            const float x0 = 2.0f;
+            DGM_ASSERT_OK(ctx.get(), dgm_tensor_copy_from_host(ctx.get(), x, &x0));
+            DGM_ASSERT_OK(ctx.get(), dgm_ode_integrate(ctx.get(), (dgm_ode_solver)solver, decay, ctx.get(), x,
+                                                       0.0f, 1.0f, k ? 10 : 5));
+            float got = 0;
+            DGM_ASSERT_OK(ctx.get(), dgm_tensor_to_host(ctx.get(), x, &got));
+            dgm_tensor_free(x);
+            err[k] = std::fabs(got - want);
+        }
+        const double ratio = err[0] / err[1], expect = std::pow(2.0, orders[solver]);
+        if (solver < 2) EXPECT_NEAR(ratio, expect, 0.35 * expect) << "solver " << solver;
+        else EXPECT_LT(err[1], 1e-5);  // RK4 at 10 steps: 3e-7 in double, float rounding beyond
+        EXPECT_GT(err[0], 0.0);
+    }
+    EXPECT_EQ(dgm_ode_solver_parse("rk4"), DGM_ODE_RK4);
+    EXPECT_EQ(dgm_ode_solver_parse("midpoint"), -1);
+}
+
+TEST_F(Diffusion, DdpmLearnsAShiftedScaledGaussian)
+{
+    learns_gaussian("ddpm --steps 2000 --timesteps 100 --schedule cosine --hidden 64,64 --embedding 16 --batch 128", 0.1, 0.08);
+}
+
+TEST_F(Diffusion, DdimAndPosteriorVarianceSample)
+{
+    learns_gaussian("ddpm --steps 2000 --timesteps 100 --schedule cosine --hidden 64,64 --embedding 16 --batch 128 "
+                    "--sampler ddim --sample-steps 20", 0.1, 0.08);
+    CliResult i = dgm("info " + dir + "/m/checkpoint.safetensors");
+    EXPECT_NE(i.out.find("ema.net.0.weight"), std::string::npos) << i.out;  // the average is saved
+    CliResult r = dgm("train ddpm --data " + dir + "/data.csv --device cpu --steps 50 --timesteps 20 --variance "
+                      "posterior --clip-x0 true --hidden 16 --out " + dir + "/p");
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.err.find("warning: ddpm"), std::string::npos) << r.err;  // T = 20: ᾱ_T is far from 0
+}
+
+TEST_F(Diffusion, FlowMatchingLearnsAShiftedScaledGaussian)
+{
+    learns_gaussian("fm --steps 2000 --hidden 64,64 --batch 128 --sample-steps 20", 0.1, 0.08);
+}
+
+TEST_F(Diffusion, OtCouplingAndRk4Sample)
+{
+    learns_gaussian("fm --steps 1500 --hidden 64,64 --batch 128 --coupling ot --sigma 0 --solver rk4 "
+                    "--sample-steps 10 --ema 0.99",
+                    0.1, 0.08);
+    CliResult bad = dgm("train fm --data " + dir + "/data.csv --device cpu --steps 1 --solver midpoint --out " + dir + "/b");
+    EXPECT_EQ(bad.code, 2) << bad.err;
+    EXPECT_NE(bad.err.find("--solver"), std::string::npos) << bad.err;
+}
+
+}  // namespace
