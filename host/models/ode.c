@@ -1,4 +1,5 @@
 /* Fixed-step ODE solvers over a persistent state (see ode.h). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "models/model_impl.h"
@@ -72,6 +73,66 @@ static dgm_status direction(dgm_ctx *ctx, dgm_ode_solver solver, dgm_velocity_fn
     DGM_TRY(axpy(ctx, sum, 2.0f, k3, &sum));
     DGM_TRY(dgm_add(ctx, sum, k4, &sum));
     return dgm_scale(ctx, sum, 1.0f / 6.0f, 0.0f, dx);
+}
+
+typedef struct augmented {
+    dgm_velocity_fn v;
+    void *user;
+    dgm_ctx *ctx;
+    int64_t d;
+} augmented;
+
+/* [x, L] -> [v(x, t), div v(x, t)]: x copied off the tape, marked for its gradient, and
+ * each ∂v_i/∂x_i read from one autograd pass of Σ_rows v_i. */
+static dgm_status augmented_velocity(void *user, dgm_tensor *state, float t, dgm_tensor **out)
+{
+    augmented *a = user;
+    dgm_ctx *ctx = a->ctx;
+    const int64_t n = dgm_tensor_dim(state, 0), shape[2] = {n, a->d};
+    const bool grad = dgm_ctx_grad_enabled(ctx);
+    dgm_ctx_set_grad_enabled(ctx, true);
+    dgm_tensor *x = NULL, *v = NULL, *div = NULL;
+    dgm_status st = dgm_tensor_alloc_step(ctx, 2, shape, &x);
+    if (st == DGM_STATUS_OK)
+        st = ctx->be->copy_cols(ctx, n, a->d, state->data, a->d + 1, 0.0f, x->data, a->d);
+    if (st == DGM_STATUS_OK) st = dgm_tensor_set_requires_grad(x, true);
+    if (st == DGM_STATUS_OK) st = a->v(a->user, x, t, &v);
+    for (int64_t i = 0; st == DGM_STATUS_OK && i < a->d; i++) {
+        dgm_tensor *vi = NULL, *s = NULL, *g = NULL, *gi = NULL;
+        st = dgm_slice_cols(ctx, v, i, 1, &vi);
+        if (st == DGM_STATUS_OK) st = dgm_sum(ctx, vi, DGM_AXIS_ALL, &s);
+        if (st == DGM_STATUS_OK) st = dgm_autograd(ctx, s, NULL, 1, &x, false, &g);
+        if (st == DGM_STATUS_OK) st = dgm_slice_cols(ctx, g, i, 1, &gi);
+        if (st == DGM_STATUS_OK) st = div ? dgm_add(ctx, div, gi, &div) : (div = gi, DGM_STATUS_OK);
+    }
+    dgm_ctx_set_grad_enabled(ctx, false);
+    if (st == DGM_STATUS_OK) st = dgm_concat_cols(ctx, v, div, out);
+    dgm_ctx_set_grad_enabled(ctx, grad);
+    return st;
+}
+
+dgm_status dgm_ode_log_density(dgm_ctx *ctx, dgm_ode_solver solver, dgm_velocity_fn v, void *user,
+                               dgm_tensor *x, int64_t steps, double *logp)
+{
+    const int64_t n = dgm_tensor_dim(x, 0), d = dgm_tensor_dim(x, 1), shape[2] = {n, d + 1};
+    dgm_tensor *state = NULL;
+    DGM_TRY(dgm_tensor_create(ctx, 2, shape, &state));
+    float *host = malloc((size_t)(n * (d + 1)) * sizeof *host);
+    dgm_status st = host ? ctx->be->fill(ctx, state->data, (size_t)(n * (d + 1)), 0.0f)
+                         : dgm_set_error(ctx, DGM_STATUS_OOM, "out of host memory");
+    if (st == DGM_STATUS_OK) st = ctx->be->copy_cols(ctx, n, d, x->data, d, 0.0f, state->data, d + 1);
+    augmented a = {v, user, ctx, d};
+    if (st == DGM_STATUS_OK) st = dgm_ode_integrate(ctx, solver, augmented_velocity, &a, state, 1.0f, 0.0f, steps);
+    if (st == DGM_STATUS_OK) st = dgm_tensor_to_host(ctx, state, host);
+    if (st == DGM_STATUS_OK) st = ctx->be->copy_cols(ctx, n, d, state->data, d + 1, 0.0f, x->data, d);
+    for (int64_t r = 0; st == DGM_STATUS_OK && r < n; r++) {
+        double sq = 0.0;
+        for (int64_t k = 0; k < d; k++) sq += (double)host[r * (d + 1) + k] * host[r * (d + 1) + k];
+        logp[r] = -0.5 * sq - 0.5 * (double)d * 1.8378770664093454836 + (double)host[r * (d + 1) + d];
+    }
+    free(host);
+    dgm_tensor_free(state);
+    return st;
 }
 
 dgm_status dgm_ode_integrate(dgm_ctx *ctx, dgm_ode_solver solver, dgm_velocity_fn v, void *user,

@@ -23,6 +23,15 @@ typedef dgm_status (*dgm_velocity_fn)(void *user, dgm_tensor *x, float t, dgm_te
 dgm_status dgm_ode_integrate(dgm_ctx *ctx, dgm_ode_solver solver, dgm_velocity_fn v, void *user,
                              dgm_tensor *x, float t0, float t1, int64_t steps);
 
+/* The neural ODE's change of variables: log p_1(x) of each row of x [n, d] for the flow
+ * dx/dt = v(x, t) carrying p_0 = N(0, I) at t = 0 to p_1 at t = 1. Integrates x together
+ * with L, dL/dt = div v(x, t), backwards from (x, 0) at t = 1 to (x_0, L_0) at t = 0 with
+ * `solver` in `steps` steps; then log p_1(x) = log N(x_0; 0, I) + L_0. The divergence is
+ * exact: one dgm_autograd pass per column (so v must be made of recorded ops). x is
+ * persistent and ends as x_0; logp: host [n]. Ends the step after each step. */
+dgm_status dgm_ode_log_density(dgm_ctx *ctx, dgm_ode_solver solver, dgm_velocity_fn v, void *user,
+                               dgm_tensor *x, int64_t steps, double *logp);
+
 /* A persistent copy of step tensor x, and a step copy of persistent tensor p (what a
  * sampler returns after its last step_end). */
 dgm_status dgm_persist(dgm_ctx *ctx, dgm_tensor *x, dgm_tensor **out);
