@@ -293,9 +293,16 @@ static dgm_status reverse_step(dgm_model *m, dgm_tensor *x, int64_t t, int64_t p
     return dgm_add(ctx, mean, z, out);
 }
 
+typedef struct chain {
+    dgm_model *m;
+    dgm_tensor *x;
+} chain;
+
 /* The reverse chain in a persistent tensor, one step per context step. */
-static dgm_status run_chain(dgm_model *m, dgm_tensor *x)
+static dgm_status run_chain(void *user)
 {
+    dgm_model *m = ((chain *)user)->m;
+    dgm_tensor *x = ((chain *)user)->x;
     ddpm_state *s = m->state;
     const int64_t steps = s->ddim ? s->sample_steps : s->T;
     for (int64_t i = steps - 1; i >= 0; i--) {
@@ -328,12 +335,8 @@ static dgm_status sample(dgm_model *m, int64_t n, dgm_tensor **out)
     dgm_tensor *x0 = NULL, *x = NULL;
     DGM_TRY(dgm_rand_normal(ctx, 2, shape, 0.0f, 1.0f, &x0));
     DGM_TRY(dgm_persist(ctx, x0, &x));
-    dgm_status st = s->ema > 0.0f ? dgm_ema_weights_swap(m->params) : DGM_STATUS_OK;
-    if (st == DGM_STATUS_OK) st = run_chain(m, x);
-    if (s->ema > 0.0f) {
-        const dgm_status back = dgm_ema_weights_swap(m->params);
-        if (st == DGM_STATUS_OK) st = back;
-    }
+    chain c = {m, x};
+    dgm_status st = dgm_ema_weights_call(m->params, s->ema > 0.0f, run_chain, &c);
     if (st == DGM_STATUS_OK) st = dgm_unpersist(ctx, x, out);
     dgm_tensor_free(x);
     DGM_TRY(st);

@@ -55,6 +55,15 @@ dgm_status dgm_ema_weights_update(dgm_params *p, float decay)
     return ctx->be->ema_update(ctx, (size_t)n, ema, w, decay);
 }
 
+dgm_status dgm_ema_weights_call(dgm_params *p, bool use, dgm_status (*fn)(void *user), void *user)
+{
+    if (!use) return fn(user);
+    DGM_TRY(dgm_ema_weights_swap(p));
+    const dgm_status st = fn(user);
+    const dgm_status back = dgm_ema_weights_swap(p);
+    return st != DGM_STATUS_OK ? st : back;
+}
+
 dgm_status dgm_ema_weights_swap(dgm_params *p)
 {
     float *w = NULL, *ema = NULL;

@@ -16,5 +16,8 @@ dgm_status dgm_ema_weights_update(dgm_params *p, float decay);
 /* Exchanges the weights and their averages (twice: back as before), so a forward pass
  * runs on the averages; uses step memory for the exchange. */
 dgm_status dgm_ema_weights_swap(dgm_params *p);
+/* fn(user) on the averaged weights when `use` (swapped in, then back, whatever fn
+ * returns), else on the weights; the first failure is returned. */
+dgm_status dgm_ema_weights_call(dgm_params *p, bool use, dgm_status (*fn)(void *user), void *user);
 
 #endif

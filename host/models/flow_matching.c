@@ -170,6 +170,30 @@ static dgm_status train_step(dgm_model *m, dgm_tensor *batch, int64_t step, dgm_
 
 static dgm_status velocity(void *user, dgm_tensor *x, float t, dgm_tensor **v);
 
+/* One ODE run on a persistent state x: to the data (sampling, logp NULL) or back to the
+ * noise with the log-density (logp [n]). */
+typedef struct ode_run {
+    dgm_model *m;
+    dgm_tensor *x;
+    double *logp;
+} ode_run;
+
+static dgm_status run_density(void *user)
+{
+    ode_run *r = user;
+    const fm_state *s = r->m->state;
+    return dgm_ode_log_density(r->m->ctx, (dgm_ode_solver)s->solver, velocity, r->m, r->x,
+                               s->sample_steps, r->logp);
+}
+
+static dgm_status run_sampler(void *user)
+{
+    ode_run *r = user;
+    const fm_state *s = r->m->state;
+    return dgm_ode_integrate(r->m->ctx, (dgm_ode_solver)s->solver, velocity, r->m, r->x, 0.0f,
+                             1.0f, s->sample_steps);
+}
+
 /* The exact NLL of the rows, nats: the ODE integrated backwards with the divergence
  * (ode.c), by the model's solver and steps, on the averaged weights when there are. */
 static dgm_status nll_sum(dgm_model *m, dgm_tensor *batch, double *sum)
@@ -182,16 +206,11 @@ static dgm_status nll_sum(dgm_model *m, dgm_tensor *batch, double *sum)
                              "supported for data of up to 16 values, not images");
     const int64_t n = dgm_tensor_dim(batch, 0);
     double *logp = malloc((size_t)n * sizeof *logp);
-    dgm_tensor *x = NULL;
     if (!logp) return dgm_set_error(ctx, DGM_STATUS_OOM, "out of host memory");
-    dgm_status st = dgm_persist(ctx, batch, &x);
-    if (st == DGM_STATUS_OK && s->ema > 0.0f) st = dgm_ema_weights_swap(m->params);
-    if (st == DGM_STATUS_OK)
-        st = dgm_ode_log_density(ctx, (dgm_ode_solver)s->solver, velocity, m, x, s->sample_steps, logp);
-    if (s->ema > 0.0f && x) {
-        const dgm_status back = dgm_ema_weights_swap(m->params);
-        if (st == DGM_STATUS_OK) st = back;
-    }
+    ode_run r = {m, NULL, logp};
+    dgm_status st = dgm_persist(ctx, batch, &r.x);
+    if (st == DGM_STATUS_OK) st = dgm_ema_weights_call(m->params, s->ema > 0.0f, run_density, &r);
+    dgm_tensor *x = r.x;
     *sum = 0.0;
     for (int64_t i = 0; st == DGM_STATUS_OK && i < n; i++) *sum -= logp[i];
     free(logp);
@@ -242,13 +261,8 @@ static dgm_status sample(dgm_model *m, int64_t n, dgm_tensor **out)
     dgm_tensor *z = NULL, *x = NULL;
     DGM_TRY(dgm_rand_normal(ctx, 2, shape, 0.0f, 1.0f, &z));
     DGM_TRY(dgm_persist(ctx, z, &x));
-    dgm_status st = s->ema > 0.0f ? dgm_ema_weights_swap(m->params) : DGM_STATUS_OK;
-    if (st == DGM_STATUS_OK)
-        st = dgm_ode_integrate(ctx, (dgm_ode_solver)s->solver, velocity, m, x, 0.0f, 1.0f, s->sample_steps);
-    if (s->ema > 0.0f) {
-        const dgm_status back = dgm_ema_weights_swap(m->params);
-        if (st == DGM_STATUS_OK) st = back;
-    }
+    ode_run r = {m, x, NULL};
+    dgm_status st = dgm_ema_weights_call(m->params, s->ema > 0.0f, run_sampler, &r);
     if (st == DGM_STATUS_OK) st = dgm_unpersist(ctx, x, out);
     dgm_tensor_free(x);
     DGM_TRY(st);
