@@ -33,6 +33,7 @@ typedef struct ddpm_state {
     double *beta, *alpha_bar; /* [T], host */
     dgm_time_net net;
     float ema;
+    bool ema_started;
     bool image, clip, posterior, ddim;
     int64_t sample_steps;
     float eta;
@@ -136,17 +137,21 @@ static dgm_status build(dgm_model *m)
     return DGM_STATUS_OK;
 }
 
+/* The average starts at the initial weights; ready runs again after a checkpoint's
+ * tensors are loaded, which must keep the saved average. */
 static dgm_status ready(dgm_model *m)
 {
     ddpm_state *s = m->state;
-    return s->ema > 0.0f ? dgm_ema_weights_reset(m->params) : DGM_STATUS_OK;
+    if (s->ema <= 0.0f || s->ema_started) return DGM_STATUS_OK;
+    s->ema_started = true;
+    return dgm_ema_weights_reset(m->params);
 }
 
 static dgm_status after_step(dgm_model *m, int64_t step)
 {
-    (void)step;
     ddpm_state *s = m->state;
-    return s->ema > 0.0f ? dgm_ema_weights_update(m->params, s->ema) : DGM_STATUS_OK;
+    return s->ema > 0.0f ? dgm_ema_weights_update(m->params, dgm_ema_weights_decay(s->ema, step))
+                         : DGM_STATUS_OK;
 }
 
 /* Images to [−1, 1]. */

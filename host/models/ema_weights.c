@@ -46,6 +46,12 @@ dgm_status dgm_ema_weights_reset(dgm_params *p)
     return ctx->be->copy(ctx, ema, w, (size_t)n * sizeof(float), DGM_COPY_DEVICE_TO_DEVICE);
 }
 
+float dgm_ema_weights_decay(float decay, int64_t step)
+{
+    const float warm = (1.0f + (float)step) / (10.0f + (float)step);
+    return warm < decay ? warm : decay;
+}
+
 dgm_status dgm_ema_weights_update(dgm_params *p, float decay)
 {
     float *w = NULL, *ema = NULL;

@@ -11,6 +11,11 @@
 dgm_status dgm_ema_weights_declare(dgm_params *p);
 /* After dgm_params_alloc: checks the twins lie right after the weights; ema = w. */
 dgm_status dgm_ema_weights_reset(dgm_params *p);
+/* The decay to use after optimizer step `step` (from 1): min(decay, (1 + step)/(10 +
+ * step)), the usual warm-up, so that on a short run the average is not dominated by the
+ * untrained weights it started from (with 0.999 they would still weigh e⁻² after 2,000
+ * steps). */
+float dgm_ema_weights_decay(float decay, int64_t step);
 /* ema = decay·ema + (1 − decay)·w. */
 dgm_status dgm_ema_weights_update(dgm_params *p, float decay);
 /* Exchanges the weights and their averages (twice: back as before), so a forward pass

@@ -25,6 +25,7 @@
 typedef struct fm_state {
     dgm_time_net net;
     float sigma, ema;
+    bool ema_started;
     bool ot, image;
     int solver;
     int64_t sample_steps;
@@ -85,17 +86,21 @@ static dgm_status build(dgm_model *m)
     return DGM_STATUS_OK;
 }
 
+/* The average starts at the initial weights; ready runs again after a checkpoint's
+ * tensors are loaded, which must keep the saved average. */
 static dgm_status ready(dgm_model *m)
 {
     fm_state *s = m->state;
-    return s->ema > 0.0f ? dgm_ema_weights_reset(m->params) : DGM_STATUS_OK;
+    if (s->ema <= 0.0f || s->ema_started) return DGM_STATUS_OK;
+    s->ema_started = true;
+    return dgm_ema_weights_reset(m->params);
 }
 
 static dgm_status after_step(dgm_model *m, int64_t step)
 {
-    (void)step;
     fm_state *s = m->state;
-    return s->ema > 0.0f ? dgm_ema_weights_update(m->params, s->ema) : DGM_STATUS_OK;
+    return s->ema > 0.0f ? dgm_ema_weights_update(m->params, dgm_ema_weights_decay(s->ema, step))
+                         : DGM_STATUS_OK;
 }
 
 /* OT-CFM: x1's rows reordered so that row i goes with x0's row i in the batch's optimal
