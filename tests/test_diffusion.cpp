@@ -138,6 +138,17 @@ TEST(Ode, LogDensityOfALinearFieldIsTheClosedForm)
 TEST_F(Diffusion, DdpmLearnsAShiftedScaledGaussian)
 {
     learns_gaussian("ddpm --steps 2000 --timesteps 100 --schedule cosine --hidden 64,64 --embedding 16 --batch 128", 0.1, 0.08);
+    // The same checkpoint sampled by DDIM in 10 steps (--set replaces sampling options);
+    // an option that shapes the parameters cannot change.
+    const std::string ckpt = dir + "/m/checkpoint.safetensors";
+    CliResult e = dgm("eval " + ckpt + " --data " + dir + "/data.csv --metric w2 --set sampler=ddim --set sample-steps=10");
+    ASSERT_EQ(e.code, 0) << e.err;
+    EXPECT_LT(std::strtod(e.out.c_str() + e.out.find("\"w2\":") + 5, nullptr), 0.2) << e.out;
+    CliResult bad = dgm("sample " + ckpt + " -n 5 -o " + dir + "/x.csv --set hidden=8");
+    EXPECT_EQ(bad.code, 1) << bad.err;
+    EXPECT_NE(bad.err.find("shape"), std::string::npos) << bad.err;
+    CliResult unknown = dgm("sample " + ckpt + " -n 5 -o " + dir + "/x.csv --set solver=rk4");
+    EXPECT_EQ(unknown.code, 2) << unknown.err;
 }
 
 TEST_F(Diffusion, DdimAndPosteriorVarianceSample)

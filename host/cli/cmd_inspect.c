@@ -11,6 +11,8 @@ typedef struct ckpt_args {
     int64_t n, k;
     uint64_t seed;
     bool help, reconstruct, latent_map;
+    const char *set[16]; /* --set NAME=VALUE: model options replaced (sampling) */
+    int nset;
 } ckpt_args;
 
 /* Parses CHECKPOINT and the options this command allows (a string of option names). */
@@ -50,6 +52,10 @@ static int parse(int argc, char **argv, const char *cmd, const char *allowed, ck
         else if (!strcmp(name, "data")) a->data = v;
         else if (!strcmp(name, "metric")) a->metrics = v;
         else if (!strcmp(name, "k")) ok = cli_parse_int(v, 1, &a->k);
+        else if (!strcmp(name, "set")) {
+            ok = strchr(v, '=') && v[0] != '=' && a->nset < 16;
+            if (ok) a->set[a->nset++] = v;
+        }
         if (!ok) return cli_usage_error("%s %s: not a valid value", arg, v);
     }
     if (!a->path) return cli_usage_error("dgm %s needs a CHECKPOINT", cmd);
@@ -60,7 +66,22 @@ static int open_model(ckpt_args *a, dgm_ctx **ctx, dgm_model **m)
 {
     int rc = cli_make_ctx(a->device, a->seed, ctx);
     if (rc) return rc;
-    if (dgm_model_load(*ctx, a->path, m)) return cli_fail(*ctx, a->path);
+    char *set = NULL;
+    if (a->nset) {
+        json_t *o = json_object();
+        for (int i = 0; i < a->nset; i++) {
+            const char *eq = strchr(a->set[i], '=');
+            char key[64];
+            snprintf(key, sizeof key, "%.*s", (int)(eq - a->set[i] < 63 ? eq - a->set[i] : 63), a->set[i]);
+            json_object_set_new(o, key, json_string(eq + 1));
+        }
+        set = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+    }
+    const dgm_status st = dgm_model_load_with(*ctx, a->path, set, m);
+    free(set);
+    if (st == DGM_STATUS_INVALID_ARGUMENT) return cli_usage_error("--set: %s", dgm_last_error(*ctx));
+    if (st) return cli_fail(*ctx, a->path);
     return CLI_OK;
 }
 
@@ -136,10 +157,12 @@ static int sample_latent_map(ckpt_args *a, dgm_ctx *ctx, dgm_model *m)
 int cmd_sample(int argc, char **argv)
 {
     ckpt_args a;
-    int rc = parse(argc, argv, "sample", " n out seed device reconstruct latent-map data ", &a);
+    int rc = parse(argc, argv, "sample", " n out seed device reconstruct latent-map data set ", &a);
     if (rc) return rc;
     if (a.help) {
         printf("usage: dgm sample CHECKPOINT -n N -o FILE.npy|FILE.csv|FILE.png [--seed S] [--device D]\n"
+               "                  [--set OPTION=VALUE ...]  (sampling options, e.g. --set sampler=ddim\n"
+               "                  --set sample-steps=20 for a ddpm, --set solver=rk4 for an fm)\n"
                "       dgm sample CHECKPOINT --reconstruct -n N -o FILE.png [--data DATA]\n"
                "       dgm sample CHECKPOINT --latent-map -n N -o FILE.png [--data DATA]\n"
                "  a PNG is an image grid for image data and a scatter plot for 2-D data;\n"
@@ -179,10 +202,11 @@ int cmd_sample(int argc, char **argv)
 int cmd_eval(int argc, char **argv)
 {
     ckpt_args a;
-    int rc = parse(argc, argv, "eval", " data metric k seed device ", &a);
+    int rc = parse(argc, argv, "eval", " data metric k seed device set ", &a);
     if (rc) return rc;
     if (a.help) {
         printf("usage: dgm eval CHECKPOINT [--data DATA] [--metric NAME[,NAME...]] [--k K] [--seed S] [--device D]\n"
+               "                [--set OPTION=VALUE ...]  (sampling options, as for dgm sample)\n"
                "  metrics: gaussian: nll; vae: elbo (default), iwae (with K importance samples, default 1)\n"
                "  prints one JSON object of the metrics on the test split of DATA (default: the\n"
                "  data the checkpoint was trained on)\n");

@@ -206,7 +206,32 @@ static dgm_status load_params(dgm_model *m, const dgm_safetensors *st, const cha
     return DGM_STATUS_OK;
 }
 
+/* The checkpoint's config with the options in overrides_json replacing its own, as a
+ * malloc'd JSON text in *out. */
+static dgm_status merged_config(dgm_ctx *ctx, const char *config, const char *overrides_json,
+                                char **out)
+{
+    json_t *cfg = json_loads(config, 0, NULL), *over = json_loads(overrides_json, 0, NULL);
+    dgm_status st = DGM_STATUS_OK;
+    *out = NULL;
+    if (!json_is_object(cfg))
+        st = dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT, "the checkpoint's config is not a JSON object");
+    else if (!json_is_object(over))
+        st = dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "dgm_model_load_with: overrides must be a JSON object");
+    else if (json_object_update(cfg, over) || !(*out = json_dumps(cfg, JSON_COMPACT | JSON_PRESERVE_ORDER)))
+        st = dgm_set_error(ctx, DGM_STATUS_OOM, "out of host memory");
+    json_decref(cfg);
+    json_decref(over);
+    return st;
+}
+
 dgm_status dgm_model_load(dgm_ctx *ctx, const char *path, dgm_model **out)
+{
+    return dgm_model_load_with(ctx, path, NULL, out);
+}
+
+dgm_status dgm_model_load_with(dgm_ctx *ctx, const char *path, const char *overrides_json,
+                               dgm_model **out)
 {
     DGM_TRY(dgm_check_ctx(ctx));
     if (!out) return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "dgm_model_load: out is NULL");
@@ -233,7 +258,10 @@ dgm_status dgm_model_load(dgm_ctx *ctx, const char *path, dgm_model **out)
         }
         const int64_t dim = v[0], *shape = v + 1;
         const int nd = nv - 1;
-        s = dgm_model_create(ctx, kind, config, dim, nd, shape, &m);
+        char *merged = NULL;
+        if (overrides_json) s = merged_config(ctx, config, overrides_json, &merged);
+        if (s == DGM_STATUS_OK) s = dgm_model_create(ctx, kind, merged ? merged : config, dim, nd, shape, &m);
+        free(merged);
     }
     if (s == DGM_STATUS_OK) s = load_params(m, st, path);
     if (s == DGM_STATUS_OK && m->ops->ready) s = m->ops->ready(m);

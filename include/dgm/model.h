@@ -225,6 +225,13 @@ DGM_API dgm_status dgm_model_save(dgm_model *m, const char *path, const dgm_trai
 
 /* Loads a checkpoint's model (kind, config, parameters) on ctx. */
 DGM_API dgm_status dgm_model_load(dgm_ctx *ctx, const char *path, dgm_model **out);
+/* The same with some of its options replaced: overrides_json is a JSON object of options
+ * (NULL: none), e.g. {"sampler": "ddim", "sample-steps": "20"} to sample a DDPM
+ * differently. Options that shape the parameters cannot change: the load then fails
+ * (SHAPE_MISMATCH or BAD_FORMAT naming the tensor); an unknown option or a bad value is
+ * INVALID_ARGUMENT. */
+DGM_API dgm_status dgm_model_load_with(dgm_ctx *ctx, const char *path, const char *overrides_json,
+                                       dgm_model **out);
 
 /* Restores the training state of a checkpoint written by dgm_model_save: the step, the
  * context's RNG state, the optimizer's buffers and step count (when optim is not NULL) and
