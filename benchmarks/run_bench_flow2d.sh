@@ -107,24 +107,13 @@ BENCH=$BUILD_DIR/benchmarks/bench_flow2d
 # ---- data, and the true density's NLL on the test rows ----
 echo
 echo "== data (numpy): 20,000 training + 5,000 test rows each"
-"$PYTHON" - "$WORK" <<'EOF' | tee "$WORK/data.log"
+"$PYTHON" - "$WORK" "$ROOT/benchmarks/peers" <<'EOF' | tee "$WORK/data.log"
 import json, math, sys
 import numpy as np
 
 work = sys.argv[1]
-
-
-def make_moons(n, noise, rng):
-    """sklearn.datasets.make_moons(n, noise=noise): two half circles, n/2 points each on an
-    even grid of t in [0, pi] (outer (cos t, sin t), inner (1 - cos t, 1 - sin t - 0.5)),
-    shuffled, then N(0, noise^2) added to every coordinate. Raw coordinates."""
-    n_out = n // 2
-    n_in = n - n_out
-    t_out, t_in = np.linspace(0, np.pi, n_out), np.linspace(0, np.pi, n_in)
-    x = np.vstack([np.append(np.cos(t_out), 1 - np.cos(t_in)),
-                   np.append(np.sin(t_out), 1 - np.sin(t_in) - 0.5)]).T
-    x = x[rng.permutation(n)]
-    return x + rng.normal(scale=noise, size=x.shape)
+sys.path.insert(0, sys.argv[2])
+from toy2d_data import make_moons  # noqa: E402  (sklearn's make_moons in numpy)
 
 
 GAUSS8_STD = 0.5 / 1.414
