@@ -44,13 +44,14 @@ protected:
     }
     bool exists(const std::string &p) { return access(p.c_str(), F_OK) == 0; }
     // n rows of N((2, -1), diag(0.5², 0.25²)) as a CSV in the test's folder.
-    std::string gaussian_csv(int64_t n)
+    // n rows of N((m0, m1), diag(s0², s1²)) in DIR/data.csv.
+    std::string gaussian_csv(int64_t n, double m0 = 2.0, double s0 = 0.5, double m1 = -1.0, double s1 = 0.25)
     {
         std::mt19937 rng(5);
         std::normal_distribution<double> z;
         const std::string path = dir + "/data.csv";
         std::ofstream f(path);
-        for (int64_t i = 0; i < n; i++) f << 2.0 + 0.5 * z(rng) << "," << -1.0 + 0.25 * z(rng) << "\n";
+        for (int64_t i = 0; i < n; i++) f << m0 + s0 * z(rng) << "," << m1 + s1 * z(rng) << "\n";
         return path;
     }
     // `dgm sample CKPT -n N --seed 3`'s values, row after row.

@@ -280,6 +280,10 @@ static dgm_status reverse_step(dgm_model *m, dgm_tensor *x, int64_t t, int64_t p
     if (s->ddim) {
         sigma = prev >= 0 ? s->eta * sqrt((1.0 - ab_prev) / (1.0 - ab)) * sqrt(1.0 - ab / ab_prev) : 0.0;
         DGM_TRY(predict_x0(m, x, eps, ab, &x0));
+        /* A clipped x̂_0 needs the ε̂ that goes with it, ε̂ = (x − √ᾱ·x̂_0)/√(1 − ᾱ): with the
+         * network's own ε̂, the early steps' clipped x̂_0 (±1 where ᾱ is near 0) are not
+         * taken back out and become the samples (Fashion-MNIST sampled pure noise). */
+        if (s->clip) DGM_TRY(lin2(ctx, 1.0 / sqrt(1.0 - ab), x, -sqrt(ab) / sqrt(1.0 - ab), x0, &eps));
         DGM_TRY(lin2(ctx, sqrt(ab_prev), x0, sqrt(fmax(1.0 - ab_prev - sigma * sigma, 0.0)), eps, &mean));
     } else {
         const double beta = s->beta[t], alpha = 1.0 - beta;
