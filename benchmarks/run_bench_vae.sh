@@ -125,11 +125,15 @@ if ((interchange)); then
   "$DGM" train vae --data fashion-mnist --epochs 1 --out "$WORK/dgm-vae" >"$WORK/dgm_train.log"
   tail -2 "$WORK/dgm_train.log"
   ck=$WORK/dgm-vae/checkpoint.safetensors
-  check "dgm-trained (dgm train, 1 epoch)" "$(dgm_eval "$ck")" "$(torch_eval "$ck")"
+  dgm_trained=$(dgm_eval "$ck")
+  check "dgm-trained (dgm train, 1 epoch)" "$dgm_trained" "$(torch_eval "$ck")"
   "$PYTHON" "$PEER" --epochs 1 --save "$WORK/torch-vae.safetensors" >"$WORK/torch_train.log"
   tail -1 "$WORK/torch_train.log"
   ck=$WORK/torch-vae.safetensors
-  check "torch-trained (torch_vae.py --save)" "$(dgm_eval "$ck")" "$(torch_eval "$ck")"
+  peer_trained=$(dgm_eval "$ck")
+  check "torch-trained (torch_vae.py --save)" "$peer_trained" "$(torch_eval "$ck")"
+  # each side's quality after one epoch, both scored by dgm eval (the report's quality column)
+  echo "json: {\"bench\":\"vae_quality\",\"epochs\":1,\"dgm_neg_elbo\":$dgm_trained,\"peer_neg_elbo\":$peer_trained}"
 fi
 echo
 echo "logs and checkpoints: $WORK"

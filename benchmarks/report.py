@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""The benchmark report of benchmarks/run: reads WORK (machine.json, NAME.jsonl and NAME.log
+of each benchmark, failed.txt) and writes the report (Markdown) and, beside it in images/,
+benchmark-ratios.png. Every ratio is of two numbers measured on one device in one run.
+
+Usage: report.py WORK REPORT.md"""
+import json
+import os
+import re
+import sys
+
+TARGET = 1.25  # issue 14: every training step within 1.25x of its GEMM-only time
+
+
+def records(work, name):
+    path = os.path.join(work, name + ".jsonl")
+    if not os.path.exists(path):
+        return []
+    return [json.loads(l) for l in open(path) if l.strip()]
+
+
+def blas_line(work, name):
+    """The first 'cpu BLAS:' line of a benchmark's logs (its own and its sub-logs)."""
+    paths = [os.path.join(work, name + ".log")]
+    sub = os.path.join(work, name)
+    if os.path.isdir(sub):
+        paths += sorted(os.path.join(sub, f) for f in os.listdir(sub) if f.endswith(".log"))
+    for p in paths:
+        try:
+            for line in open(p, errors="replace"):
+                if line.startswith("cpu BLAS:"):
+                    return line[len("cpu BLAS:"):].strip()
+        except OSError:
+            pass
+    return ""
+
+
+def last(recs, **kw):
+    hits = [r for r in recs if all(r.get(k) == v for k, v in kw.items())]
+    return hits[-1] if hits else None
+
+
+def fmt(v, spec=".3f"):
+    return "" if v is None else format(v, spec)
+
+
+def rows_of(work):
+    """One row per model and data: device, unit, dgm, floor, peer, quality."""
+    rows = []
+    vae = last(records(work, "vae"), bench="vae_summary")
+    if vae:
+        q = last(records(work, "vae"), bench="vae_quality")
+        rows.append(dict(model="VAE (MLP 784-400-20)", data="Fashion-MNIST", device="cpu",
+                         unit="s/epoch", dgm=vae["dgm_s"], floor=vae["floor_s"],
+                         peer=vae.get("peer_s"), blas=blas_line(work, "vae"),
+                         metric="test −ELBO after 1 epoch (nats, lower is better)",
+                         dgm_q=q and q["dgm_neg_elbo"], peer_q=q and q["peer_neg_elbo"]))
+    cuda_vae = [r for r in records(work, "vae") if r.get("bench") == "vae" and r.get("device") == "cuda"]
+    if cuda_vae:
+        d = next((r for r in cuda_vae if r["what"] == "dgm"), None)
+        f = next((r for r in cuda_vae if r["what"] == "floor"), None)
+        if d and f:
+            rows.append(dict(model="VAE (MLP 784-400-20)", data="Fashion-MNIST", device="cuda",
+                             unit="s/epoch", dgm=d["seconds_per_epoch"],
+                             floor=f["seconds_per_epoch"], peer=None, blas="cuBLAS",
+                             metric="", dgm_q=None, peer_q=None))
+    gan = last(records(work, "gan2d"), bench="gan2d_summary")
+    if gan:
+        q = last(records(work, "gan2d"), bench="gan2d_quality")
+        rows.append(dict(model="GAN (MLP, non-saturating)", data="grid25", device="cpu",
+                         unit="s/1k it", dgm=gan["dgm_s"], floor=gan["floor_s"],
+                         peer=gan.get("peer_s"), blas=blas_line(work, "gan2d"),
+                         metric="modes of 25 / high-quality share",
+                         dgm_q=q and "%d / %.1f %%" % (q["dgm"]["modes"], 100 * q["dgm"]["high_quality"]),
+                         peer_q=q and "%d / %.1f %%" % (q["peer"]["modes"], 100 * q["peer"]["high_quality"])))
+    for r in records(work, "flow2d"):
+        if r.get("bench") != "flow2d_summary":
+            continue
+        rows.append(dict(model="RealNVP (2-D)", data=r["dataset"], device="cpu", unit="s/1k steps",
+                         dgm=r["dgm_s"], floor=r["floor_s"], peer=r.get("peer_s"),
+                         blas=blas_line(work, "flow2d"),
+                         metric="test NLL, nats (true density %.4f)" % r["true_nll"],
+                         dgm_q=r["dgm_nll"], peer_q=r.get("peer_nll"), steps=r["steps"]))
+    for r in records(work, "diffusion2d"):
+        if r.get("bench") != "diffusion2d_summary":
+            continue
+        name = {"ddpm": "DDPM (MLP 3x128)", "fm": "flow matching (I-CFM, MLP 3x64)"}[r["model"]]
+        rows.append(dict(model=name, data="moons", device="cpu", unit="s/1k steps",
+                         dgm=r["dgm_s"], floor=r["gemm_floor_s"], peer=r.get("peer_s"),
+                         blas=blas_line(work, "diffusion2d"),
+                         metric="W2 to the data (%s; floor %.4f)" % (r["sampler"], r["floor_w2"]),
+                         dgm_q=r["dgm_w2"], peer_q=r.get("peer_w2"), steps=r["steps"]))
+    return rows
+
+
+def quality(v):
+    if v is None:
+        return ""
+    return v if isinstance(v, str) else "%.4f" % v
+
+
+def plot(rows, path):
+    """Horizontal bars per row: dgm / GEMM floor (with the 1.25 target) and peer / dgm."""
+    try:
+        from PIL import Image, ImageDraw
+    except ImportError:
+        return False
+    rows = [r for r in rows if r["floor"]]
+    if not rows:
+        return False
+    W, left, bar, gap = 900, 330, 14, 16
+    H = 60 + len(rows) * (2 * bar + gap) + 40
+    vmax = max([r["dgm"] / r["floor"] for r in rows] + [r["peer"] / r["dgm"] for r in rows if r["peer"]] + [2.0])
+    scale = (W - left - 60) / vmax
+    img = Image.new("RGB", (W, H), "white")
+    d = ImageDraw.Draw(img)
+    d.text((10, 10), "dgm / GEMM floor (blue; target 1.25, dashed) and PyTorch / dgm (orange; > 1: dgm faster)",
+           fill="black")
+    y = 40
+    for r in rows:
+        d.text((10, y + 6), ("%s, %s (%s)" % (r["model"], r["data"], r["device"]))[:52], fill="black")
+        a = r["dgm"] / r["floor"]
+        d.rectangle([left, y, left + a * scale, y + bar], fill=(60, 110, 200))
+        d.text((left + a * scale + 4, y + 1), "%.2f" % a, fill="black")
+        if r["peer"]:
+            p = r["peer"] / r["dgm"]
+            d.rectangle([left, y + bar, left + p * scale, y + 2 * bar], fill=(235, 140, 40))
+            d.text((left + p * scale + 4, y + bar + 1), "%.2f" % p, fill="black")
+        y += 2 * bar + gap
+    for v, dash in ((1.0, False), (TARGET, True)):
+        x = left + v * scale
+        for yy in range(36, y, 6 if dash else 1):
+            d.line([x, yy, x, yy + (3 if dash else 1)], fill="gray")
+        d.text((x - 8, y + 4), "%g" % v, fill="gray")
+    img.save(path)
+    return True
+
+
+def main():
+    work, report = sys.argv[1], sys.argv[2]
+    m = json.load(open(os.path.join(work, "machine.json")))
+    failed = [l.strip() for l in open(os.path.join(work, "failed.txt"))] if os.path.exists(
+        os.path.join(work, "failed.txt")) else []
+    failed = [f for f in failed if f]
+    rows = rows_of(work)
+    img_rel = "images/benchmark-ratios.png"
+    img_path = os.path.join(os.path.dirname(os.path.abspath(report)), img_rel)
+    os.makedirs(os.path.dirname(img_path), exist_ok=True)
+    have_plot = plot(rows, img_path)
+
+    o = []
+    o.append("# Benchmark report")
+    o.append("")
+    o.append("Written by `benchmarks/run`%s on %s. Regenerate it with `benchmarks/run` "
+             "(about 45 minutes on 2 cores; `--quick` for a smoke run). How each number is "
+             "measured, the profiles behind them and the earlier runs: "
+             "[benchmark-notes.md](benchmark-notes.md)."
+             % (" --quick" if m.get("quick") else "", m["date"]))
+    o.append("")
+    if m.get("quick"):
+        o.append("**A quick run**: short timing windows and 1,000 training steps; the quality "
+                 "columns are not the issues' targets.")
+        o.append("")
+    o.append("## Machine")
+    o.append("")
+    isa = "AVX-512" if m.get("avx512") else "AVX2" if m.get("avx2") else "no AVX2"
+    o.append("- CPU: %s, %d logical cores (%s), %s GiB" % (m["cpu"], m["cores"], isa, m["mem_gib"]))
+    o.append("- GPU: %s" % (m["gpu"] or "none (every number below is from the CPU)"))
+    o.append("- dgm %s, %s%s; PyTorch %s (Python %s); Linux %s"
+             % (m["dgm"], (m["compiler"] or [""])[0],
+                ("; " + m["cuda"][0]) if m.get("cuda") else "", m["torch"] or "absent",
+                m["python"], m["kernel"]))
+    blas = sorted({r["blas"] for r in rows if r["blas"]})
+    o.append("- BLAS that ran: %s" % ("; ".join(blas) if blas else "unknown"))
+    o.append("")
+    if failed:
+        o.append("**Failed** (see their logs in the run's WORK folder): %s" % ", ".join(failed))
+        o.append("")
+    o.append("## Per model")
+    o.append("")
+    o.append("Time per step: dgm's best timed window and PyTorch's (the same model, its "
+             "thread settings tuned); the GEMM floor is the time of the step's matrix "
+             "products alone, through the same BLAS, in the same run. peer / dgm > 1: dgm is "
+             "faster. Target (issue 14): dgm / floor ≤ %.2f." % TARGET)
+    o.append("")
+    o.append("| model | data | device | unit | dgm | PyTorch | peer / dgm | GEMM floor | dgm / floor | quality | dgm | PyTorch |")
+    o.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        ratio = r["dgm"] / r["floor"] if r["floor"] else None
+        o.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            r["model"], r["data"], r["device"], r["unit"], fmt(r["dgm"]), fmt(r["peer"]),
+            fmt(r["peer"] / r["dgm"] if r["peer"] else None, ".2f"), fmt(r["floor"]),
+            ("**%.2f**" % ratio) if ratio and ratio > TARGET else fmt(ratio, ".2f"),
+            r["metric"], quality(r["dgm_q"]), quality(r["peer_q"])))
+    o.append("")
+    if have_plot:
+        o.append("![ratios](%s)" % img_rel)
+        o.append("")
+    mm = [r for r in records(work, "matmul") if r.get("bench") == "matmul"]
+    if mm:
+        o.append("## Matrix products (bench_matmul: a Linear layer's forward and backward)")
+        o.append("")
+        o.append("| device | M×K×N | raw BLAS GFLOP/s | dgm GFLOP/s | dgm / raw | dgm+bias+ReLU GFLOP/s |")
+        o.append("|---|---|---|---|---|---|")
+        keys = []
+        for r in mm:
+            k = (r["device"], r["m"], r["k"], r["n"])
+            if k not in keys:
+                keys.append(k)
+        for k in keys:
+            v = {r["variant"]: r for r in mm if (r["device"], r["m"], r["k"], r["n"]) == k}
+            raw, dg, db = v.get("raw"), v.get("dgm"), v.get("dgm+b")
+            o.append("| %s | %d×%d×%d | %s | %s | %s | %s |" % (
+                k[0], k[1], k[2], k[3], fmt(raw and raw["gflops"], ".1f"),
+                fmt(dg and dg["gflops"], ".1f"),
+                fmt(dg["seconds"] / raw["seconds"] if raw and dg else None, ".2f"),
+                fmt(db and db["gflops"], ".1f")))
+        o.append("")
+    steps = [r for r in records(work, "diffusion2d") if r.get("bench") == "diffusion2d_steps"]
+    if steps:
+        o.append("## Diffusion and flow matching on moons: W2 against sampling steps")
+        o.append("")
+        o.append("| model | sampler | steps | W2 (mean ± sd over 5 reference sets) |")
+        o.append("|---|---|---|---|")
+        for r in steps:
+            o.append("| %s | %s | %d | %.4f ± %.4f |" % (r["model"], r["sampler"], r["steps"],
+                                                       r["w2"], r["w2_sd"]))
+        o.append("")
+    o.append("Raw results: the `json:` lines of each benchmark's log (`WORK/NAME.log`).")
+    open(report, "w").write("\n".join(o) + "\n")
+    print("wrote %s%s" % (report, " and " + img_path if have_plot else ""))
+
+
+if __name__ == "__main__":
+    main()
