@@ -3,6 +3,7 @@
 #define DGM_METRICS_H
 
 #include "dgm/core.h"
+#include "dgm/data.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,6 +38,152 @@ DGM_API dgm_status dgm_mode_coverage_compute(dgm_ctx *ctx, const float *samples,
  * OOM when the costs cannot be allocated. Pure host computation; thread-safe. */
 DGM_API dgm_status dgm_wasserstein2(dgm_ctx *ctx, const float *a, const float *b, int64_t n,
                                     int dim, double *out);
+
+/* ---- Fréchet distance and Inception-style score on features of dgm's own classifier ----
+ *
+ * FID (Heusel et al. 2017) compares the Gaussians fitted to two sets of feature vectors:
+ *     FD = |μa − μb|² + tr(Σa + Σb − 2·(Σa^½ Σb Σa^½)^½),
+ * means and unbiased (n − 1) covariances in double, as pytorch-fid's np.cov. The square
+ * roots come from LAPACK's symmetric eigensolver (dsyevd) in double: Σa^½ = V·diag(√λ)·Vᵀ
+ * and tr((Σa^½ Σb Σa^½)^½) = Σ √μ_i over the eigenvalues μ_i of the symmetric PSD middle
+ * matrix. Covariances are PSD only up to rounding: negative eigenvalues (tiny ones, from
+ * rounding; a covariance of fewer rows than dimensions has many zeros) are clamped to 0,
+ * and a result below 0 by rounding is returned as 0. Features here are dgm's Fashion-MNIST
+ * classifier's (below), not Inception-v3's: numbers are comparable between dgm runs, not
+ * with published FIDs. All of these are host computations on host arrays. */
+
+/* The mean [dim] and unbiased covariance [dim, dim] (row-major, double) of n >= 2 feature
+ * rows [n, dim] (float, host): the statistics to keep for a reference set and pass to
+ * dgm_frechet_distance_moments. INVALID_ARGUMENT for NULL pointers, n < 2 or dim < 1;
+ * NOT_FINITE naming the row of a NaN or infinite value; OOM. */
+DGM_API dgm_status dgm_feature_moments(dgm_ctx *ctx, const float *feats, int64_t n, int dim,
+                                       double *mean, double *cov);
+
+/* FD between N(mean_a, cov_a) and N(mean_b, cov_b) in dim dimensions (double, host,
+ * row-major; the covariances symmetric PSD: only their upper triangles are read).
+ * INVALID_ARGUMENT for NULL pointers or dim < 1; NOT_FINITE for non-finite inputs;
+ * BACKEND_ERROR when the eigensolver fails; OOM. */
+DGM_API dgm_status dgm_frechet_distance_moments(dgm_ctx *ctx, int dim, const double *mean_a,
+                                                const double *cov_a, const double *mean_b,
+                                                const double *cov_b, double *out);
+
+/* FD between two feature sets [na, dim] and [nb, dim] (float, host; na, nb >= 2):
+ * dgm_feature_moments of each, then dgm_frechet_distance_moments. Time O((na + nb)·dim²
+ * + dim³); 128 features of 10,000 rows take well under a second on one core. */
+DGM_API dgm_status dgm_frechet_distance(dgm_ctx *ctx, const float *feats_a, int64_t na,
+                                        const float *feats_b, int64_t nb, int dim, double *out);
+
+/* Inception-style score (Salimans et al. 2016) of class probabilities [n, classes] (float,
+ * host; each row non-negative, summing to 1 within 1e-3): IS = exp(E_x KL(p(y|x) ‖ p(y))),
+ * p(y) the mean row, in double, over ONE split of all n rows (the paper's 10 splits would
+ * give their mean and spread; one split is the lower-variance number for comparing runs).
+ * Between 1 (every row the same) and `classes` (confident rows spread evenly over the
+ * classes). INVALID_ARGUMENT for NULL pointers, n < 1, classes < 1 or a row that is not a
+ * distribution (the message names it). */
+DGM_API dgm_status dgm_inception_score_probs(dgm_ctx *ctx, const float *probs, int64_t n,
+                                             int classes, double *out);
+
+/* ---- dgm's own image classifier (the feature extractor of the metrics above) ----
+ *
+ * An MLP on flattened images, in [0, 1]: x [n, in] -> fc1 -> ReLU -> ... -> fc{L} -> ReLU
+ * = the features [n, F] (the last hidden layer's activations) -> fc{L+1} -> logits
+ * [n, classes]. Parameter names are those of a PyTorch module with attributes fc1,
+ * fc2, ... (nn.Linear each). Trained with softmax cross-entropy, Adam and a cosine
+ * learning-rate decay to 0, dropout after every hidden layer.
+ *
+ * The repository keeps one trained on Fashion-MNIST (784-512-128-10, float32):
+ * DGM_FASHION_MNIST_CLASSIFIER, relative to the source tree; `dgm classifier` (and the CMake
+ * target fid-classifier) regenerates it.
+ *
+ * A classifier computes on the context it was trained or loaded on and borrows it (free the
+ * classifier first). The calls that run it (features, probabilities, accuracy, FID, IS)
+ * go in chunks of 1,000 rows with grad mode off (restored after) and end the context's
+ * step after each chunk, as dgm_model_sample_into does: step tensors made before the call
+ * are invalid afterwards. Failures are reported on that context. */
+#define DGM_FASHION_MNIST_CLASSIFIER "models/fashion-mnist-classifier.safetensors"
+
+#define DGM_CLASSIFIER_MAX_HIDDEN 4
+
+typedef struct dgm_classifier dgm_classifier;
+
+typedef struct dgm_classifier_options {
+    int n_hidden;                             /* hidden layers, 1..4 (default 2) */
+    int64_t hidden[DGM_CLASSIFIER_MAX_HIDDEN]; /* their widths (default 512, 128): the last
+                                                 is the feature dimension F */
+    int64_t epochs;                           /* passes over the training set (30) */
+    int64_t batch;                            /* rows per step (128; a partial last batch
+                                                 of an epoch is skipped) */
+    float lr;                                 /* Adam's peak learning rate (1e-3), decayed
+                                                 to 0 by a cosine over the run */
+    float weight_decay;                       /* Adam's L2 weight decay (0) */
+    float dropout;                            /* p after each hidden layer (0.2) */
+    uint64_t seed;                            /* the data order (0); the initialization
+                                                 and the dropout masks draw from the
+                                                 context's generator (its seed) */
+    /* Called after each epoch with the epoch (1-based) and its mean training loss, when
+     * not NULL (the command prints progress with it); a non-zero return stops training
+     * with DGM_STATUS_STATE_ERROR. */
+    int (*on_epoch)(void *user, int64_t epoch, double mean_loss);
+    void *user;
+} dgm_classifier_options;
+
+/* The defaults above. */
+DGM_API dgm_classifier_options dgm_classifier_options_default(void);
+
+/* Trains a classifier on `train` (images [n, in] with labels in [0, classes), classes the
+ * largest label + 1, at least 2) on ctx's device, and makes *out (free with
+ * dgm_classifier_free). Deterministic for a given context seed, options and machine.
+ * INVALID_ARGUMENT for a dataset without labels, with negative labels, fewer rows than a
+ * batch, or bad options; the errors of the ops otherwise (NOT_FINITE if the loss diverges). */
+DGM_API dgm_status dgm_classifier_train(dgm_ctx *ctx, const dgm_dataset *train,
+                                        const dgm_classifier_options *options,
+                                        dgm_classifier **out);
+
+/* Writes the weights (float32) and the shape and training options as metadata
+ * ("format": "dgm-classifier", "widths": "784,512,128,10", ...) to a safetensors file,
+ * atomically. */
+DGM_API dgm_status dgm_classifier_save(dgm_classifier *clf, const char *path);
+
+/* Reads a file dgm_classifier_save wrote onto ctx's device. IO_ERROR when it cannot be
+ * read; BAD_FORMAT for a corrupt or truncated file, another kind of safetensors file,
+ * missing or misshapen tensors or non-finite weights (the message says which). Does not
+ * draw from the context's generator. */
+DGM_API dgm_status dgm_classifier_load(dgm_ctx *ctx, const char *path, dgm_classifier **out);
+
+/* NULL is a no-op. */
+DGM_API void dgm_classifier_free(dgm_classifier *clf);
+
+DGM_API dgm_ctx *dgm_classifier_ctx(const dgm_classifier *clf);
+DGM_API int64_t dgm_classifier_input_dim(const dgm_classifier *clf);   /* 784 */
+DGM_API int64_t dgm_classifier_feature_dim(const dgm_classifier *clf); /* F, 128 */
+DGM_API int dgm_classifier_classes(const dgm_classifier *clf);         /* 10 */
+
+/* Features [n, F] (the last hidden layer's activations) of images x [n, in] (host, float,
+ * in [0, 1]), into feats (host, n·F floats). INVALID_ARGUMENT for NULL pointers or n < 1. */
+DGM_API dgm_status dgm_classifier_features(dgm_classifier *clf, const float *x, int64_t n,
+                                           float *feats);
+
+/* Class probabilities [n, classes] (softmax of the logits, in double, rounded to float)
+ * of images x [n, in] (host) into probs (host, n·classes floats). */
+DGM_API dgm_status dgm_classifier_probs(dgm_classifier *clf, const float *x, int64_t n,
+                                        float *probs);
+
+/* The share of images x [n, in] whose most probable class (the first on a tie) is their
+ * label (host int32 [n]), in [0, 1]. */
+DGM_API dgm_status dgm_classifier_accuracy(dgm_classifier *clf, const float *x,
+                                           const int32_t *labels, int64_t n, double *out);
+
+/* FID with the classifier's features: dgm_classifier_features of both image sets (each
+ * [n, in], host, n >= 2), then dgm_frechet_distance. ctx must be the classifier's context
+ * (INVALID_ARGUMENT otherwise). */
+DGM_API dgm_status dgm_fid_images(dgm_ctx *ctx, dgm_classifier *clf, const float *imgs_a,
+                                  int64_t na, const float *imgs_b, int64_t nb, double *out);
+
+/* Inception-style score with the classifier's probabilities of images [n, in] (host):
+ * dgm_classifier_probs, then dgm_inception_score_probs (one split). ctx must be the
+ * classifier's context. */
+DGM_API dgm_status dgm_inception_score(dgm_ctx *ctx, dgm_classifier *clf, const float *imgs,
+                                       int64_t n, double *out);
 
 #ifdef __cplusplus
 }
