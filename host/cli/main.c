@@ -16,6 +16,7 @@ static void usage(FILE *f)
             "  dgm sample CHECKPOINT -n N -o FILE.npy|FILE.csv|FILE.png [--seed S] [--device D]\n"
             "  dgm eval CHECKPOINT [--data DATA] [--metric NAME[,NAME...]] [--device D]\n"
             "  dgm info CHECKPOINT\n"
+            "  dgm classifier --data DATA -o FILE.safetensors [--epochs E] [--seed S] [--device D]\n"
             "  dgm --help | dgm train MODEL --help | dgm --version\n\n"
             "models:",
             dgm_version());
@@ -43,5 +44,6 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "sample")) return cmd_sample(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "classifier")) return cmd_classifier(argc - 1, argv + 1);
     return cli_usage_error("unknown command '%s' (train, sample, eval, info)", cmd);
 }
