@@ -185,6 +185,103 @@ DGM_API dgm_status dgm_fid_images(dgm_ctx *ctx, dgm_classifier *clf, const float
 DGM_API dgm_status dgm_inception_score(dgm_ctx *ctx, dgm_classifier *clf, const float *imgs,
                                        int64_t n, double *out);
 
+/* The exact 1-Wasserstein distance between two sets of n points with uniform weights:
+ * *out = (1/n) sum_i |a_i - b_sigma(i)|, sigma the optimal matching of the Euclidean
+ * distances (the same exact assignment as dgm_wasserstein2; no centring shortcut exists
+ * for W1, so two sets far apart solve several times slower than for W2). Equal sizes only:
+ * subsample the larger set first. Arguments, errors, memory and thread safety as for
+ * dgm_wasserstein2 (messages name dgm_wasserstein1); n up to a few thousand (n = 5000
+ * takes 200 MB for the costs and, 2-D sets that overlap on one core, about 8 s). */
+DGM_API dgm_status dgm_wasserstein1(dgm_ctx *ctx, const float *a, const float *b, int64_t n,
+                                    int dim, double *out);
+
+/* The sliced 2-Wasserstein distance between a (na points) and b (nb points) of any
+ * dimension: *out = sqrt((1/L) sum_l W2^2(a.u_l, b.u_l)), u_1..u_L uniform random unit
+ * vectors (normalised Gaussian draws from splitmix64 seeded with `seed`: the same seed
+ * gives the same directions on any machine) and W2 on the line computed exactly between
+ * the projected empirical measures: for na == nb the mean squared difference of the sorted
+ * projections, otherwise the integral of the squared difference of the two quantile
+ * functions (steps at k/na and k/nb). Same units as W2; for b = a + d it estimates
+ * |d| / sqrt(dim) (E (u.d)^2 = |d|^2 / dim). directions = L >= 1. Time O(L (na + nb)
+ * (dim + log n)); memory 8 (na + nb + dim) bytes. INVALID_ARGUMENT for na or nb < 1,
+ * dim < 1, directions < 1, NULL pointers or a non-finite coordinate (naming the set and
+ * row); OOM. Pure host computation; thread-safe. */
+DGM_API dgm_status dgm_sliced_wasserstein2(dgm_ctx *ctx, const float *a, int64_t na,
+                                           const float *b, int64_t nb, int dim,
+                                           int directions, uint64_t seed, double *out);
+
+/* The unbiased estimate (a U-statistic) of the squared maximum mean discrepancy with the
+ * Gaussian kernel k(x, y) = exp(-|x - y|^2 / (2 sigma^2)):
+ *   *out = 1/(na(na-1)) sum_{i!=j} k(a_i, a_j) + 1/(nb(nb-1)) sum_{i!=j} k(b_i, b_j)
+ *          - 2/(na nb) sum_{i,j} k(a_i, b_j).
+ * It can be slightly negative when the two laws agree (its mean is then 0). sigma is
+ * `bandwidth` when > 0; when <= 0, the median heuristic: sigma = the median of the
+ * Euclidean distances |z_i - z_j|, i < j, over the pooled sample z = (a, b) (sigma itself,
+ * not sigma^2), taken over an evenly strided subset of 1000 pooled points when there are
+ * more (deterministic), and 1 when that median is 0. bandwidth_used (may be NULL) receives
+ * sigma. Sizes may differ; na, nb >= 2. Time O((na + nb)^2 dim) (e.g. 2 x 5000 points in
+ * 2-D: about a second); memory O(1) besides 4 MB for the median. INVALID_ARGUMENT for
+ * na or nb < 2, dim < 1, a NaN or infinite bandwidth, NULL a, b or out, or a non-finite
+ * coordinate (naming the set and row); OOM. Pure host computation; thread-safe. */
+DGM_API dgm_status dgm_mmd2_rbf(dgm_ctx *ctx, const float *a, int64_t na, const float *b,
+                                int64_t nb, int dim, double bandwidth, double *out,
+                                double *bandwidth_used);
+
+/* The energy distance (Szekely and Rizzo) between the empirical measures of a and b:
+ * *out = 2 E|X - Y| - E|X - X'| - E|Y - Y'|, the biased V-statistic (every mean over all
+ * na nb, na^2 or nb^2 pairs, the zero diagonal included), Euclidean |.|. It is >= 0 (up to
+ * rounding), 0 exactly for a set against a copy of itself in the same order, and the
+ * square of a metric on distributions. Sizes may differ. Time O((na + nb)^2 dim), memory
+ * O(1). Errors as for dgm_mmd2_rbf with na, nb >= 1. Pure host computation; thread-safe. */
+DGM_API dgm_status dgm_energy_distance(dgm_ctx *ctx, const float *a, int64_t na,
+                                       const float *b, int64_t nb, int dim, double *out);
+
+/* Histogram divergences (dgm_histogram_divergences). */
+typedef struct dgm_histogram_options {
+    /* Bins per axis; 0: 64 in 1-D, 32 in 2-D, 16 in 3-D. At most 2^24 cells in all. */
+    int bins;
+    /* NULL: the union bounding box of both sets, each side padded by 1% of its range (0.5
+     * for a flat axis). Otherwise 2 dim values lo0, hi0, lo1, hi1, ... (finite, lo < hi);
+     * points outside are left out of their histogram (counted in outside_a/_b). */
+    const double *extent;
+    /* Pseudo-count added to every cell of both histograms before normalising, for kl and
+     * chi2 only (p_k = (c_k + alpha) / (n + K alpha)); default 0.5 (Krichevsky-Trofimov,
+     * the add-1/2 estimate of a cell's probability). Why not ~1e-10: a cell that got none
+     * of n draws has probability of order 1/n, not 1e-10, and a tiny alpha makes KL follow
+     * log(1/alpha) wherever b has an empty cell that a does not. Keep K well below n: the
+     * pseudo-counts hold K alpha / (n + K alpha) of the mass. 0 is allowed (KL and chi2
+     * are then +inf when b has an empty cell where a has points). */
+    double pseudo_count;
+} dgm_histogram_options;
+
+/* {bins 0, extent NULL, pseudo_count 0.5}. */
+DGM_API dgm_histogram_options dgm_histogram_options_default(void);
+
+/* P = histogram of a, Q = histogram of b, p_k and q_k their cell frequencies. */
+typedef struct dgm_divergences {
+    double kl;         /* KL(P || Q) = sum p log(p/q) in nats, on the smoothed histograms */
+    double js;         /* Jensen-Shannon: KL(p || m)/2 + KL(q || m)/2, m = (p + q)/2, raw
+                          frequencies; nats, in [0, log 2] (log 2: disjoint cells) */
+    double tv;         /* total variation: sum |p - q| / 2, raw; in [0, 1] */
+    double hellinger2; /* squared Hellinger distance: 1 - sum sqrt(p q) = sum (sqrt p -
+                          sqrt q)^2 / 2, raw; in [0, 1] */
+    double chi2;       /* Pearson chi^2(P || Q) = sum (p - q)^2 / q, on the smoothed ones */
+    int64_t outside_a, outside_b; /* points outside the extent, left out */
+} dgm_divergences;
+
+/* Bins a (na points) and b (nb points) of dimension dim (1..3) on one grid (options: NULL
+ * for the defaults) and computes the five divergences between the two histograms. These
+ * are the divergences of the binned laws: at most those of the densities, approaching
+ * them as bins get finer while every cell keeps enough points. Sizes may differ. Time
+ * O((na + nb) dim + K), memory 16 K bytes (K cells). INVALID_ARGUMENT for na or nb < 1,
+ * dim outside 1..3, NULL a, b or out, a non-finite coordinate (naming the set and row), bad
+ * options, or a set with no point within the extent; OOM. Pure host computation;
+ * thread-safe. */
+DGM_API dgm_status dgm_histogram_divergences(dgm_ctx *ctx, const float *a, int64_t na,
+                                             const float *b, int64_t nb, int dim,
+                                             const dgm_histogram_options *options,
+                                             dgm_divergences *out);
+
 #ifdef __cplusplus
 }
 #endif
