@@ -48,5 +48,6 @@ int cmd_sample(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_classifier(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 #endif

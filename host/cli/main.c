@@ -17,6 +17,8 @@ static void usage(FILE *f)
             "  dgm eval CHECKPOINT [--data DATA] [--metric NAME[,NAME...]] [--device D]\n"
             "  dgm info CHECKPOINT\n"
             "  dgm classifier --data DATA -o FILE.safetensors [--epochs E] [--seed S] [--device D]\n"
+            "  dgm compare A B [--metric NAME[,NAME...]] [--bins N] [--extent x0,x1,y0,y1]\n"
+            "              [--seed S] [-n N]  (sample files or toy names: dgm compare --help)\n"
             "  dgm --help | dgm train MODEL --help | dgm --version\n\n"
             "models:",
             dgm_version());
@@ -45,5 +47,6 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "classifier")) return cmd_classifier(argc - 1, argv + 1);
-    return cli_usage_error("unknown command '%s' (train, sample, eval, info)", cmd);
+    if (!strcmp(cmd, "compare")) return cmd_compare(argc - 1, argv + 1);
+    return cli_usage_error("unknown command '%s' (train, sample, eval, info, classifier, compare)", cmd);
 }
