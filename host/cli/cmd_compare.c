@@ -114,7 +114,10 @@ static int parse(int argc, char **argv, compare_args *a)
         else if (!strcmp(name, "seed")) ok = cli_parse_u64(v, &a->seed);
         else if (!strcmp(name, "metric")) a->metrics = v;
         else if (!strcmp(name, "extent")) ok = parse_extent(v, a->extent, &a->nextent) && a->nextent % 2 == 0;
-        else if (!strcmp(name, "bandwidth")) ok = cli_parse_float(v, &bw) && bw > 0.0f, a->bandwidth = bw;
+        else if (!strcmp(name, "bandwidth")) {
+            ok = cli_parse_float(v, &bw) && bw > 0.0f;
+            a->bandwidth = bw;
+        }
         if (!ok) return cli_usage_error("%s %s: not a valid value", arg, v);
     }
     if (!a->spec[1]) return cli_usage_error("dgm compare needs two sets A B");
