@@ -105,7 +105,13 @@ def plot(rows, path):
         from PIL import Image, ImageDraw
     except ImportError:
         return False
-    rows = [r for r in rows if r["floor"]]
+    seen, kept = set(), []
+    for r in rows:  # one bar pair per timed loop (RealNVP's two data sets share one)
+        key = (r["model"], r["device"], r["dgm"], r["floor"])
+        if r["floor"] and key not in seen:
+            seen.add(key)
+            kept.append(dict(r, data=r["data"] if r["model"] != "RealNVP (2-D)" else "2-D"))
+    rows = kept
     if not rows:
         return False
     W, left, bar, gap = 900, 330, 14, 16
@@ -172,6 +178,9 @@ def main():
                 m["python"], m["kernel"]))
     blas = sorted({r["blas"] for r in rows if r["blas"]})
     o.append("- BLAS that ran: %s" % ("; ".join(blas) if blas else "unknown"))
+    o.append("- 1-minute load average at the start and at the end: %s and %s (on a machine "
+             "with other work the times are inflated, the ratios less so)"
+             % (m.get("load", "?"), open("/proc/loadavg").read().split()[0]))
     o.append("")
     if failed:
         o.append("**Failed** (see their logs in the run's WORK folder): %s" % ", ".join(failed))
