@@ -15,6 +15,9 @@ if(DGM_INSTALL_STATIC)
 endif()
 install(TARGETS dgm_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/dgm DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# the classifier behind `dgm eval/compare --metric fid,is` (found as BIN/../share/dgm/)
+install(FILES ${PROJECT_SOURCE_DIR}/models/fashion-mnist-classifier.safetensors
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/dgm)
 
 set(DGM_CONFIG_CUDA ${DGM_WITH_CUDA})
 if(TARGET CUDA::curand)

@@ -53,6 +53,10 @@ dgm=$prefix/bin/dgm
 "$dgm" train realnvp --data moons --device cpu --steps 200 --couplings 2 --hidden 16 \
   --out "$work/flow" >"$work/train-flow.log"
 "$dgm" train vae --data fashion-mnist --device cpu --steps 20 --out "$work/vae" >"$work/train-vae.log"
+# the installed command finds its classifier (share/dgm/, found before the source tree's)
+fid=$(env -u DGM_CLASSIFIER "$dgm" eval "$work/vae/checkpoint.safetensors" --device cpu --metric fid,is -n 200) ||
+  { echo "installed dgm eval --metric fid,is failed"; exit 1; }
+echo "installed dgm eval --metric fid,is: $fid"
 for model in flow vae; do
   ckpt=$work/$model/checkpoint.safetensors
   "$dgm" sample "$ckpt" -n 300 --seed 7 --device cpu -o "$work/$model-ref.npy" >/dev/null
@@ -69,7 +73,8 @@ done
 deb=$(find "$work/package" -maxdepth 1 -name 'dgm_*.deb' | head -1)
 [[ -n $deb ]] || { echo "cpack made no .deb"; cat "$work/cpack.log"; exit 1; }
 dpkg-deb -c "$deb" >"$work/deb.txt"
-for f in usr/bin/dgm /libdgm.so usr/include/dgm/dgm.h cmake/dgm/dgmConfig.cmake pkgconfig/dgm.pc; do
+for f in usr/bin/dgm /libdgm.so usr/include/dgm/dgm.h cmake/dgm/dgmConfig.cmake pkgconfig/dgm.pc \
+         share/dgm/fashion-mnist-classifier.safetensors; do
   grep -q "$f" "$work/deb.txt" || { echo "$(basename "$deb") lacks $f"; cat "$work/deb.txt"; exit 1; }
 done
 echo "cpack: $(basename "$deb"), $(wc -l <"$work/deb.txt") entries"

@@ -553,9 +553,9 @@ TEST_F(CompareCli, ErrorsAndUsageErrors)
     std::mt19937 rng(3);
     const std::string pa = write_csv("a.csv", gaussian(rng, 50, {0, 0}, {1, 1}), 2);
     const std::string p3 = write_csv("d3.csv", gaussian(rng, 50, {0, 0, 0}, {1, 1, 1}), 3);
-    CliResult r = dgm("compare " + pa + " moons --metric w2,fid");
+    CliResult r = dgm("compare " + pa + " moons --metric w2,wasserstein");
     EXPECT_EQ(r.code, 2);
-    EXPECT_NE(r.err.find("fid"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("'wasserstein'"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("sliced-w2"), std::string::npos) << r.err; // lists the known ones
     EXPECT_EQ(r.out, "");
     r = dgm("compare " + pa + " " + dir + "/missing.csv");

@@ -43,6 +43,16 @@ int cli_write_samples(dgm_ctx *ctx, const char *path, const float *x, int64_t n,
  * nothing, and path is set to "". */
 int cli_write_exact_density(dgm_ctx *ctx, dgm_model *m, char *path, const dgm_extent *extent);
 
+/* FID and the Inception-style score through dgm's Fashion-MNIST classifier
+ * (image_metrics.c). "fid" or "is" (name, len bytes)? */
+bool cli_is_image_metric(const char *name, size_t len);
+/* The classifier file: `given` (--classifier), else $DGM_CLASSIFIER, else the installed
+ * share/dgm/ copy, else the source tree's models/. Loaded on ctx. */
+int cli_open_classifier(dgm_ctx *ctx, const char *given, dgm_classifier **out);
+/* name "fid": the Fréchet distance of a's features to b's; "is": a's score (b unused). */
+int cli_image_metric(dgm_ctx *ctx, dgm_classifier *clf, const char *name, const float *a, int64_t na,
+                     const float *b, int64_t nb, int64_t dim, double *value);
+
 int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

@@ -1,4 +1,5 @@
-/* dgm compare: distances between two sample sets (files or toy draws), one JSON object. */
+/* dgm compare: distances between two sample sets (files, a data set's test split or toy
+ * draws), one JSON object. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,13 +13,13 @@
 #define DEFAULT_TOY_N 2000
 #define SLICED_DIRECTIONS 500
 
-static const char *const metric_names[] = {"kl", "js",  "tv",        "hellinger", "chi2",
-                                           "w1", "w2", "sliced-w2", "mmd",       "energy"};
+static const char *const metric_names[] = {"kl", "js",  "tv",        "hellinger", "chi2",  "w1",
+                                           "w2", "sliced-w2", "mmd", "energy", "fid", "is"};
 enum { NMETRICS = sizeof metric_names / sizeof metric_names[0] };
 
 typedef struct compare_args {
     const char *spec[2];
-    const char *metrics;
+    const char *metrics, *classifier;
     int64_t n, bins;
     double extent[6];
     int nextent;
@@ -37,8 +38,9 @@ typedef struct side {
 static void usage(void)
 {
     printf("usage: dgm compare A B [--metric NAME[,NAME...]] [--bins N] [--extent x0,x1[,y0,y1[,z0,z1]]]\n"
-           "                  [--seed S] [-n N] [--bandwidth SIGMA]\n"
-           "  A, B: sample files (.npy float32/float64 [n, dim], or .csv) or toy names (");
+           "                  [--seed S] [-n N] [--bandwidth SIGMA] [--classifier FILE]\n"
+           "  A, B: sample files (.npy float32/float64 [n, dim], or .csv), a data set's test split\n"
+           "    (fashion-mnist, an IDX file) or toy names (");
     for (const char *const *t = dgm_toy_names(); *t; t++) printf("%s%s", t == dgm_toy_names() ? "" : ", ", *t);
     printf(");\n"
            "    a toy draws N points (-n; default the other set's row count, or %d), A and B\n"
@@ -57,6 +59,10 @@ static void usage(void)
            "               median heuristic unless --bandwidth; each set at most %d points\n"
            "    energy     energy distance 2E|X-Y| - E|X-X'| - E|Y-Y'| (V-statistic); each set\n"
            "               at most %d points\n"
+           "    fid        Frechet distance of dgm's Fashion-MNIST classifier's features (images of\n"
+           "               784 values in [0, 1]; models/fashion-mnist-classifier.safetensors, or\n"
+           "               --classifier, or $DGM_CLASSIFIER), all points\n"
+           "    is         Inception-style score of A by the same classifier\n"
            "  default: w2 for dim <= 3, else sliced-w2,mmd. The histogram metrics need dim 1..3:\n"
            "  --bins per axis (default 64, 32, 16 for dim 1, 2, 3) over --extent (2 values per\n"
            "  axis; default the union bounding box of both sets, padded by 1%%)\n",
@@ -104,7 +110,7 @@ static int parse(int argc, char **argv, compare_args *a)
         else if (!strncmp(arg, "--", 2)) cli_option_name(arg, name, sizeof name);
         else return cli_usage_error("unknown option %s for dgm compare", arg);
         if (strcmp(name, "n") && strcmp(name, "metric") && strcmp(name, "bins") && strcmp(name, "extent") &&
-            strcmp(name, "seed") && strcmp(name, "bandwidth"))
+            strcmp(name, "seed") && strcmp(name, "bandwidth") && strcmp(name, "classifier"))
             return cli_usage_error("unknown option %s for dgm compare", arg);
         if (!cli_take_value(argc, argv, &i, &v)) return cli_usage_error("%s needs a value", arg);
         bool ok = true;
@@ -113,6 +119,7 @@ static int parse(int argc, char **argv, compare_args *a)
         else if (!strcmp(name, "bins")) ok = cli_parse_int(v, 1, &a->bins) && a->bins <= (1 << 24);
         else if (!strcmp(name, "seed")) ok = cli_parse_u64(v, &a->seed);
         else if (!strcmp(name, "metric")) a->metrics = v;
+        else if (!strcmp(name, "classifier")) a->classifier = v;
         else if (!strcmp(name, "extent")) ok = parse_extent(v, a->extent, &a->nextent) && a->nextent % 2 == 0;
         else if (!strcmp(name, "bandwidth")) {
             ok = cli_parse_float(v, &bw) && bw > 0.0f;
@@ -133,7 +140,7 @@ static int parse_metrics(const char *list, int *which, int *count)
         int k = 0;
         while (k < NMETRICS && (strlen(metric_names[k]) != len || strncmp(metric_names[k], p, len))) k++;
         if (k == NMETRICS) {
-            char known[160] = "";
+            char known[200] = "";
             for (int j = 0; j < NMETRICS; j++)
                 snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", j ? ", " : "", metric_names[j]);
             return cli_usage_error("--metric: unknown metric '%.*s' (known: %s)", (int)len, p, known);
@@ -226,9 +233,13 @@ static int capped(const side *s, int k, int64_t dim, int64_t max, uint64_t seed,
 
 /* The value of metric k into *v. */
 static int compute(dgm_ctx *ctx, const compare_args *a, const side *s, int64_t dim, int k, dgm_divergences *hist,
-                   bool *have_hist, double *v)
+                   bool *have_hist, dgm_classifier **clf, double *v)
 {
     const char *name = metric_names[k];
+    if (cli_is_image_metric(name, strlen(name))) {
+        int rc = *clf ? CLI_OK : cli_open_classifier(ctx, a->classifier, clf);
+        return rc ? rc : cli_image_metric(ctx, *clf, name, s[0].x, s[0].n, s[1].x, s[1].n, dim, v);
+    }
     const int d = (int)dim;
     dgm_status st = DGM_STATUS_OK;
     int rc = CLI_OK;
@@ -291,7 +302,9 @@ int cmd_compare(int argc, char **argv)
     double values[NMETRICS];
     dgm_divergences hist;
     bool have_hist = false;
-    for (int i = 0; i < count && !rc; i++) rc = compute(ctx, &a, s, dim, which[i], &hist, &have_hist, &values[i]);
+    dgm_classifier *clf = NULL;
+    for (int i = 0; i < count && !rc; i++) rc = compute(ctx, &a, s, dim, which[i], &hist, &have_hist, &clf, &values[i]);
+    dgm_classifier_free(clf);
     if (!rc) {
         printf("{");
         for (int i = 0; i < count; i++) {

@@ -7,7 +7,7 @@
 #include "cli/cli.h"
 
 typedef struct ckpt_args {
-    const char *path, *device, *out, *data, *metrics;
+    const char *path, *device, *out, *data, *metrics, *classifier;
     int64_t n, k;
     uint64_t seed;
     bool help, reconstruct, latent_map;
@@ -51,6 +51,7 @@ static int parse(int argc, char **argv, const char *cmd, const char *allowed, ck
         else if (!strcmp(name, "device")) a->device = v;
         else if (!strcmp(name, "data")) a->data = v;
         else if (!strcmp(name, "metric")) a->metrics = v;
+        else if (!strcmp(name, "classifier")) a->classifier = v;
         else if (!strcmp(name, "k")) ok = cli_parse_int(v, 1, &a->k);
         else if (!strcmp(name, "set")) {
             ok = strchr(v, '=') && v[0] != '=' && a->nset < 16;
@@ -199,19 +200,69 @@ int cmd_sample(int argc, char **argv)
     return rc;
 }
 
+/* Splits the --metric list into the model's metrics (*model_list, NULL when none) and the
+ * image metrics fid and is (*fid, *is). */
+static int split_metrics(const char *list, char *model_list, size_t len, bool *fid, bool *is)
+{
+    size_t used = 0;
+    *fid = *is = false;
+    model_list[0] = '\0';
+    for (const char *p = list; p && *p;) {
+        const char *comma = strchr(p, ',');
+        const size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        if (cli_is_image_metric(p, n)) *(p[0] == 'f' ? fid : is) = true;
+        else if (n) {
+            if (used + n + 2 > len) return cli_usage_error("--metric: the list is too long");
+            used += (size_t)snprintf(model_list + used, len - used, "%s%.*s", used ? "," : "", (int)n, p);
+        }
+        p = comma ? comma + 1 : NULL;
+    }
+    return CLI_OK;
+}
+
+/* fid (to the test rows) and is of n samples, as JSON members appended to out. */
+static int image_metrics(dgm_ctx *ctx, dgm_model *m, const dgm_dataset *ds, const ckpt_args *a, bool fid,
+                         bool is, char *out, size_t len)
+{
+    const int64_t n = a->n ? a->n : 5000, dim = dgm_model_dim(m);
+    dgm_classifier *clf = NULL;
+    int rc = cli_open_classifier(ctx, a->classifier, &clf);
+    float *x = rc ? NULL : malloc((size_t)(n * dim) * sizeof *x);
+    if (!rc && !x) rc = cli_error("out of memory for %lld samples", (long long)n);
+    if (!rc && dgm_model_sample_into(m, n, x, DGM_MEMORY_HOST)) rc = cli_fail(ctx, "sampling");
+    for (int k = 0; k < 2 && !rc; k++) {
+        if (!(k ? is : fid)) continue;
+        double v = 0.0;
+        rc = cli_image_metric(ctx, clf, k ? "is" : "fid", x, n, dgm_dataset_data(ds), dgm_dataset_count(ds), dim, &v);
+        const size_t at = strlen(out) - 1; /* the closing brace */
+        if (!rc) snprintf(out + at, len - at, "%s\"%s\":%.10g}", at > 1 ? "," : "", k ? "is" : "fid", v);
+    }
+    free(x);
+    dgm_classifier_free(clf);
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     ckpt_args a;
-    int rc = parse(argc, argv, "eval", " data metric k seed device set ", &a);
+    int rc = parse(argc, argv, "eval", " data metric k seed device set n classifier ", &a);
     if (rc) return rc;
     if (a.help) {
         printf("usage: dgm eval CHECKPOINT [--data DATA] [--metric NAME[,NAME...]] [--k K] [--seed S] [--device D]\n"
                "                [--set OPTION=VALUE ...]  (sampling options, as for dgm sample)\n"
-               "  metrics: gaussian: nll; vae: elbo (default), iwae (with K importance samples, default 1)\n"
+               "                [-n N] [--classifier FILE]  (fid, is)\n"
+               "  metrics: gaussian: nll; vae: elbo (default), iwae (with K importance samples, default 1);\n"
+               "  see `dgm train MODEL --help` for each model's; and for image models on Fashion-MNIST\n"
+               "  fid (of N samples, default 5000, to the test set) and is (of the N samples), through\n"
+               "  dgm's classifier (models/fashion-mnist-classifier.safetensors, or --classifier,\n"
+               "  or $DGM_CLASSIFIER)\n"
                "  prints one JSON object of the metrics on the test split of DATA (default: the\n"
                "  data the checkpoint was trained on)\n");
         return CLI_OK;
     }
+    char model_metrics[1024];
+    bool fid = false, is = false;
+    if (a.metrics && (rc = split_metrics(a.metrics, model_metrics, sizeof model_metrics, &fid, &is))) return rc;
     dgm_ctx *ctx = NULL;
     dgm_model *m = NULL;
     dgm_dataset *ds = NULL;
@@ -224,10 +275,13 @@ int cmd_eval(int argc, char **argv)
     char out[4096];
     if (!rc && a.k && dgm_model_set_eval_samples(m, a.k)) rc = cli_fail(ctx, "--k");
     if (!rc) {
-        dgm_status st = dgm_model_evaluate(m, ds, a.metrics, out, sizeof out);
+        dgm_status st = DGM_STATUS_OK;
+        if (!a.metrics || model_metrics[0]) st = dgm_model_evaluate(m, ds, a.metrics ? model_metrics : NULL, out, sizeof out);
+        else snprintf(out, sizeof out, "{}");
         if (st == DGM_STATUS_INVALID_ARGUMENT && a.metrics) rc = cli_usage_error("--metric: %s", dgm_last_error(ctx));
         else if (st) rc = cli_fail(ctx, "evaluation");
-        else printf("%s\n", out);
+        if (!rc && (fid || is)) rc = image_metrics(ctx, m, ds, &a, fid, is, out, sizeof out);
+        if (!rc) printf("%s\n", out);
     }
     free(data);
     dgm_dataset_free(ds);
