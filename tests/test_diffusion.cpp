@@ -14,19 +14,21 @@ namespace {
 class Diffusion : public CliTest {
 protected:
     // Trains on the Gaussian CSV, samples 2,000 and checks the moments.
-    void learns_gaussian(const std::string &model_and_options, double mean_tol, double sd_tol)
+    // Trains on 4,000 rows of N((m0, m1), diag(s0², s1²)); 2,000 samples' moments match.
+    void learns_gaussian(const std::string &model_and_options, double mean_tol, double sd_tol, double m0 = 2.0,
+                         double s0 = 0.5, double m1 = -1.0, double s1 = 0.25)
     {
-        const std::string data = gaussian_csv(4000);
+        const std::string data = gaussian_csv(4000, m0, s0, m1, s1);
         CliResult r = dgm("train " + model_and_options + " --data " + data + " --device cpu --out " + dir + "/m");
         ASSERT_EQ(r.code, 0) << r.err;
         const std::vector<double> v = sample_values(dir + "/m/checkpoint.safetensors", 2000);
         ASSERT_EQ(v.size(), 4000u);
         double m[2], sd[2];
         moments2(v, m, sd);
-        EXPECT_NEAR(m[0], 2.0, mean_tol) << model_and_options;
-        EXPECT_NEAR(m[1], -1.0, mean_tol) << model_and_options;
-        EXPECT_NEAR(sd[0], 0.5, sd_tol) << model_and_options;
-        EXPECT_NEAR(sd[1], 0.25, sd_tol) << model_and_options;
+        EXPECT_NEAR(m[0], m0, mean_tol) << model_and_options;
+        EXPECT_NEAR(m[1], m1, mean_tol) << model_and_options;
+        EXPECT_NEAR(sd[0], s0, sd_tol) << model_and_options;
+        EXPECT_NEAR(sd[1], s1, sd_tol) << model_and_options;
     }
 };
 
@@ -186,18 +188,9 @@ TEST_F(Diffusion, DdimAndPosteriorVarianceSample)
 // (pure noise), where the 784-value network's ε̂ errors are amplified by 1/√ᾱ.
 TEST_F(Diffusion, DdimWithClippedX0KeepsTheDataInsideTheBox)
 {
-    const std::string data = gaussian_csv(4000, 0.4, 0.2, -0.3, 0.1);
-    CliResult r = dgm("train ddpm --steps 2000 --hidden 64,64 --embedding 16 --batch 128 --sampler ddim "
-                      "--sample-steps 20 --clip-x0 true --data " + data + " --device cpu --out " + dir + "/m");
-    ASSERT_EQ(r.code, 0) << r.err;
-    const std::vector<double> v = sample_values(dir + "/m/checkpoint.safetensors", 2000);
-    ASSERT_EQ(v.size(), 4000u);
-    double m[2], sd[2];
-    moments2(v, m, sd);
-    EXPECT_NEAR(m[0], 0.4, 0.06);
-    EXPECT_NEAR(m[1], -0.3, 0.06);
-    EXPECT_NEAR(sd[0], 0.2, 0.06);
-    EXPECT_NEAR(sd[1], 0.1, 0.06);
+    learns_gaussian("ddpm --steps 2000 --hidden 64,64 --embedding 16 --batch 128 --sampler ddim --sample-steps 20 "
+                    "--clip-x0 true",
+                    0.06, 0.06, 0.4, 0.2, -0.3, 0.1);
 }
 
 TEST_F(Diffusion, FlowMatchingLearnsAShiftedScaledGaussian)

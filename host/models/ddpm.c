@@ -192,21 +192,30 @@ static dgm_status draw_t(dgm_model *m, int64_t rows, dgm_tensor **t, dgm_tensor 
     return dgm_tensor_from_host(ctx, 2, shape, hb, b);
 }
 
-/* The loss per row [B, 1] (sum of squares over columns) of a batch. */
-static dgm_status noise_loss(dgm_model *m, dgm_tensor *batch, dgm_reduction red, dgm_tensor **out)
+/* Each row of x0 noised at its own t (drawn by draw_t, whose host copy of t stays in
+ * s->host_t): x_t = √ᾱ_t·x_0 + √(1 − ᾱ_t)·ε, and the network's ε̂(x_t, t). */
+static dgm_status noise_and_predict(dgm_model *m, dgm_tensor *x0, dgm_tensor **eps, dgm_tensor **xt,
+                                    dgm_tensor **pred)
 {
     ddpm_state *s = m->state;
     dgm_ctx *ctx = m->ctx;
-    dgm_tensor *x0 = NULL, *t = NULL, *a = NULL, *b = NULL, *eps = NULL, *xa = NULL, *xt = NULL, *pred = NULL;
-    const int64_t rows = dgm_tensor_dim(batch, 0), shape[2] = {rows, m->dim};
-    DGM_TRY(to_model_space(m, batch, &x0));
+    dgm_tensor *t = NULL, *a = NULL, *b = NULL, *xa = NULL;
+    const int64_t rows = dgm_tensor_dim(x0, 0), shape[2] = {rows, m->dim};
     DGM_TRY(draw_t(m, rows, &t, &a, &b));
-    DGM_TRY(dgm_rand_normal(ctx, 2, shape, 0.0f, 1.0f, &eps));
+    DGM_TRY(dgm_rand_normal(ctx, 2, shape, 0.0f, 1.0f, eps));
     DGM_TRY(dgm_mul(ctx, x0, a, &xa));
-    DGM_TRY(dgm_mul(ctx, eps, b, &xt));
-    DGM_TRY(dgm_add(ctx, xa, xt, &xt));
-    DGM_TRY(dgm_time_net_forward(ctx, &s->net, xt, t, &pred));
-    return dgm_mse(ctx, pred, eps, red, out);
+    DGM_TRY(dgm_mul(ctx, *eps, b, xt));
+    DGM_TRY(dgm_add(ctx, xa, *xt, xt));
+    return dgm_time_net_forward(ctx, &s->net, *xt, t, pred);
+}
+
+/* The loss per row [B, 1] (sum of squares over columns) of a batch. */
+static dgm_status noise_loss(dgm_model *m, dgm_tensor *batch, dgm_reduction red, dgm_tensor **out)
+{
+    dgm_tensor *x0 = NULL, *eps = NULL, *xt = NULL, *pred = NULL;
+    DGM_TRY(to_model_space(m, batch, &x0));
+    DGM_TRY(noise_and_predict(m, x0, &eps, &xt, &pred));
+    return dgm_mse(m->ctx, pred, eps, red, out);
 }
 
 static dgm_status train_step(dgm_model *m, dgm_tensor *batch, int64_t step, dgm_tensor **loss)
@@ -249,14 +258,9 @@ static dgm_status fisher_call(void *user)
     dgm_ctx *ctx = m->ctx;
     const int64_t n = dgm_dataset_count(f->data) < 2000 ? dgm_dataset_count(f->data) : 2000;
     const int64_t shape[2] = {n, 2};
-    dgm_tensor *x0 = NULL, *t = NULL, *a = NULL, *b = NULL, *eps = NULL, *xa = NULL, *xt = NULL, *pred = NULL;
+    dgm_tensor *x0 = NULL, *eps = NULL, *xt = NULL, *pred = NULL;
     DGM_TRY(dgm_tensor_from_host(ctx, 2, shape, dgm_dataset_data(f->data), &x0));
-    DGM_TRY(draw_t(m, n, &t, &a, &b));
-    DGM_TRY(dgm_rand_normal(ctx, 2, shape, 0.0f, 1.0f, &eps));
-    DGM_TRY(dgm_mul(ctx, x0, a, &xa));
-    DGM_TRY(dgm_mul(ctx, eps, b, &xt));
-    DGM_TRY(dgm_add(ctx, xa, xt, &xt));
-    DGM_TRY(dgm_time_net_forward(ctx, &s->net, xt, t, &pred));
+    DGM_TRY(noise_and_predict(m, x0, &eps, &xt, &pred));
     float *host = malloc((size_t)(4 * n) * sizeof *host);
     if (!host) return dgm_set_error(ctx, DGM_STATUS_OOM, "out of host memory");
     dgm_status st = dgm_tensor_to_host(ctx, xt, host);
