@@ -1,9 +1,10 @@
-"""What the PyTorch peers of dgm's 2-D benchmarks share (torch_gan2d.py, torch_realnvp2d.py):
-torch's version, dgm's data loader, the choice of Adam implementation, torch's thread
-setting and the run's settings in their JSON lines, and timed windows of training.
+"""What the PyTorch peers of dgm's benchmarks share: torch's version, dgm's data loader and
+its one-optimizer training loop (StepTrainer), the choice of Adam implementation, torch's
+thread setting and the run's settings in their JSON lines, and timed windows of training.
 
 Imported by the peers from their own folder (python puts a script's folder on sys.path).
 """
+import math
 import os
 import time
 
@@ -35,6 +36,52 @@ class Loader:
         idx = self.perm[self.pos:self.pos + self.batch]
         self.pos += self.batch
         return self.x[idx]
+
+
+class StepTrainer:
+    """dgm train's loop over one optimizer: batch -> loss -> backward -> step, the loss read
+    back (and checked finite) only every log_every steps, as dgm reads it. A subclass sets
+    self.loader and self.opt and defines batch_loss(x); before_step (after the backward)
+    and after_step (after the update, self.step counting it) are its hooks."""
+
+    prog = "peer"
+    log_every = 500
+    step = 0
+    loss = float("nan")
+
+    def batch_loss(self, x):
+        raise NotImplementedError
+
+    def before_step(self):
+        pass
+
+    def after_step(self):
+        pass
+
+    def logged(self):
+        """Called with self.loss set, at each log_every-th step."""
+
+    def train_step(self):
+        x = self.loader.next()
+        loss = self.batch_loss(x)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.before_step()
+        self.opt.step()
+        self.step += 1
+        self.after_step()
+        if self.log_every > 0 and self.step % self.log_every == 0:
+            self.loss = loss.item()
+            if not math.isfinite(self.loss):
+                raise SystemExit("%s: the loss is not finite at step %d" % (self.prog, self.step))
+            self.logged()
+        return loss
+
+    def run(self, n):
+        loss = None
+        for _ in range(n):
+            loss = self.train_step()
+        return loss
 
 
 def add_adam_arg(ap, auto):

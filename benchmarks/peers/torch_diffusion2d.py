@@ -54,10 +54,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from peer_common import Loader, adam_kwargs, add_adam_arg, add_threads_arg, set_threads, \
-    timed_windows
+from peer_common import Loader, StepTrainer, adam_kwargs, add_adam_arg, add_threads_arg, \
+    set_threads, timed_windows
 
-LOG_EVERY = 500
 DEFAULTS = {  # dgm's 2-D training defaults per model
     "ddpm": dict(steps=30000, batch=256, lr=1e-3, weight_decay=0.01),
     "fm": dict(steps=20000, batch=256, lr=1e-3, weight_decay=0.0),
@@ -220,7 +219,9 @@ def load(path):
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
 
 
-class Trainer:
+class Trainer(StepTrainer):
+    prog = "torch_diffusion2d.py"
+
     def __init__(self, kind, train, seed, adam, batch):
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
@@ -235,29 +236,12 @@ class Trainer:
             self.adam, kw = adam_kwargs(adam, "foreach", lr=d["lr"], betas=(0.9, 0.999),
                                         eps=1e-8)
             self.opt = torch.optim.Adam(self.model.net.parameters(), **kw)
-        self.step = 0
-        self.loss = float("nan")
 
-    def train_step(self):
-        x = self.loader.next()
-        loss = self.model.loss(x)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        self.step += 1
+    def batch_loss(self, x):
+        return self.model.loss(x)
+
+    def after_step(self):
         self.model.after_step(self.step)
-        if self.step % LOG_EVERY == 0:
-            self.loss = loss.item()
-            if not math.isfinite(self.loss):
-                raise SystemExit("torch_diffusion2d.py: the loss is not finite at step %d"
-                                 % self.step)
-        return loss
-
-    def run(self, n):
-        loss = None
-        for _ in range(n):
-            loss = self.train_step()
-        return loss
 
 
 def write_samples(model, n, path):

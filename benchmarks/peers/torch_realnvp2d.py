@@ -51,11 +51,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from peer_common import Loader, adam_kwargs, add_adam_arg, add_threads_arg, set_threads, \
-    timed_windows
+from peer_common import Loader, StepTrainer, adam_kwargs, add_adam_arg, add_threads_arg, \
+    set_threads, timed_windows
 
 BATCH = 512
-LOG_EVERY = 500
 LR = 1e-3
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -141,7 +140,9 @@ def load(path):
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
 
 
-class Trainer:
+class Trainer(StepTrainer):
+    prog = "torch_realnvp2d.py"
+
     def __init__(self, train, seed, adam="auto", batch=BATCH):
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
@@ -149,28 +150,9 @@ class Trainer:
         self.model = RealNVP2d()
         self.adam, kw = adam_kwargs(adam, "foreach", lr=LR, betas=(0.9, 0.999), eps=1e-8)
         self.opt = torch.optim.Adam(self.model.parameters(), **kw)
-        self.step = 0
-        self.loss = float("nan")
 
-    def train_step(self):
-        x = self.loader.next()
-        loss = self.model.nll(x).mean()
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        self.step += 1
-        if self.step % LOG_EVERY == 0:
-            self.loss = loss.item()
-            if not math.isfinite(self.loss):
-                raise SystemExit("torch_realnvp2d.py: the loss is not finite at step %d"
-                                 % self.step)
-        return loss
-
-    def run(self, n):
-        loss = None
-        for _ in range(n):
-            loss = self.train_step()
-        return loss
+    def batch_loss(self, x):
+        return self.model.nll(x).mean()
 
     def test_nll(self, x):
         """Mean −log p over the rows of x, nats (accumulated in double)."""

@@ -88,8 +88,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from peer_common import Loader, adam_kwargs, add_adam_arg, add_threads_arg, set_threads, \
-    timed_windows
+from peer_common import Loader, StepTrainer, adam_kwargs, add_adam_arg, add_threads_arg, \
+    set_threads, timed_windows
 from torch_realnvp2d import Coupling, load_dgm_checkpoint
 from torch_vae import DEFAULT_DATA, FILES, read_idx_images
 
@@ -265,7 +265,9 @@ def write_samples(model, path, seed):
     return "an 8x8 grid PNG"
 
 
-class Trainer:
+class Trainer(StepTrainer):
+    prog = PROG
+
     def __init__(self, model, train, seed, adam="auto", batch=64, lr=1e-3, log_every=500,
                  lr_warmup=0):
         gen = torch.Generator().manual_seed(seed)
@@ -275,30 +277,21 @@ class Trainer:
         self.opt = torch.optim.Adam(self.model.parameters(), **kw)
         self.log_every = log_every
         self.lr, self.lr_warmup = lr, lr_warmup
-        self.step = 0
-        self.loss = float("nan")
 
-    def train_step(self):
-        x = self.loader.next()
-        loss = self.model.nll(x, torch.rand(x.shape)).mean()
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+    def batch_loss(self, x):
+        return self.model.nll(x, torch.rand(x.shape)).mean()
+
+    def before_step(self):
         if self.step < self.lr_warmup:  # dgm's warm-up: lr·(step + 1)/warmup, step from 0
             for g in self.opt.param_groups:
                 g["lr"] = self.lr * (self.step + 1) / self.lr_warmup
         elif self.step == self.lr_warmup and self.lr_warmup > 0:
             for g in self.opt.param_groups:
                 g["lr"] = self.lr
-        self.opt.step()
-        self.step += 1
-        if self.log_every > 0 and self.step % self.log_every == 0:
-            self.loss = loss.item()
-            if not math.isfinite(self.loss):
-                raise SystemExit("%s: the loss is not finite at step %d" % (PROG, self.step))
-            print("step %d: loss %.3f nats per image (%.4f bpd)"
-                  % (self.step, self.loss, self.loss / (self.model.dim * math.log(2.0))),
-                  flush=True)
-        return loss
+
+    def logged(self):
+        print("step %d: loss %.3f nats per image (%.4f bpd)"
+              % (self.step, self.loss, self.loss / (self.model.dim * math.log(2.0))), flush=True)
 
 
 def test_nll(model, x, seed):
