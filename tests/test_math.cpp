@@ -21,6 +21,36 @@ TEST(Math, ExpNonPositiveIsAccurateOnItsRange)
     EXPECT_LT(dgm_exp_nonpos(-200.0f), 2e-38f);
 }
 
+TEST(Math, ErfIsAccurateEverywhere)
+{
+    double worst_abs = 0.0, worst_rel_small = 0.0;
+    for (double x = -8.0; x <= 8.0; x += 1.0 / 8192) {
+        const float xf = (float)x;
+        const double want = std::erf((double)xf), got = dgm_erff(xf);
+        worst_abs = std::fmax(worst_abs, std::fabs(got - want));
+        if (std::fabs(xf) < 0.5f && xf != 0.0f) worst_rel_small = std::fmax(worst_rel_small, rel(got, want));
+    }
+    EXPECT_LT(worst_abs, 5e-7);
+    EXPECT_LT(worst_rel_small, 3e-7);  // no cancellation near 0: erf(x) ≈ 1.128·x keeps its digits
+    EXPECT_EQ(dgm_erff(0.0f), 0.0f);
+    EXPECT_EQ(dgm_erff(-1e30f), -dgm_erff(1e30f));
+}
+
+TEST(Math, SinAndCosAreAccurateUpToLargeArguments)
+{
+    double worst = 0.0;
+    for (double lim : {4.0, 1000.0, 1e5}) {
+        for (int i = -200000; i <= 200000; i++) {
+            const float xf = (float)(lim * i / 200000.0);
+            worst = std::fmax(worst, std::fabs(dgm_sin_or_cos(xf, 0) - std::sin((double)xf)));
+            worst = std::fmax(worst, std::fabs(dgm_sin_or_cos(xf, 1) - std::cos((double)xf)));
+        }
+    }
+    EXPECT_LT(worst, 2e-7);
+    EXPECT_EQ(dgm_sin_or_cos(0.0f, 0), 0.0f);
+    EXPECT_EQ(dgm_sin_or_cos(0.0f, 1), 1.0f);
+}
+
 TEST(Math, SoftplusFamilyMatchesLibm)
 {
     double worst_l = 0.0, worst_s = 0.0, worst_sp = 0.0;

@@ -26,7 +26,7 @@
 _Static_assert(DGM_UNARY_COUNT == 18 && DGM_BINARY_COUNT == 8,
                "a kind was added: list it in DGM_FOR_EACH_UNARY / DGM_FOR_EACH_BINARY");
 
-dgm_status dgm_cpu_unary(dgm_ctx *ctx, int kind, float pa, float pb, size_t n, const float *x,
+DGM_CPU_CLONES dgm_status dgm_cpu_unary(dgm_ctx *ctx, int kind, float pa, float pb, size_t n, const float *x,
                          float *y)
 {
 #define CASE(K)                                                                               \
@@ -39,7 +39,7 @@ dgm_status dgm_cpu_unary(dgm_ctx *ctx, int kind, float pa, float pb, size_t n, c
     return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "cpu unary: unknown kind %d", kind);
 }
 
-dgm_status dgm_cpu_unary_backward(dgm_ctx *ctx, int kind, float pa, float pb, size_t n,
+DGM_CPU_CLONES dgm_status dgm_cpu_unary_backward(dgm_ctx *ctx, int kind, float pa, float pb, size_t n,
                                   const float *x, const float *y, const float *dy, float beta,
                                   float *dx)
 {
@@ -59,7 +59,7 @@ dgm_status dgm_cpu_unary_backward(dgm_ctx *ctx, int kind, float pa, float pb, si
                          kind);
 }
 
-dgm_status dgm_cpu_unary_backward2(dgm_ctx *ctx, int kind, float pa, float pb, size_t n,
+DGM_CPU_CLONES dgm_status dgm_cpu_unary_backward2(dgm_ctx *ctx, int kind, float pa, float pb, size_t n,
                                    const float *x, const float *y, const float *g,
                                    const float *dy, float beta, float *dx)
 {
@@ -94,7 +94,7 @@ static inline const float *operand_row(const float *p, int mode, size_t r, size_
     return p + dgm_bcast_index(mode, r, 0, cols);
 }
 
-dgm_status dgm_cpu_binary(dgm_ctx *ctx, int kind, int64_t rows, int64_t cols, const float *a,
+DGM_CPU_CLONES dgm_status dgm_cpu_binary(dgm_ctx *ctx, int kind, int64_t rows, int64_t cols, const float *a,
                           int bcast_a, const float *b, int bcast_b, float *out)
 {
     if (check_bcast(ctx, "binary", bcast_a) || check_bcast(ctx, "binary", bcast_b))
@@ -121,7 +121,7 @@ dgm_status dgm_cpu_binary(dgm_ctx *ctx, int kind, int64_t rows, int64_t cols, co
     return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "cpu binary: unknown kind %d", kind);
 }
 
-dgm_status dgm_cpu_binary_backward(dgm_ctx *ctx, int kind, int64_t rows, int64_t cols,
+DGM_CPU_CLONES dgm_status dgm_cpu_binary_backward(dgm_ctx *ctx, int kind, int64_t rows, int64_t cols,
                                    const float *a, int bcast_a, const float *b, int bcast_b,
                                    const float *dy, float beta_a, float *da, float beta_b,
                                    float *db)

@@ -10,7 +10,7 @@
 #include "optim_math.h"
 
 
-dgm_status dgm_cpu_sgd_step(dgm_ctx *ctx, size_t n, float *w_, const float *g_,
+DGM_CPU_CLONES dgm_status dgm_cpu_sgd_step(dgm_ctx *ctx, size_t n, float *w_, const float *g_,
                             float *momentum_buf, float lr, float momentum, float dampening,
                             int nesterov, float weight_decay, int first_step)
 {
@@ -38,7 +38,7 @@ dgm_status dgm_cpu_sgd_step(dgm_ctx *ctx, size_t n, float *w_, const float *g_,
     return DGM_STATUS_OK;
 }
 
-dgm_status dgm_cpu_adam_step(dgm_ctx *ctx, size_t n, float *w_, const float *g_, float *m_,
+DGM_CPU_CLONES dgm_status dgm_cpu_adam_step(dgm_ctx *ctx, size_t n, float *w_, const float *g_, float *m_,
                              float *v_, float lr, float beta1, float beta2, float eps,
                              float weight_decay, int decoupled, double bias_correction1,
                              double bias_correction2)
@@ -73,7 +73,7 @@ dgm_status dgm_cpu_clip_scale(dgm_ctx *ctx, size_t n, float *x_, const float *su
     return DGM_STATUS_OK;
 }
 
-dgm_status dgm_cpu_ema_update(dgm_ctx *ctx, size_t n, float *ema_, const float *w_, float decay)
+DGM_CPU_CLONES dgm_status dgm_cpu_ema_update(dgm_ctx *ctx, size_t n, float *ema_, const float *w_, float decay)
 {
     (void)ctx;
     float *restrict ema = ema_;
