@@ -21,6 +21,19 @@ TEST(Math, ExpNonPositiveIsAccurateOnItsRange)
     EXPECT_LT(dgm_exp_nonpos(-200.0f), 2e-38f);
 }
 
+TEST(Math, Expm1NonPositiveIsAccurate)
+{
+    double worst = 0.0;
+    for (double x = -90.0; x < 0.0; x += 1.0 / 8192) {
+        const float xf = (float)x;
+        worst = std::fmax(worst, rel(dgm_expm1_nonpos(xf), std::expm1((double)xf)));
+    }
+    for (double x = -1e-3; x < 0.0; x += 1e-7) worst = std::fmax(worst, rel(dgm_expm1_nonpos((float)x), std::expm1((double)(float)x)));
+    EXPECT_LT(worst, 3e-7);
+    EXPECT_EQ(dgm_expm1_nonpos(0.0f), 0.0f);
+    EXPECT_EQ(dgm_expm1_nonpos(5.0f), 0.0f);  // the positive side is the caller's
+}
+
 TEST(Math, ErfIsAccurateEverywhere)
 {
     double worst_abs = 0.0, worst_rel_small = 0.0;
