@@ -20,7 +20,7 @@ dgm_status dgm_cpu_gemm(dgm_ctx *ctx, int trans_a, int trans_b, int64_t m, int64
 
 /* Sums accumulate in double: the CPU backend is the reference the CUDA one is checked
  * against. */
-dgm_status dgm_cpu_reduce_sum(dgm_ctx *ctx, int axis, int64_t rows, int64_t cols, float alpha,
+DGM_CPU_CLONES dgm_status dgm_cpu_reduce_sum(dgm_ctx *ctx, int axis, int64_t rows, int64_t cols, float alpha,
                               const float *x, float beta, float *y)
 {
     if (axis < 0 || axis > 2)

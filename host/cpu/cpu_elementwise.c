@@ -158,7 +158,7 @@ DGM_CPU_CLONES dgm_status dgm_cpu_binary_backward(dgm_ctx *ctx, int kind, int64_
                          kind);
 }
 
-dgm_status dgm_cpu_broadcast(dgm_ctx *ctx, int bcast, int64_t rows, int64_t cols, float alpha,
+DGM_CPU_CLONES dgm_status dgm_cpu_broadcast(dgm_ctx *ctx, int bcast, int64_t rows, int64_t cols, float alpha,
                              const float *src, float beta, float *dst)
 {
     if (check_bcast(ctx, "broadcast", bcast)) return DGM_STATUS_INVALID_ARGUMENT;
@@ -175,7 +175,7 @@ dgm_status dgm_cpu_broadcast(dgm_ctx *ctx, int bcast, int64_t rows, int64_t cols
     return DGM_STATUS_OK;
 }
 
-dgm_status dgm_cpu_copy_cols(dgm_ctx *ctx, int64_t rows, int64_t cols, const float *src,
+DGM_CPU_CLONES dgm_status dgm_cpu_copy_cols(dgm_ctx *ctx, int64_t rows, int64_t cols, const float *src,
                              int64_t src_ld, float beta, float *dst, int64_t dst_ld)
 {
     (void)ctx;
@@ -194,7 +194,7 @@ dgm_status dgm_cpu_gather_rows(dgm_ctx *ctx, int64_t rows, int64_t cols, const f
     return DGM_STATUS_OK;
 }
 
-dgm_status dgm_cpu_axpy(dgm_ctx *ctx, size_t n, float alpha, const float *x, float *y)
+DGM_CPU_CLONES dgm_status dgm_cpu_axpy(dgm_ctx *ctx, size_t n, float alpha, const float *x, float *y)
 {
     (void)ctx;
     DGM_CPU_LOOP(n, i, n, y[i] += alpha * x[i]);
