@@ -149,6 +149,8 @@ def main():
         os.path.join(work, "failed.txt")) else []
     failed = [f for f in failed if f]
     rows = rows_of(work)
+    end = os.path.join(work, "load_end")
+    load_end = open(end).read().strip() if os.path.exists(end) else "not recorded"
     img_rel = "images/benchmark-ratios.png"
     img_path = os.path.join(os.path.dirname(os.path.abspath(report)), img_rel)
     os.makedirs(os.path.dirname(img_path), exist_ok=True)
@@ -180,8 +182,12 @@ def main():
     o.append("- BLAS that ran: %s" % ("; ".join(blas) if blas else "unknown"))
     o.append("- 1-minute load average at the start and at the end: %s and %s (on a machine "
              "with other work the times are inflated, the ratios less so)"
-             % (m.get("load", "?"), open("/proc/loadavg").read().split()[0]))
+             % (m.get("load", "?"), load_end))
     o.append("")
+    note = os.environ.get("BENCH_NOTE") or m.get("note")
+    if note:
+        o.append("**Note on this run:** %s" % note)
+        o.append("")
     if failed:
         o.append("**Failed** (see their logs in the run's WORK folder): %s" % ", ".join(failed))
         o.append("")
@@ -209,7 +215,7 @@ def main():
     if mm:
         o.append("## Matrix products (bench_matmul: a Linear layer's forward and backward)")
         o.append("")
-        o.append("| device | M×K×N | raw BLAS GFLOP/s | dgm GFLOP/s | dgm / raw | dgm+bias+ReLU GFLOP/s |")
+        o.append("| device | M×K×N | raw BLAS GFLOP/s | dgm GFLOP/s | dgm time / raw time | dgm+bias+ReLU GFLOP/s |")
         o.append("|---|---|---|---|---|---|")
         keys = []
         for r in mm:
