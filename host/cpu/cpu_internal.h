@@ -7,14 +7,12 @@
 /* The hot elementwise entries are compiled twice on x86-64, for AVX2 + FMA and for the
  * baseline the build targets (SSE2), and the dynamic loader picks one for the CPU it runs
  * on (an ifunc): one binary for every x86-64 machine, with the wide vectors where they
- * exist. Measured on a DDPM step (2-D, batch 256): GELU, the time embedding's sin/cos and
+ * exist (GCC only). Measured on a DDPM step (2-D, batch 256): GELU, the time embedding's sin/cos and
  * Adam run about twice as fast. Elsewhere (other CPUs, other compilers, -DDGM_NO_CLONES)
  * the baseline only. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(DGM_NO_CLONES)
 #define DGM_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#elif defined(__x86_64__) && defined(__clang__) && !defined(DGM_NO_CLONES)
-#define DGM_CPU_CLONES __attribute__((target_clones("avx2", "default")))
-#else
+#else /* clang's target_clones left the clones' symbols undefined in the libFuzzer build */
 #define DGM_CPU_CLONES
 #endif
 
