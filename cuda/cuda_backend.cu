@@ -12,6 +12,7 @@
 #include <climits>
 
 #include "cuda_internal.h"
+#include "rng_math.h"
 
 /* ---- probe ---- */
 
@@ -48,19 +49,32 @@ static dgm_status dgm_cuda_rng_seed(dgm_ctx *ctx, uint64_t seed, uint64_t offset
     return dgm_cuda_seed_generator(ctx, st->rng, seed, offset);
 }
 
-static dgm_status dgm_cuda_rng_uniform(dgm_ctx *ctx, float *dst, size_t n)
+static dgm_status dgm_cuda_rng_words(dgm_ctx *ctx, uint32_t *dst, size_t n)
 {
     if (n == 0) return DGM_STATUS_OK;
     DGM_CUDA_ENTER(ctx, st);
-    DGM_CURAND_TRY(ctx, curandGenerateUniform(st->rng, dst, n));
+    DGM_CURAND_TRY(ctx, curandGenerate(st->rng, (unsigned int *)dst, n));
     return DGM_STATUS_OK;
 }
 
-static dgm_status dgm_cuda_rng_normal(dgm_ctx *ctx, float *dst, size_t n)
+/* One thread per value; a normal's thread computes its whole Box–Muller pair and keeps
+ * its half (the rule of rng_math.h, the same function as the CPU backend's). */
+static __global__ void dgm_rng_transform_kernel(int normal, const uint32_t *words, size_t first,
+                                                size_t n, float *dst)
+{
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (size_t)blockDim.x * gridDim.x)
+        dst[i] = dgm_rng_value(normal, words, first + i);
+}
+
+static dgm_status dgm_cuda_rng_transform(dgm_ctx *ctx, int normal, const uint32_t *words,
+                                         size_t first, size_t n, float *dst)
 {
     if (n == 0) return DGM_STATUS_OK;
     DGM_CUDA_ENTER(ctx, st);
-    DGM_CURAND_TRY(ctx, curandGenerateNormal(st->rng, dst, n, 0.0f, 1.0f));
+    dgm_rng_transform_kernel<<<dgm_cuda_grid(n), DGM_CUDA_BLOCK, 0, st->stream>>>(
+        normal, words, first, n, dst);
+    DGM_CUDA_CHECK_LAUNCH(ctx, "dgm_rng_transform_kernel");
     return DGM_STATUS_OK;
 }
 
@@ -247,8 +261,8 @@ static const dgm_backend dgm_cuda_table = {
     dgm_cuda_fill,                        /* fill */
     dgm_cuda_synchronize,                 /* synchronize */
     dgm_cuda_rng_seed,                    /* rng_seed */
-    dgm_cuda_rng_uniform,                 /* rng_uniform */
-    dgm_cuda_rng_normal,                  /* rng_normal */
+    dgm_cuda_rng_words,                   /* rng_words */
+    dgm_cuda_rng_transform,               /* rng_transform */
     dgm_cuda_gemm,                        /* gemm */
     dgm_cuda_unary,                       /* unary */
     dgm_cuda_unary_backward,              /* unary_backward */

@@ -41,10 +41,15 @@ typedef struct dgm_backend {
     dgm_status (*fill)(dgm_ctx *ctx, float *dst, size_t n, float value);
     dgm_status (*synchronize)(dgm_ctx *ctx);
 
-    /* Philox4_32_10 through cuRAND. `offset` counts values already drawn. */
+    /* Philox4_32_10 through cuRAND, LEGACY ordering on both backends: one sequence of
+     * 32-bit words per seed. rng_seed places the generator at word `offset`; rng_words
+     * writes the next n words (device memory). rng_transform turns words into values by
+     * rng_math.h's rule: dst[i] = dgm_rng_value(normal, words, first + i), where words[0]
+     * sits at an even stream position. */
     dgm_status (*rng_seed)(dgm_ctx *ctx, uint64_t seed, uint64_t offset);
-    dgm_status (*rng_uniform)(dgm_ctx *ctx, float *dst, size_t n); /* (0, 1] */
-    dgm_status (*rng_normal)(dgm_ctx *ctx, float *dst, size_t n);  /* N(0,1), n even */
+    dgm_status (*rng_words)(dgm_ctx *ctx, uint32_t *dst, size_t n);
+    dgm_status (*rng_transform)(dgm_ctx *ctx, int normal, const uint32_t *words, size_t first,
+                                size_t n, float *dst);
 
     /* C[M,N] = alpha·op(A)·op(B) + beta·C; op(A) is [M,K], op(B) is [K,N]. */
     dgm_status (*gemm)(dgm_ctx *ctx, int trans_a, int trans_b, int64_t m, int64_t n,

@@ -998,6 +998,29 @@ TEST(CoreRng, NormalMoments)
     EXPECT_NEAR((double)far / 1e5, 0.0455, 0.005) << "tails of N(0, 1)";
 }
 
+// The whole distribution, not just moments: a million draws (several refills of the
+// context's word pool) against the normal CDF by Kolmogorov–Smirnov (the 1 % critical value
+// is 1.63/sqrt(n)), the fourth moment, and the largest |z| that the 32-bit words allow.
+TEST(CoreRng, NormalMatchesTheGaussianCdf)
+{
+    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 5);
+    ASSERT_TRUE(ctx);
+    auto z = draw_normal(ctx.get(), 1000000, 0.0f, 1.0f);
+    ASSERT_EQ(z.size(), 1000000u);
+    std::sort(z.begin(), z.end());
+    const double n = (double)z.size();
+    double ks = 0.0, m4 = 0.0;
+    for (size_t i = 0; i < z.size(); i++) {
+        const double cdf = 0.5 * std::erfc(-(double)z[i] / std::sqrt(2.0));
+        ks = std::fmax(ks, std::fmax(std::fabs(cdf - (double)i / n), std::fabs((double)(i + 1) / n - cdf)));
+        m4 += std::pow((double)z[i], 4) / n;
+    }
+    EXPECT_LT(ks, 1.63 / std::sqrt(n));
+    EXPECT_NEAR(m4, 3.0, 0.05);
+    EXPECT_LT(std::fmax(-z.front(), z.back()), 6.67f);
+    EXPECT_GT(std::fmax(-z.front(), z.back()), 4.0f);
+}
+
 TEST(CoreRng, UniformRangeAndMean)
 {
     CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 32);

@@ -48,7 +48,8 @@ std::string case_name(const ::testing::TestParamInfo<OpCase> &info) { return inf
 INSTANTIATE_TEST_SUITE_P(AllOps, CudaParity, ::testing::ValuesIn(all_op_cases()), case_name);
 
 // The same seed gives the same numbers on both backends (cuRAND Philox4_32_10 host and
-// device generators), odd sizes included.
+// device generators give the same words; rng_math.h turns them into values on each, equal
+// up to the last bits where nvcc fuses a multiply-add), odd sizes included.
 TEST(CudaParityRng, SameSeedSameDraws)
 {
     SKIP_WITHOUT_GPU();
@@ -92,7 +93,8 @@ std::vector<float> draw(dgm_ctx *ctx, int kind, int64_t n)
 }
 
 // What the parity below relies on, checked on the CPU: the context's offset is a position
-// in ONE sequence per seed (cuRAND's LEGACY ordering), so draws split anywhere, or started
+// in ONE sequence per seed (cuRAND's LEGACY ordering of words, rng_math.h's rule from
+// words to values), so draws split anywhere, or started
 // at any offset with dgm_ctx_set_rng_state, continue it — odd offsets included.
 TEST(RngSequence, OffsetIsAPositionInOneSequence)
 {
@@ -117,8 +119,53 @@ TEST(RngSequence, OffsetIsAPositionInOneSequence)
     }
 }
 
-// Draws at odd offsets (an odd normal draw takes one value more), mixed kinds and sizes
-// larger than one generator launch, and draws after dgm_ctx_set_rng_state to odd and even
+// The context draws raw words in blocks of 64k: draws that straddle a block's end, draws
+// larger than a block, and restores into the middle of one give the same values as one
+// draw of the whole run; and each draw of a mixed sequence of kinds, repeated after
+// restoring its start offset, gives the same values again.
+TEST(RngSequence, PoolBlocksDoNotShowInTheSequence)
+{
+    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 8);
+    ASSERT_TRUE(ctx);
+    dgm_ctx *c = ctx.get();
+    const int64_t total = (1 << 17) + 5;
+    for (int kind = 0; kind < 2; kind++) {
+        ASSERT_EQ(dgm_ctx_seed(c, 8), DGM_STATUS_OK);
+        const std::vector<float> whole = draw(c, kind, total);
+        ASSERT_EQ(dgm_ctx_seed(c, 8), DGM_STATUS_OK);
+        std::vector<float> parts;
+        for (int64_t n : {65535, 3, 1, 65536, 2}) {
+            const std::vector<float> v = draw(c, kind, n);
+            parts.insert(parts.end(), v.begin(), v.end());
+        }
+        EXPECT_EQ(parts, whole) << "kind " << kind << " in parts";
+        for (uint64_t at : {65535u, 65536u, 70001u}) {
+            ASSERT_EQ(dgm_ctx_set_rng_state(c, 8, at), DGM_STATUS_OK) << dgm_last_error(c);
+            EXPECT_EQ(draw(c, kind, 1000), std::vector<float>(whole.begin() + at, whole.begin() + at + 1000))
+                << "kind " << kind << " from " << at;
+        }
+    }
+    ASSERT_EQ(dgm_ctx_seed(c, 8), DGM_STATUS_OK);
+    struct Draw {
+        int kind;
+        int64_t n;
+    };
+    const Draw mixed[] = {{0, 7}, {1, 65530}, {0, 9}, {1, 1}, {0, 200000}, {1, 5}};
+    std::vector<std::vector<float>> first;
+    std::vector<uint64_t> starts;
+    for (const Draw &d : mixed) {
+        uint64_t seed, offset;
+        dgm_ctx_rng_state(c, &seed, &offset);
+        starts.push_back(offset);
+        first.push_back(draw(c, d.kind, d.n));
+    }
+    for (size_t i = 0; i < starts.size(); i++) {
+        ASSERT_EQ(dgm_ctx_set_rng_state(c, 8, starts[i]), DGM_STATUS_OK);
+        EXPECT_EQ(draw(c, mixed[i].kind, mixed[i].n), first[i]) << "mixed draw " << i;
+    }
+}
+
+// Draws at odd offsets, mixed kinds, sizes larger than one pool block, and draws after dgm_ctx_set_rng_state to odd and even
 // offsets: equal on both backends, and both contexts count the same offset.
 TEST(CudaParityRng, OddOffsetsAndRestoredStateMatchCpu)
 {

@@ -1,10 +1,12 @@
-// The vectorizable exp/log1p/sigmoid/softplus of elementwise_math.h against libm in double.
+// The vectorizable exp/log1p/sigmoid/softplus of elementwise_math.h and the log and value
+// transforms of rng_math.h against libm in double.
 #include <cmath>
 
 #include "test_util.h"
 
 extern "C" {
 #include "elementwise_math.h"
+#include "rng_math.h"
 }
 
 namespace {
@@ -89,6 +91,41 @@ TEST(Math, BceWithLogitsStaysFiniteAtExtremes)
             EXPECT_TRUE(std::isfinite(v)) << a << " " << t;
             EXPECT_GE(v, -1e-3f * std::fabs(a)) << a << " " << t;  // >= 0 up to rounding
         }
+}
+
+TEST(Math, LogIsAccurateOnPositiveNormals)
+{
+    double worst = 0.0;
+    for (double e = -126.0; e < 127.0; e += 1.0 / 1024) {
+        const float x = (float)std::exp2(e);
+        const double want = std::log((double)x);
+        // Near 1 the log vanishes: there the absolute error is what a float ulp of x allows.
+        const double err = std::fabs(dgm_log_pos(x) - want) / std::fmax(std::fabs(want), 1e-7);
+        worst = std::fmax(worst, err);
+    }
+    EXPECT_LT(worst, 3e-7);
+    EXPECT_EQ(dgm_log_pos(1.0f), 0.0f);
+}
+
+// The uniform rule is exact: (k + 1/2)·2^-23 for the word's top 23 bits, strictly inside
+// (0, 1); the normal pair's radius is bounded by sqrt(2·32·ln 2) (u = 2^-32).
+TEST(Math, RngTransformsKeepTheirRanges)
+{
+    EXPECT_EQ(dgm_rng_uniform_from_word(0u), std::ldexp(1.0f, -24));
+    EXPECT_EQ(dgm_rng_uniform_from_word(0xffffffffu), 1.0f - std::ldexp(1.0f, -24));
+    EXPECT_EQ(dgm_rng_uniform_from_word(0x80000000u), 0.5f + std::ldexp(1.0f, -24));
+    float c, s;
+    dgm_rng_normal_pair(0u, 0u, &c, &s);  // smallest u, angle 2π·2^-24
+    EXPECT_NEAR(c, std::sqrt(64.0 * std::log(2.0)), 1e-5);
+    EXPECT_NEAR(s, 0.0, 1e-5);
+    dgm_rng_normal_pair(0xffffffffu, 0x40000000u, &c, &s);  // u rounds to 1: radius 0
+    EXPECT_EQ(c, 0.0f);
+    EXPECT_EQ(s, 0.0f);
+    const uint32_t words[4] = {12345u, 0x40000000u, 777u, 0xc0000000u};
+    dgm_rng_normal_pair(words[0], words[1], &c, &s);
+    EXPECT_EQ(dgm_rng_value(1, words, 0), c);
+    EXPECT_EQ(dgm_rng_value(1, words, 1), s);
+    EXPECT_EQ(dgm_rng_value(0, words, 3), dgm_rng_uniform_from_word(words[3]));
 }
 
 }  // namespace

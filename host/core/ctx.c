@@ -143,6 +143,7 @@ void dgm_ctx_free(dgm_ctx *ctx)
 {
     if (!ctx) return;
     if (!ctx->failed) {
+        dgm_rng_pool_release(ctx);
         dgm_arena_release(&ctx->dev_arena);
         dgm_arena_release(&ctx->host_arena);
     }
@@ -193,11 +194,7 @@ dgm_status dgm_ctx_set_rng_state(dgm_ctx *ctx, uint64_t seed, uint64_t offset)
 {
     dgm_status st = dgm_check_ctx(ctx);
     if (st != DGM_STATUS_OK) return st;
-    st = ctx->be->rng_seed(ctx, seed, offset);
-    if (st != DGM_STATUS_OK) return st;
-    ctx->rng_seed = seed;
-    ctx->rng_offset = offset;
-    return DGM_STATUS_OK;
+    return dgm_rng_restart(ctx, seed, offset);
 }
 
 void dgm_ctx_set_grad_enabled(dgm_ctx *ctx, bool enabled)

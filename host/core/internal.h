@@ -58,6 +58,17 @@ struct dgm_node {
     dgm_node *prev;
 };
 
+/* Raw generator words drawn ahead in blocks (host/core/rng_draw.c): words[cur][j] is
+ * stream position base + j for j < len; the generator stands at base + len. The other
+ * buffer receives the kept tail at the next refill. Device memory of the backend. */
+typedef struct dgm_rng_pool {
+    uint32_t *words[2];
+    size_t cap; /* words in each buffer */
+    int cur;
+    uint64_t base;
+    size_t len;
+} dgm_rng_pool;
+
 struct dgm_ctx {
     dgm_device device;
     const dgm_backend *be;
@@ -70,7 +81,8 @@ struct dgm_ctx {
     bool grad_enabled;
     uint64_t gen;
     uint64_t rng_seed;
-    uint64_t rng_offset;
+    uint64_t rng_offset; /* stream position of the next value (host/rng_math.h) */
+    dgm_rng_pool rng_pool;
     uint64_t autograd_pass; /* counts dgm_autograd calls; tags tensors' ag_* fields */
     const char *op;     /* the public call in progress, for error messages */
     char err[1024];
@@ -105,9 +117,13 @@ dgm_status dgm_scratch(dgm_ctx *ctx, size_t bytes, void **ptr);
 static inline int64_t dgm_cols(const dgm_tensor *t) { return t->shape[t->ndim - 1]; }
 static inline int64_t dgm_rows(const dgm_tensor *t) { return t->numel / dgm_cols(t); }
 
-/* Draws n values (uniform in (0,1] or N(0,1)) into dst from the context's generator,
- * keeping the recorded offset in step with cuRAND's. */
+/* Draws n values (uniform in (0,1) or N(0,1)) into dst from the context's generator:
+ * the values at stream positions rng_offset .. rng_offset + n - 1 (host/rng_math.h). */
 dgm_status dgm_rng_draw(dgm_ctx *ctx, bool normal, float *dst, size_t n);
+/* Places the generator at `offset` of seed's stream and empties the pool. */
+dgm_status dgm_rng_restart(dgm_ctx *ctx, uint64_t seed, uint64_t offset);
+/* Frees the pool's buffers (context teardown). */
+void dgm_rng_pool_release(dgm_ctx *ctx);
 
 /* Tape. Whether an op with these inputs must be recorded (grad on, some input needs it). */
 bool dgm_tape_needed(dgm_ctx *ctx, dgm_tensor *const *inputs, int n);

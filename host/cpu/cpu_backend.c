@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cpu/cpu_internal.h"
+#include "rng_math.h"
 
 #ifdef DGM_HAVE_CURAND
 #include <curand.h>
@@ -114,11 +115,11 @@ static dgm_status cpu_synchronize(dgm_ctx *ctx)
     return DGM_STATUS_OK;
 }
 
-static dgm_status cpu_rng_uniform(dgm_ctx *ctx, float *dst, size_t n)
+static dgm_status cpu_rng_words(dgm_ctx *ctx, uint32_t *dst, size_t n)
 {
 #ifdef DGM_HAVE_CURAND
     cpu_state *s = dgm_ctx_backend_state(ctx);
-    CURAND_CHECK(ctx, curandGenerateUniform(s->gen, dst, n));
+    CURAND_CHECK(ctx, curandGenerate(s->gen, dst, n));
     return DGM_STATUS_OK;
 #else
     (void)dst;
@@ -127,17 +128,28 @@ static dgm_status cpu_rng_uniform(dgm_ctx *ctx, float *dst, size_t n)
 #endif
 }
 
-static dgm_status cpu_rng_normal(dgm_ctx *ctx, float *dst, size_t n)
+/* rng_math.h's rule, the normals a pair at a time (both values of each Box–Muller pair
+ * used, and the loop vectorizes); an odd first position or an even last one takes half a
+ * pair. */
+DGM_CPU_CLONES static dgm_status cpu_rng_transform(dgm_ctx *ctx, int normal,
+                                                   const uint32_t *words, size_t first,
+                                                   size_t n, float *dst)
 {
-#ifdef DGM_HAVE_CURAND
-    cpu_state *s = dgm_ctx_backend_state(ctx);
-    CURAND_CHECK(ctx, curandGenerateNormal(s->gen, dst, n, 0.0f, 1.0f));
+    (void)ctx;
+    if (!normal) {
+        for (size_t i = 0; i < n; i++) dst[i] = dgm_rng_uniform_from_word(words[first + i]);
+        return DGM_STATUS_OK;
+    }
+    size_t i = 0;
+    if (n > 0 && (first & 1)) dst[i++] = dgm_rng_value(1, words, first);
+    const uint32_t *w = words + first + i; /* an even position */
+    float *out = dst + i;
+    const size_t pairs = (n - i) / 2;
+    for (size_t k = 0; k < pairs; k++)
+        dgm_rng_normal_pair(w[2 * k], w[2 * k + 1], &out[2 * k], &out[2 * k + 1]);
+    i += 2 * pairs;
+    if (i < n) dst[i] = dgm_rng_value(1, words, first + i);
     return DGM_STATUS_OK;
-#else
-    (void)dst;
-    (void)n;
-    return dgm_set_error(ctx, DGM_STATUS_UNSUPPORTED, "cpu: built without cuRAND");
-#endif
 }
 
 static const dgm_backend cpu_backend = {
@@ -151,8 +163,8 @@ static const dgm_backend cpu_backend = {
     .fill = cpu_fill,
     .synchronize = cpu_synchronize,
     .rng_seed = cpu_rng_seed,
-    .rng_uniform = cpu_rng_uniform,
-    .rng_normal = cpu_rng_normal,
+    .rng_words = cpu_rng_words,
+    .rng_transform = cpu_rng_transform,
     .gemm = dgm_cpu_gemm,
     .unary = dgm_cpu_unary,
     .unary_backward = dgm_cpu_unary_backward,

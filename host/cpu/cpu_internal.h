@@ -20,7 +20,9 @@
  * region and fight OpenBLAS's own thread pool for the cores: measured on 2 cores, a VAE
  * step on Fashion-MNIST ran 7x slower with 100k-element loops parallel than serial. Only
  * loops large enough to amortize that go parallel. */
+#ifndef DGM_CPU_PARALLEL_MIN
 #define DGM_CPU_PARALLEL_MIN (1 << 22)
+#endif
 
 /* for (size_t i = 0; i < n; i++) stmt — parallel when n is large enough, else a plain
  * loop: GCC leaves loops inside an OpenMP region unvectorized (measured: Adam's update ran

@@ -107,8 +107,9 @@ DGM_API dgm_status dgm_ctx_step_end(dgm_ctx *ctx);
 /* Reseeds the context's generator and resets its offset. */
 DGM_API dgm_status dgm_ctx_seed(dgm_ctx *ctx, uint64_t seed);
 
-/* Random-number state, to save in a checkpoint and restore: the seed and how many
- * values the generator has consumed. */
+/* Random-number state, to save in a checkpoint and restore: the seed and the offset, the
+ * position in the seed's one sequence of values (each value drawn, uniform or normal,
+ * advances it by one). Restoring both continues the sequence exactly, on either backend. */
 DGM_API void dgm_ctx_rng_state(const dgm_ctx *ctx, uint64_t *seed, uint64_t *offset);
 DGM_API dgm_status dgm_ctx_set_rng_state(dgm_ctx *ctx, uint64_t seed, uint64_t offset);
 
