@@ -25,6 +25,11 @@ bool cli_parse_u64(const char *s, uint64_t *out);
 bool cli_take_value(int argc, char **argv, int *i, const char **value);
 /* "--name=value" -> "name"; "--name" -> "name" (into buf). */
 const char *cli_option_name(const char *arg, char *buf, size_t len);
+/* The name of option arg ("-n" -> "n", "-o" -> "out", "--name[=value]" -> "name") into
+ * name (len bytes, 64 enough), checked against allowed (the names, space-separated and
+ * space-enclosed: " n seed "). CLI_OK, else the usage error's exit code ("unknown option
+ * ARG for dgm CMD"). */
+int cli_option_key(const char *arg, const char *cmd, const char *allowed, char *name, size_t len);
 
 /* A context on --device (auto|cpu|cuda). On failure prints and returns the exit code. */
 int cli_make_ctx(const char *device, uint64_t seed, dgm_ctx **out);

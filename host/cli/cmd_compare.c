@@ -106,12 +106,9 @@ static int parse(int argc, char **argv, compare_args *a)
             continue;
         }
         char name[64];
-        if (!strcmp(arg, "-n")) snprintf(name, sizeof name, "n");
-        else if (!strncmp(arg, "--", 2)) cli_option_name(arg, name, sizeof name);
-        else return cli_usage_error("unknown option %s for dgm compare", arg);
-        if (strcmp(name, "n") && strcmp(name, "metric") && strcmp(name, "bins") && strcmp(name, "extent") &&
-            strcmp(name, "seed") && strcmp(name, "bandwidth") && strcmp(name, "classifier"))
-            return cli_usage_error("unknown option %s for dgm compare", arg);
+        const int rc = cli_option_key(arg, "compare", " n metric bins extent seed bandwidth classifier ", name,
+                                      sizeof name);
+        if (rc) return rc;
         if (!cli_take_value(argc, argv, &i, &v)) return cli_usage_error("%s needs a value", arg);
         bool ok = true;
         float bw = 0.0f;

@@ -32,13 +32,8 @@ static int parse(int argc, char **argv, const char *cmd, const char *allowed, ck
             continue;
         }
         char name[64];
-        if (!strcmp(arg, "-n")) snprintf(name, sizeof name, "n");
-        else if (!strcmp(arg, "-o")) snprintf(name, sizeof name, "out");
-        else if (!strncmp(arg, "--", 2)) cli_option_name(arg, name, sizeof name);
-        else return cli_usage_error("unknown option %s for dgm %s", arg, cmd);
-        char key[72];
-        snprintf(key, sizeof key, " %s ", name);
-        if (!strstr(allowed, key)) return cli_usage_error("unknown option %s for dgm %s", arg, cmd);
+        const int rc = cli_option_key(arg, cmd, allowed, name, sizeof name);
+        if (rc) return rc;
         if (!strcmp(name, "reconstruct") || !strcmp(name, "latent-map")) {
             *(name[0] == 'r' ? &a->reconstruct : &a->latent_map) = true;
             continue;
