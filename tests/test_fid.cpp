@@ -274,6 +274,22 @@ TEST(Frechet, RejectsBadInput)
               DGM_STATUS_NOT_FINITE);
 }
 
+// dim x dim covariances that size_t cannot count are OOM before anything is allocated or
+// read (2^30: two of them wrapped round to a 0-byte allocation).
+TEST(Frechet, DimTooLargeForSizeTIsOom)
+{
+    auto ctx = make_ctx(DGM_DEVICE_CPU);
+    const std::vector<float> x(8, 1.0f);
+    const int huge = 1 << 30;
+    double fd = -1.0;
+    EXPECT_EQ(dgm_frechet_distance(ctx.get(), x.data(), 2, x.data(), 2, huge, &fd), DGM_STATUS_OOM);
+    EXPECT_NE(std::string(dgm_last_error(ctx.get())).find("too large"), std::string::npos);
+    const std::vector<double> m(8, 0.0);
+    EXPECT_EQ(dgm_frechet_distance_moments(ctx.get(), INT32_MAX, m.data(), m.data(), m.data(), m.data(), &fd),
+              DGM_STATUS_OOM);
+    EXPECT_EQ(fd, -1.0);
+}
+
 // ---- the Inception-style score ----
 
 TEST(Inception, IdenticalConfidentPredictionsScoreOne)
