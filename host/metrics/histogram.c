@@ -131,8 +131,6 @@ dgm_status dgm_histogram_divergences(dgm_ctx *ctx, const float *a, int64_t na, c
                                      dgm_divergences *out)
 {
     static const char fn[] = "dgm_histogram_divergences";
-    dgm_status st = dgm_check_ctx(ctx);
-    if (st != DGM_STATUS_OK) return st;
     DGM_TRY(dgm_metrics_check_sets(ctx, fn, a, na, b, nb, dim, out, 1, false));
     const dgm_histogram_options o = options ? *options : dgm_histogram_options_default();
     int64_t cells;
@@ -153,6 +151,7 @@ dgm_status dgm_histogram_divergences(dgm_ctx *ctx, const float *a, int64_t na, c
         return dgm_set_error(ctx, DGM_STATUS_OOM, "%s: out of memory for %lld cells", fn,
                              (long long)cells);
     }
+    dgm_status st = DGM_STATUS_OK;
     const int64_t outa = count_cells(a, na, dim, bins, lo, hi, ca);
     const int64_t outb = count_cells(b, nb, dim, bins, lo, hi, cb);
     if (outa == na || outb == nb) {
