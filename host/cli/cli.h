@@ -31,6 +31,10 @@ const char *cli_option_name(const char *arg, char *buf, size_t len);
  * ARG for dgm CMD"). */
 int cli_option_key(const char *arg, const char *cmd, const char *allowed, char *name, size_t len);
 
+/* n x dim floats (malloc: free() them), or NULL when out of memory or when the size does
+ * not fit in size_t (-n is the user's: n * dim must not wrap round to a small buffer). */
+float *cli_alloc_rows(int64_t n, int64_t dim);
+
 /* A context on --device (auto|cpu|cuda). On failure prints and returns the exit code. */
 int cli_make_ctx(const char *device, uint64_t seed, dgm_ctx **out);
 

@@ -100,6 +100,12 @@ int cli_option_key(const char *arg, const char *cmd, const char *allowed, char *
     return CLI_OK;
 }
 
+float *cli_alloc_rows(int64_t n, int64_t dim)
+{
+    if (n < 1 || dim < 1 || (uint64_t)n > SIZE_MAX / sizeof(float) / (uint64_t)dim) return NULL;
+    return malloc((size_t)n * (size_t)dim * sizeof(float));
+}
+
 int cli_make_ctx(const char *device, uint64_t seed, dgm_ctx **out)
 {
     dgm_ctx_config cfg = dgm_ctx_config_default();
