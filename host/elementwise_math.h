@@ -156,7 +156,8 @@ DGM_HD static inline float dgm_erff(float x)
  * |r| <= π/4 (k rounded by the 1.5·2^23 trick; π/2 in three parts, the first two of 8 bits
  * so that k·part is exact for |k| < 2^16), Cephes' minimax polynomials for sin and cos on
  * [−π/4, π/4], and the quadrant k mod 4 choosing and signing one of them. Absolute error
- * below 2e-7 for |x| <= 1e5 (tests/test_math.cpp); larger |x| lose accuracy gradually. */
+ * below 2e-7 for |x| <= 1e5 (tests/test_math.cpp); larger |x| lose accuracy gradually,
+ * and past ~1e7 (where float's spacing is 1 already) the answer is only bounded. */
 DGM_HD static inline float dgm_sin_or_cos(float x, int want_cos)
 {
     const float round_magic = 12582912.0f;
@@ -168,7 +169,11 @@ DGM_HD static inline float dgm_sin_or_cos(float x, int want_cos)
     const float sin_r = r + r * z * (-1.6666654611e-1f + z * (8.3321608736e-3f + z * -1.9515295891e-4f));
     const float cos_r = 1.0f - 0.5f * z +
                         z * z * (4.166664568298827e-2f + z * (-1.388731625493765e-3f + z * 2.443315711809948e-5f));
-    const int q = (int)k + want_cos; /* cos x = sin(x + π/2) */
+    /* k to int only where it fits (a float's integers are exact below 2^24): the
+     * conversion of a larger |k|, inf or NaN is undefined; those x give no accurate
+     * answer anyway */
+    const float k_int = k > -16777216.0f && k < 16777216.0f ? k : 0.0f;
+    const int q = (int)k_int + want_cos; /* cos x = sin(x + π/2) */
     const float v = (q & 1) ? cos_r : sin_r;
     return (q & 2) ? -v : v;
 }
