@@ -96,7 +96,9 @@ DGM_HD static inline float dgm_exp_nonpos(float x)
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    const int32_t biased = (int32_t)n + 127; /* n in [-126, 0]: a normal power of two */
+    /* n in [-126, 0]: a normal power of two (NaN, whose conversion is undefined, takes 0
+     * and stays NaN through p) */
+    const int32_t biased = (int32_t)(n == n ? n : 0.0f) + 127;
 #ifdef __CUDA_ARCH__
     return p * __int_as_float(biased << 23);
 #else
@@ -109,13 +111,13 @@ DGM_HD static inline float dgm_exp_nonpos(float x)
 #endif
 }
 
-/* e^x − 1 for x <= 0 (larger x are taken as 0), vectorizable (libm's expm1f is a call per
+/* e^x − 1 for x <= 0 (larger x are taken as 0; NaN stays NaN), vectorizable (libm's expm1f is a call per
  * element: a third of a flow-matching step in SELU): on (−0.35, 0] the Taylor series to
  * x^9 (no cancellation near 0), below it dgm_exp_nonpos(x) − 1 (at most −0.3, so the
  * subtraction loses under a bit). Relative error below 3e-7 (tests/test_math.cpp). */
 DGM_HD static inline float dgm_expm1_nonpos(float x)
 {
-    x = x < 0.0f ? x : 0.0f;
+    x = x > 0.0f ? 0.0f : x; /* not x < 0 ? x : 0, which took NaN to 0 (ELU(NaN) = 0) */
     float t = 1.0f / 362880.0f;
     t = t * x + 1.0f / 40320.0f;
     t = t * x + 1.0f / 5040.0f;

@@ -76,6 +76,18 @@ TEST(Math, SinAndCosAreAccurateUpToLargeArguments)
     }
 }
 
+// NaN in, NaN out, as libm's expm1f/erff/expf gave: a NaN activation must not turn into
+// a finite one that hides it.
+TEST(Math, NanPropagatesThroughTheVectorizableActivations)
+{
+    EXPECT_TRUE(std::isnan(dgm_expm1_nonpos(NAN)));
+    EXPECT_TRUE(std::isnan(dgm_exp_nonpos(NAN)));
+    for (int kind : {DGM_UNARY_ELU, DGM_UNARY_SELU, DGM_UNARY_GELU}) {
+        EXPECT_TRUE(std::isnan(dgm_unary_forward(kind, NAN, 1.0f, 0.0f))) << kind;
+        EXPECT_TRUE(std::isnan(dgm_unary_derivative(kind, NAN, NAN, 1.0f, 0.0f))) << kind;
+    }
+}
+
 TEST(Math, SoftplusFamilyMatchesLibm)
 {
     double worst_l = 0.0, worst_s = 0.0, worst_sp = 0.0;
