@@ -44,52 +44,59 @@ def fmt(v, spec=".3f"):
     return "" if v is None else format(v, spec)
 
 
+def row(model, data, device, unit, dgm, floor, peer=None, blas="", metric="", dgm_q=None,
+        peer_q=None, **extra):
+    """One row of the per-model table (extra: steps, where the timed loop has them)."""
+    return dict(model=model, data=data, device=device, unit=unit, dgm=dgm, floor=floor,
+                peer=peer, blas=blas, metric=metric, dgm_q=dgm_q, peer_q=peer_q, **extra)
+
+
+def modes(q):
+    """A GAN's quality: modes hit / high-quality share."""
+    return "%d / %.1f %%" % (q["modes"], 100 * q["high_quality"])
+
+
 def rows_of(work):
     """One row per model and data: device, unit, dgm, floor, peer, quality."""
     rows = []
-    vae = last(records(work, "vae"), bench="vae_summary")
+    vae_recs = records(work, "vae")
+    vae_row = dict(model="VAE (MLP 784-400-20)", data="Fashion-MNIST", unit="s/epoch")
+    vae = last(vae_recs, bench="vae_summary")
     if vae:
-        q = last(records(work, "vae"), bench="vae_quality")
-        rows.append(dict(model="VAE (MLP 784-400-20)", data="Fashion-MNIST", device="cpu",
-                         unit="s/epoch", dgm=vae["dgm_s"], floor=vae["floor_s"],
-                         peer=vae.get("peer_s"), blas=blas_line(work, "vae"),
-                         metric="test −ELBO after 1 epoch (nats, lower is better)",
-                         dgm_q=q and q["dgm_neg_elbo"], peer_q=q and q["peer_neg_elbo"]))
-    cuda_vae = [r for r in records(work, "vae") if r.get("bench") == "vae" and r.get("device") == "cuda"]
-    if cuda_vae:
-        d = next((r for r in cuda_vae if r["what"] == "dgm"), None)
-        f = next((r for r in cuda_vae if r["what"] == "floor"), None)
-        if d and f:
-            rows.append(dict(model="VAE (MLP 784-400-20)", data="Fashion-MNIST", device="cuda",
-                             unit="s/epoch", dgm=d["seconds_per_epoch"],
-                             floor=f["seconds_per_epoch"], peer=None, blas="cuBLAS",
-                             metric="", dgm_q=None, peer_q=None))
-    gan = last(records(work, "gan2d"), bench="gan2d_summary")
+        q = last(vae_recs, bench="vae_quality")
+        rows.append(row(device="cpu", dgm=vae["dgm_s"], floor=vae["floor_s"],
+                        peer=vae.get("peer_s"), blas=blas_line(work, "vae"),
+                        metric="test −ELBO after 1 epoch (nats, lower is better)",
+                        dgm_q=q and q["dgm_neg_elbo"], peer_q=q and q["peer_neg_elbo"], **vae_row))
+    cuda_vae = [r for r in vae_recs if r.get("bench") == "vae" and r.get("device") == "cuda"]
+    d = next((r for r in cuda_vae if r["what"] == "dgm"), None)
+    f = next((r for r in cuda_vae if r["what"] == "floor"), None)
+    if d and f:
+        rows.append(row(device="cuda", dgm=d["seconds_per_epoch"], floor=f["seconds_per_epoch"],
+                        blas="cuBLAS", **vae_row))
+    gan_recs = records(work, "gan2d")
+    gan = last(gan_recs, bench="gan2d_summary")
     if gan:
-        q = last(records(work, "gan2d"), bench="gan2d_quality")
-        rows.append(dict(model="GAN (MLP, non-saturating)", data="grid25", device="cpu",
-                         unit="s/1k it", dgm=gan["dgm_s"], floor=gan["floor_s"],
-                         peer=gan.get("peer_s"), blas=blas_line(work, "gan2d"),
-                         metric="modes of 25 / high-quality share",
-                         dgm_q=q and "%d / %.1f %%" % (q["dgm"]["modes"], 100 * q["dgm"]["high_quality"]),
-                         peer_q=q and "%d / %.1f %%" % (q["peer"]["modes"], 100 * q["peer"]["high_quality"])))
+        q = last(gan_recs, bench="gan2d_quality")
+        rows.append(row("GAN (MLP, non-saturating)", "grid25", "cpu", "s/1k it", gan["dgm_s"],
+                        gan["floor_s"], gan.get("peer_s"), blas_line(work, "gan2d"),
+                        "modes of 25 / high-quality share",
+                        q and modes(q["dgm"]), q and modes(q["peer"])))
     for r in records(work, "flow2d"):
         if r.get("bench") != "flow2d_summary":
             continue
-        rows.append(dict(model="RealNVP (2-D)", data=r["dataset"], device="cpu", unit="s/1k steps",
-                         dgm=r["dgm_s"], floor=r["floor_s"], peer=r.get("peer_s"),
-                         blas=blas_line(work, "flow2d"),
-                         metric="test NLL, nats (true density %.4f)" % r["true_nll"],
-                         dgm_q=r["dgm_nll"], peer_q=r.get("peer_nll"), steps=r["steps"]))
+        rows.append(row("RealNVP (2-D)", r["dataset"], "cpu", "s/1k steps", r["dgm_s"],
+                        r["floor_s"], r.get("peer_s"), blas_line(work, "flow2d"),
+                        "test NLL, nats (true density %.4f)" % r["true_nll"],
+                        r["dgm_nll"], r.get("peer_nll"), steps=r["steps"]))
     for r in records(work, "diffusion2d"):
         if r.get("bench") != "diffusion2d_summary":
             continue
         name = {"ddpm": "DDPM (MLP 3x128)", "fm": "flow matching (I-CFM, MLP 3x64)"}[r["model"]]
-        rows.append(dict(model=name, data="moons", device="cpu", unit="s/1k steps",
-                         dgm=r["dgm_s"], floor=r["gemm_floor_s"], peer=r.get("peer_s"),
-                         blas=blas_line(work, "diffusion2d"),
-                         metric="W2 to the data (%s; floor %.4f)" % (r["sampler"], r["floor_w2"]),
-                         dgm_q=r["dgm_w2"], peer_q=r.get("peer_w2"), steps=r["steps"]))
+        rows.append(row(name, "moons", "cpu", "s/1k steps", r["dgm_s"], r["gemm_floor_s"],
+                        r.get("peer_s"), blas_line(work, "diffusion2d"),
+                        "W2 to the data (%s; floor %.4f)" % (r["sampler"], r["floor_w2"]),
+                        r["dgm_w2"], r.get("peer_w2"), steps=r["steps"]))
     return rows
 
 

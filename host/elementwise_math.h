@@ -96,7 +96,9 @@ DGM_HD static inline float dgm_exp_nonpos(float x)
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    const int32_t biased = (int32_t)n + 127; /* n in [-126, 0]: a normal power of two */
+    /* n in [-126, 0]: a normal power of two (NaN, whose conversion is undefined, takes 0
+     * and stays NaN through p) */
+    const int32_t biased = (int32_t)(n == n ? n : 0.0f) + 127;
 #ifdef __CUDA_ARCH__
     return p * __int_as_float(biased << 23);
 #else
@@ -109,13 +111,13 @@ DGM_HD static inline float dgm_exp_nonpos(float x)
 #endif
 }
 
-/* e^x − 1 for x <= 0 (larger x are taken as 0), vectorizable (libm's expm1f is a call per
+/* e^x − 1 for x <= 0 (larger x are taken as 0; NaN stays NaN), vectorizable (libm's expm1f is a call per
  * element: a third of a flow-matching step in SELU): on (−0.35, 0] the Taylor series to
  * x^9 (no cancellation near 0), below it dgm_exp_nonpos(x) − 1 (at most −0.3, so the
  * subtraction loses under a bit). Relative error below 3e-7 (tests/test_math.cpp). */
 DGM_HD static inline float dgm_expm1_nonpos(float x)
 {
-    x = x < 0.0f ? x : 0.0f;
+    x = x > 0.0f ? 0.0f : x; /* not x < 0 ? x : 0, which took NaN to 0 (ELU(NaN) = 0) */
     float t = 1.0f / 362880.0f;
     t = t * x + 1.0f / 40320.0f;
     t = t * x + 1.0f / 5040.0f;
@@ -156,7 +158,8 @@ DGM_HD static inline float dgm_erff(float x)
  * |r| <= π/4 (k rounded by the 1.5·2^23 trick; π/2 in three parts, the first two of 8 bits
  * so that k·part is exact for |k| < 2^16), Cephes' minimax polynomials for sin and cos on
  * [−π/4, π/4], and the quadrant k mod 4 choosing and signing one of them. Absolute error
- * below 2e-7 for |x| <= 1e5 (tests/test_math.cpp); larger |x| lose accuracy gradually. */
+ * below 2e-7 for |x| <= 1e5 (tests/test_math.cpp); larger |x| lose accuracy gradually,
+ * and past ~1e7 (where float's spacing is 1 already) the answer is only bounded. */
 DGM_HD static inline float dgm_sin_or_cos(float x, int want_cos)
 {
     const float round_magic = 12582912.0f;
@@ -168,7 +171,11 @@ DGM_HD static inline float dgm_sin_or_cos(float x, int want_cos)
     const float sin_r = r + r * z * (-1.6666654611e-1f + z * (8.3321608736e-3f + z * -1.9515295891e-4f));
     const float cos_r = 1.0f - 0.5f * z +
                         z * z * (4.166664568298827e-2f + z * (-1.388731625493765e-3f + z * 2.443315711809948e-5f));
-    const int q = (int)k + want_cos; /* cos x = sin(x + π/2) */
+    /* k to int only where it fits (a float's integers are exact below 2^24): the
+     * conversion of a larger |k|, inf or NaN is undefined; those x give no accurate
+     * answer anyway */
+    const float k_int = k > -16777216.0f && k < 16777216.0f ? k : 0.0f;
+    const int q = (int)k_int + want_cos; /* cos x = sin(x + π/2) */
     const float v = (q & 1) ? cos_r : sin_r;
     return (q & 2) ? -v : v;
 }

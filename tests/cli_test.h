@@ -43,8 +43,7 @@ protected:
         return r;
     }
     bool exists(const std::string &p) { return access(p.c_str(), F_OK) == 0; }
-    // n rows of N((2, -1), diag(0.5², 0.25²)) as a CSV in the test's folder.
-    // n rows of N((m0, m1), diag(s0², s1²)) in DIR/data.csv.
+    // n rows of N((m0, m1), diag(s0², s1²)) as a CSV, DIR/data.csv.
     std::string gaussian_csv(int64_t n, double m0 = 2.0, double s0 = 0.5, double m1 = -1.0, double s1 = 0.25)
     {
         std::mt19937 rng(5);

@@ -116,6 +116,11 @@ TEST_F(Cli, SampleWritesEachFormatAndInfoListsParameters)
     }
     std::string csv = read_text(dir + "/s.csv");
     EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 100);
+    // -n times the dimension past size_t: an error, not a buffer whose size wrapped round
+    // (2^62 + 1 rows of 2 floats made 8 bytes)
+    Result big = dgm("sample " + ck + " -n 4611686018427387905 -o " + dir + "/big.npy");
+    EXPECT_EQ(big.code, 1) << big.err;
+    EXPECT_NE(big.err.find("out of memory"), std::string::npos) << big.err;
     Result i = dgm("info " + ck);
     ASSERT_EQ(i.code, 0) << i.err;
     EXPECT_NE(i.out.find("model: gaussian"), std::string::npos);

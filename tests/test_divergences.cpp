@@ -32,6 +32,18 @@ Points uniform(std::mt19937 &rng, int64_t n, int dim, double lo, double hi)
     return p;
 }
 
+// Each test's CPU context (seed 1).
+class CpuCtxTest : public ::testing::Test {
+protected:
+    void SetUp() override { ASSERT_TRUE(ctx); }
+    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 1);
+};
+using DivergenceHistogram = CpuCtxTest;
+using DivergenceWasserstein = CpuCtxTest;
+using DivergenceSliced = CpuCtxTest;
+using DivergenceMmd = CpuCtxTest;
+using DivergenceArgs = CpuCtxTest;
+
 // Points on a grid of step 1/256 in [-8, 8]: adding a translation by small integers to
 // them is exact in float, so distances to the translated set are exact.
 Points grid_points(std::mt19937 &rng, int64_t n, int dim)
@@ -55,24 +67,25 @@ Points translated(std::mt19937 &rng, const Points &x, const std::vector<float> &
     return y;
 }
 
+int64_t rows(const Points &p, int dim) { return (int64_t)p.size() / dim; }
+
+// The wrappers below return the metric, expecting the call to succeed.
+void expect_ok(dgm_ctx *c, dgm_status st) { EXPECT_EQ(st, DGM_STATUS_OK) << dgm_last_error(c); }
+
 dgm_divergences hist(dgm_ctx *c, const Points &a, const Points &b, int dim,
                      const dgm_histogram_options *o = nullptr)
 {
     dgm_divergences d{};
-    EXPECT_EQ(dgm_histogram_divergences(c, a.data(), (int64_t)a.size() / dim, b.data(),
-                                        (int64_t)b.size() / dim, dim, o, &d),
-              DGM_STATUS_OK)
-        << dgm_last_error(c);
+    expect_ok(c, dgm_histogram_divergences(c, a.data(), rows(a, dim), b.data(), rows(b, dim), dim, o, &d));
     return d;
 }
 
 double exact_w(dgm_ctx *c, int p, const Points &a, const Points &b, int dim)
 {
     double w = -1;
-    const int64_t n = (int64_t)a.size() / dim;
-    const dgm_status st = p == 1 ? dgm_wasserstein1(c, a.data(), b.data(), n, dim, &w)
-                                 : dgm_wasserstein2(c, a.data(), b.data(), n, dim, &w);
-    EXPECT_EQ(st, DGM_STATUS_OK) << dgm_last_error(c);
+    const int64_t n = rows(a, dim);
+    expect_ok(c, p == 1 ? dgm_wasserstein1(c, a.data(), b.data(), n, dim, &w)
+                        : dgm_wasserstein2(c, a.data(), b.data(), n, dim, &w));
     return w;
 }
 
@@ -80,10 +93,8 @@ double sliced(dgm_ctx *c, const Points &a, const Points &b, int dim, int directi
               uint64_t seed)
 {
     double w = -1;
-    EXPECT_EQ(dgm_sliced_wasserstein2(c, a.data(), (int64_t)a.size() / dim, b.data(),
-                                      (int64_t)b.size() / dim, dim, directions, seed, &w),
-              DGM_STATUS_OK)
-        << dgm_last_error(c);
+    expect_ok(c, dgm_sliced_wasserstein2(c, a.data(), rows(a, dim), b.data(), rows(b, dim), dim,
+                                         directions, seed, &w));
     return w;
 }
 
@@ -91,20 +102,15 @@ double mmd2(dgm_ctx *c, const Points &a, const Points &b, int dim, double bandwi
             double *used = nullptr)
 {
     double v = NAN;
-    EXPECT_EQ(dgm_mmd2_rbf(c, a.data(), (int64_t)a.size() / dim, b.data(),
-                           (int64_t)b.size() / dim, dim, bandwidth, &v, used),
-              DGM_STATUS_OK)
-        << dgm_last_error(c);
+    expect_ok(c, dgm_mmd2_rbf(c, a.data(), rows(a, dim), b.data(), rows(b, dim), dim, bandwidth, &v,
+                              used));
     return v;
 }
 
 double energy(dgm_ctx *c, const Points &a, const Points &b, int dim)
 {
     double v = NAN;
-    EXPECT_EQ(dgm_energy_distance(c, a.data(), (int64_t)a.size() / dim, b.data(),
-                                  (int64_t)b.size() / dim, dim, &v),
-              DGM_STATUS_OK)
-        << dgm_last_error(c);
+    expect_ok(c, dgm_energy_distance(c, a.data(), rows(a, dim), b.data(), rows(b, dim), dim, &v));
     return v;
 }
 
@@ -114,10 +120,8 @@ double energy(dgm_ctx *c, const Points &a, const Points &b, int dim)
 // (s1^2 + (m1-m2)^2)/(2 s2^2) - 1/2 = 0.18324 and H^2 = 1 - sqrt(2 s1 s2/(s1^2 + s2^2))
 // exp(-(m1-m2)^2/(4 (s1^2 + s2^2))) = 0.05753. P is the narrower, so every cell where it
 // has mass Q has enough draws too (the reverse KL would hinge on Q's tails).
-TEST(DivergenceHistogram, KlAndHellingerOfTwoGaussiansMatchClosedForms)
+TEST_F(DivergenceHistogram, KlAndHellingerOfTwoGaussiansMatchClosedForms)
 {
-    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 1);
-    ASSERT_TRUE(ctx);
     std::mt19937 rng(21);
     const int64_t n = 200000;
     const double s1 = 1.0, s2 = 1.5, dm = 0.5;
@@ -136,10 +140,8 @@ TEST(DivergenceHistogram, KlAndHellingerOfTwoGaussiansMatchClosedForms)
 
 // Disjoint supports: TV = 1, JS = log 2, H^2 = 1 exactly (no smoothing there); a set
 // against itself: all five are 0.
-TEST(DivergenceHistogram, DisjointSetsAndASetWithItself)
+TEST_F(DivergenceHistogram, DisjointSetsAndASetWithItself)
 {
-    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 1);
-    ASSERT_TRUE(ctx);
     std::mt19937 rng(3);
     Points a = uniform(rng, 3000, 2, 0.0, 1.0), b = uniform(rng, 2000, 2, 2.0, 3.0);
     const dgm_divergences d = hist(ctx.get(), a, b, 2);
@@ -158,10 +160,8 @@ TEST(DivergenceHistogram, DisjointSetsAndASetWithItself)
 
 // On random sets of different sizes, dimensions and bins: each divergence in its range,
 // and the inequalities between them (H^2 <= TV <= sqrt(1 - (1 - H^2)^2), JS <= TV log 2).
-TEST(DivergenceHistogram, RangesAndInequalitiesOnRandomSets)
+TEST_F(DivergenceHistogram, RangesAndInequalitiesOnRandomSets)
 {
-    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 1);
-    ASSERT_TRUE(ctx);
     std::mt19937 rng(8);
     for (int trial = 0; trial < 12; trial++) {
         const int dim = 1 + trial % 3;
@@ -187,10 +187,8 @@ TEST(DivergenceHistogram, RangesAndInequalitiesOnRandomSets)
 
 // A given extent: points outside it are left out and counted; moving the extent over
 // one set alone is an error.
-TEST(DivergenceHistogram, ExtentLeavesOutsidePointsOut)
+TEST_F(DivergenceHistogram, ExtentLeavesOutsidePointsOut)
 {
-    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 1);
-    ASSERT_TRUE(ctx);
     const Points a{0.1f, 0.2f, 0.6f, 5.0f}, b{0.15f, 0.7f, -3.0f};
     const double extent[2] = {0.0, 1.0};
     dgm_histogram_options o = dgm_histogram_options_default();
@@ -211,10 +209,8 @@ TEST(DivergenceHistogram, ExtentLeavesOutsidePointsOut)
 }
 
 // b = a + d, rows shuffled: the exact W2 and W1 are |d| (the grid makes a + d exact).
-TEST(DivergenceWasserstein, TranslatedSetIsTheTranslationLength)
+TEST_F(DivergenceWasserstein, TranslatedSetIsTheTranslationLength)
 {
-    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 1);
-    ASSERT_TRUE(ctx);
     std::mt19937 rng(5);
     Points a = grid_points(rng, 400, 2);
     Points b = translated(rng, a, {3.0f, -4.0f});
@@ -233,10 +229,8 @@ TEST(DivergenceWasserstein, TranslatedSetIsTheTranslationLength)
 // S1^1/2)^1/2) = 1.9236^2 (SciPy's sqrtm, and the 2x2 closed form below). 1,000 draws each:
 // the empirical W2 runs a little above (two samples of one law are ~0.2 apart at this n,
 // which adds roughly in quadrature: ~1.934).
-TEST(DivergenceWasserstein, TwoGaussiansNearTheirClosedForm)
+TEST_F(DivergenceWasserstein, TwoGaussiansNearTheirClosedForm)
 {
-    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 1);
-    ASSERT_TRUE(ctx);
     std::mt19937 rng(11);
     const int64_t n = 1000;
     // S1 = [[1, .6], [.6, 1]] = L L^T with L = [[1, 0], [.6, .8]]; S2 = diag(2, .5).
@@ -312,10 +306,8 @@ double brute_force_w(int p, const Points &a, const Points &b, int64_t n, int dim
 // float32 sets (made with numpy from the LCG above, in a throwaway script: costs
 // ((a[:,None]-b[None])**2).sum(-1) and its sqrt, W2 = sqrt(mean matched cost), W1 = mean
 // matched distance), and against brute force over all 7! matchings.
-TEST(DivergenceWasserstein, MatchesScipyAndBruteForce)
+TEST_F(DivergenceWasserstein, MatchesScipyAndBruteForce)
 {
-    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 1);
-    ASSERT_TRUE(ctx);
     struct Case {
         int64_t n;
         int dim;
@@ -348,10 +340,8 @@ TEST(DivergenceWasserstein, MatchesScipyAndBruteForce)
 // b = a + d in D dimensions: every direction u moves each projection by u.d, so SW2^2 is
 // the mean of (u.d)^2 over the directions, whose expectation is |d|^2 / D. 2,000
 // directions: the relative sd of the mean of (u.d)^2 is ~2% in 3-D.
-TEST(DivergenceSliced, TranslationGivesLengthOverSqrtDim)
+TEST_F(DivergenceSliced, TranslationGivesLengthOverSqrtDim)
 {
-    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 1);
-    ASSERT_TRUE(ctx);
     std::mt19937 rng(2);
     Points a = grid_points(rng, 500, 3);
     Points b = translated(rng, a, {1.0f, 2.0f, 2.0f});
@@ -370,10 +360,8 @@ TEST(DivergenceSliced, TranslationGivesLengthOverSqrtDim)
 // In 1-D the only directions are +-1: the sliced distance is the exact W2. For sets of
 // different sizes, quantile matching: a set against each of its points repeated twice
 // (the same empirical law) is 0, and two point masses are their distance apart.
-TEST(DivergenceSliced, OneDimensionAndUnequalSizes)
+TEST_F(DivergenceSliced, OneDimensionAndUnequalSizes)
 {
-    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 1);
-    ASSERT_TRUE(ctx);
     std::mt19937 rng(4);
     Points a = gaussian(rng, 300, {0.0}, {1.0}), b = gaussian(rng, 300, {0.7}, {2.0});
     EXPECT_NEAR(sliced(ctx.get(), a, b, 1, 3, 0), exact_w(ctx.get(), 2, a, b, 1), 1e-12);
@@ -388,10 +376,8 @@ TEST(DivergenceSliced, OneDimensionAndUnequalSizes)
 // Two independent samples of one law: the unbiased MMD^2 is near 0 (either sign; its sd
 // at these sizes is ~1e-3); a shift by 1 sd gives a clearly positive one. The energy
 // distance of a set with itself is exactly 0 and of the shifted sets positive.
-TEST(DivergenceMmd, SameLawNearZeroShiftPositive)
+TEST_F(DivergenceMmd, SameLawNearZeroShiftPositive)
 {
-    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 1);
-    ASSERT_TRUE(ctx);
     std::mt19937 rng(6);
     Points a = gaussian(rng, 600, {0.0, 0.0}, {1.0, 1.0});
     Points b = gaussian(rng, 500, {0.0, 0.0}, {1.0, 1.0});
@@ -409,10 +395,8 @@ TEST(DivergenceMmd, SameLawNearZeroShiftPositive)
 }
 
 // Hand-computed cases: kernel sums and the median heuristic, and the energy distance.
-TEST(DivergenceMmd, HandComputedValues)
+TEST_F(DivergenceMmd, HandComputedValues)
 {
-    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 1);
-    ASSERT_TRUE(ctx);
     const Points a{0.0f, 1.0f}, b{0.0f, 3.0f};
     // sigma = 1: k(0,1) = e^-1/2, k(0,3) = e^-9/2, k(1,3) = e^-2
     const double kaa = std::exp(-0.5), kbb = std::exp(-4.5),
@@ -429,10 +413,8 @@ TEST(DivergenceMmd, HandComputedValues)
 }
 
 // Bad arguments: INVALID_ARGUMENT with a message naming the call and what is wrong.
-TEST(DivergenceArgs, RejectBadArguments)
+TEST_F(DivergenceArgs, RejectBadArguments)
 {
-    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 1);
-    ASSERT_TRUE(ctx);
     dgm_ctx *c = ctx.get();
     Points a(8, 0.5f), b(8, 1.0f), bad = b;
     bad[7] = NAN;

@@ -274,6 +274,22 @@ TEST(Frechet, RejectsBadInput)
               DGM_STATUS_NOT_FINITE);
 }
 
+// dim x dim covariances that size_t cannot count are OOM before anything is allocated or
+// read (2^30: two of them wrapped round to a 0-byte allocation).
+TEST(Frechet, DimTooLargeForSizeTIsOom)
+{
+    auto ctx = make_ctx(DGM_DEVICE_CPU);
+    const std::vector<float> x(8, 1.0f);
+    const int huge = 1 << 30;
+    double fd = -1.0;
+    EXPECT_EQ(dgm_frechet_distance(ctx.get(), x.data(), 2, x.data(), 2, huge, &fd), DGM_STATUS_OOM);
+    EXPECT_NE(std::string(dgm_last_error(ctx.get())).find("too large"), std::string::npos);
+    const std::vector<double> m(8, 0.0);
+    EXPECT_EQ(dgm_frechet_distance_moments(ctx.get(), INT32_MAX, m.data(), m.data(), m.data(), m.data(), &fd),
+              DGM_STATUS_OOM);
+    EXPECT_EQ(fd, -1.0);
+}
+
 // ---- the Inception-style score ----
 
 TEST(Inception, IdenticalConfidentPredictionsScoreOne)
@@ -387,6 +403,16 @@ DatasetPtr dataset_of(dgm_ctx *ctx, const Synthetic &s, int dim)
     return DatasetPtr(ds);
 }
 
+// A classifier trained on s (images of dim values) with o; nullptr, with a failure, when
+// training fails.
+ClassifierPtr train_on(dgm_ctx *ctx, const Synthetic &s, int dim, const dgm_classifier_options &o)
+{
+    DatasetPtr ds = dataset_of(ctx, s, dim);
+    dgm_classifier *clf = nullptr;
+    EXPECT_EQ(dgm_classifier_train(ctx, ds.get(), &o, &clf), DGM_STATUS_OK) << dgm_last_error(ctx);
+    return ClassifierPtr(clf);
+}
+
 dgm_classifier_options small_options()
 {
     dgm_classifier_options o = dgm_classifier_options_default();
@@ -412,7 +438,14 @@ DatasetPtr fashion(dgm_ctx *ctx, dgm_split split, std::string *why)
     return DatasetPtr(ds);
 }
 
-std::string committed_classifier() { return std::string(DGM_SOURCE_DIR) + "/" + DGM_FASHION_MNIST_CLASSIFIER; }
+// The classifier kept in the repository.
+ClassifierPtr committed_classifier(dgm_ctx *ctx)
+{
+    const std::string path = std::string(DGM_SOURCE_DIR) + "/" + DGM_FASHION_MNIST_CLASSIFIER;
+    dgm_classifier *clf = nullptr;
+    EXPECT_EQ(dgm_classifier_load(ctx, path.c_str(), &clf), DGM_STATUS_OK) << dgm_last_error(ctx);
+    return ClassifierPtr(clf);
+}
 
 } // namespace
 
@@ -422,12 +455,11 @@ TEST(Classifier, LearnsSeparableClasses)
     const int dim = 64, k = 5;
     const Synthetic train = synthetic_images(1, 2000, dim, k, 0.3f);
     const Synthetic test = synthetic_images(2, 500, dim, k, 0.3f);
-    DatasetPtr ds = dataset_of(ctx.get(), train, dim);
-    dgm_classifier *raw = nullptr;
     dgm_classifier_options o = small_options();
     o.epochs = 10; // long enough for confident predictions (the score below)
-    DGM_ASSERT_OK(ctx.get(), dgm_classifier_train(ctx.get(), ds.get(), &o, &raw));
-    ClassifierPtr clf(raw);
+    ClassifierPtr clf = train_on(ctx.get(), train, dim, o);
+    ASSERT_TRUE(clf);
+    dgm_classifier *raw = clf.get();
     EXPECT_EQ(dgm_classifier_input_dim(raw), dim);
     EXPECT_EQ(dgm_classifier_feature_dim(raw), 8);
     EXPECT_EQ(dgm_classifier_classes(raw), k);
@@ -455,12 +487,11 @@ TEST(Classifier, TrainingIsDeterministicForTheSeed)
     std::vector<float> feats[2];
     for (int run = 0; run < 2; run++) {
         auto ctx = make_ctx(DGM_DEVICE_CPU, 5);
-        DatasetPtr ds = dataset_of(ctx.get(), train, dim);
-        dgm_classifier *raw = nullptr;
         dgm_classifier_options o = small_options();
         o.epochs = 2;
-        DGM_ASSERT_OK(ctx.get(), dgm_classifier_train(ctx.get(), ds.get(), &o, &raw));
-        ClassifierPtr clf(raw);
+        ClassifierPtr clf = train_on(ctx.get(), train, dim, o);
+        ASSERT_TRUE(clf);
+        dgm_classifier *raw = clf.get();
         feats[run].resize(100 * 8);
         DGM_ASSERT_OK(ctx.get(), dgm_classifier_features(raw, train.x.data(), 100, feats[run].data()));
     }
@@ -503,13 +534,12 @@ TEST(Classifier, SaveLoadRoundTripGivesIdenticalOutputs)
     auto ctx = make_ctx(DGM_DEVICE_CPU, 2);
     const int dim = 48, k = 4;
     const Synthetic train = synthetic_images(4, 800, dim, k, 0.3f);
-    DatasetPtr ds = dataset_of(ctx.get(), train, dim);
-    dgm_classifier *raw = nullptr;
     dgm_classifier_options o = small_options();
     o.n_hidden = 3;
     o.hidden[2] = 6;
-    DGM_ASSERT_OK(ctx.get(), dgm_classifier_train(ctx.get(), ds.get(), &o, &raw));
-    ClassifierPtr clf(raw);
+    ClassifierPtr clf = train_on(ctx.get(), train, dim, o);
+    ASSERT_TRUE(clf);
+    dgm_classifier *raw = clf.get();
     TempDir dir;
     const std::string path = dir.file("clf.safetensors");
     DGM_ASSERT_OK(ctx.get(), dgm_classifier_save(raw, path.c_str()));
@@ -551,12 +581,11 @@ TEST(Classifier, CorruptOrWrongFilesAreErrors)
     auto ctx = make_ctx(DGM_DEVICE_CPU, 2);
     const int dim = 16, k = 3;
     const Synthetic train = synthetic_images(5, 200, dim, k, 0.3f);
-    DatasetPtr ds = dataset_of(ctx.get(), train, dim);
-    dgm_classifier *raw = nullptr;
     dgm_classifier_options o = small_options();
     o.epochs = 1;
-    DGM_ASSERT_OK(ctx.get(), dgm_classifier_train(ctx.get(), ds.get(), &o, &raw));
-    ClassifierPtr clf(raw);
+    ClassifierPtr clf = train_on(ctx.get(), train, dim, o);
+    ASSERT_TRUE(clf);
+    dgm_classifier *raw = clf.get();
     TempDir dir;
     const std::string good = dir.file("good.safetensors");
     DGM_ASSERT_OK(ctx.get(), dgm_classifier_save(raw, good.c_str()));
@@ -661,9 +690,9 @@ TEST(Classifier, RejectsBadTrainingInput)
 TEST(Fid, CommittedClassifierReachesItsAccuracy)
 {
     auto ctx = make_ctx(DGM_DEVICE_CPU);
-    dgm_classifier *raw = nullptr;
-    DGM_ASSERT_OK(ctx.get(), dgm_classifier_load(ctx.get(), committed_classifier().c_str(), &raw));
-    ClassifierPtr clf(raw);
+    ClassifierPtr clf = committed_classifier(ctx.get());
+    ASSERT_TRUE(clf);
+    dgm_classifier *raw = clf.get();
     EXPECT_EQ(dgm_classifier_input_dim(raw), 784);
     EXPECT_EQ(dgm_classifier_classes(raw), 10);
     std::string why;
@@ -681,9 +710,9 @@ TEST(Fid, CommittedClassifierReachesItsAccuracy)
 TEST(Fid, TestHalvesAreCloseAndDistortedImagesFar)
 {
     auto ctx = make_ctx(DGM_DEVICE_CPU, 3);
-    dgm_classifier *raw = nullptr;
-    DGM_ASSERT_OK(ctx.get(), dgm_classifier_load(ctx.get(), committed_classifier().c_str(), &raw));
-    ClassifierPtr clf(raw);
+    ClassifierPtr clf = committed_classifier(ctx.get());
+    ASSERT_TRUE(clf);
+    dgm_classifier *raw = clf.get();
     std::string why;
     DatasetPtr test = fashion(ctx.get(), DGM_SPLIT_TEST, &why);
     if (!test) GTEST_SKIP() << why;

@@ -1,5 +1,6 @@
 // The vectorizable exp/log1p/sigmoid/softplus of elementwise_math.h and the log and value
 // transforms of rng_math.h against libm in double.
+#include <cfloat>
 #include <cmath>
 
 #include "test_util.h"
@@ -64,6 +65,29 @@ TEST(Math, SinAndCosAreAccurateUpToLargeArguments)
     EXPECT_LT(worst, 2e-7);
     EXPECT_EQ(dgm_sin_or_cos(0.0f, 0), 0.0f);
     EXPECT_EQ(dgm_sin_or_cos(0.0f, 1), 1.0f);
+    // Arguments whose quadrant does not fit an int, and non-finite ones: no undefined
+    // float-to-int conversion (the sanitizer build traps on one), NaN for inf and NaN.
+    for (float x : {3e9f, -3e9f, 1e30f, -FLT_MAX, FLT_MAX}) {
+        volatile float s = dgm_sin_or_cos(x, 0), c = dgm_sin_or_cos(x, 1);
+        (void)s;
+        (void)c;
+    }
+    for (float x : {INFINITY, -INFINITY, NAN}) {
+        EXPECT_TRUE(std::isnan(dgm_sin_or_cos(x, 0))) << x;
+        EXPECT_TRUE(std::isnan(dgm_sin_or_cos(x, 1))) << x;
+    }
+}
+
+// NaN in, NaN out, as libm's expm1f/erff/expf gave: a NaN activation must not turn into
+// a finite one that hides it.
+TEST(Math, NanPropagatesThroughTheVectorizableActivations)
+{
+    EXPECT_TRUE(std::isnan(dgm_expm1_nonpos(NAN)));
+    EXPECT_TRUE(std::isnan(dgm_exp_nonpos(NAN)));
+    for (int kind : {DGM_UNARY_ELU, DGM_UNARY_SELU, DGM_UNARY_GELU}) {
+        EXPECT_TRUE(std::isnan(dgm_unary_forward(kind, NAN, 1.0f, 0.0f))) << kind;
+        EXPECT_TRUE(std::isnan(dgm_unary_derivative(kind, NAN, NAN, 1.0f, 0.0f))) << kind;
+    }
 }
 
 TEST(Math, SoftplusFamilyMatchesLibm)

@@ -25,6 +25,15 @@ bool cli_parse_u64(const char *s, uint64_t *out);
 bool cli_take_value(int argc, char **argv, int *i, const char **value);
 /* "--name=value" -> "name"; "--name" -> "name" (into buf). */
 const char *cli_option_name(const char *arg, char *buf, size_t len);
+/* The name of option arg ("-n" -> "n", "-o" -> "out", "--name[=value]" -> "name") into
+ * name (len bytes, 64 enough), checked against allowed (the names, space-separated and
+ * space-enclosed: " n seed "). CLI_OK, else the usage error's exit code ("unknown option
+ * ARG for dgm CMD"). */
+int cli_option_key(const char *arg, const char *cmd, const char *allowed, char *name, size_t len);
+
+/* n x dim floats (malloc: free() them), or NULL when out of memory or when the size does
+ * not fit in size_t (-n is the user's: n * dim must not wrap round to a small buffer). */
+float *cli_alloc_rows(int64_t n, int64_t dim);
 
 /* A context on --device (auto|cpu|cuda). On failure prints and returns the exit code. */
 int cli_make_ctx(const char *device, uint64_t seed, dgm_ctx **out);

@@ -88,6 +88,24 @@ const char *cli_option_name(const char *arg, char *buf, size_t len)
     return buf;
 }
 
+int cli_option_key(const char *arg, const char *cmd, const char *allowed, char *name, size_t len)
+{
+    if (!strcmp(arg, "-n")) snprintf(name, len, "n");
+    else if (!strcmp(arg, "-o")) snprintf(name, len, "out");
+    else if (!strncmp(arg, "--", 2)) cli_option_name(arg, name, len);
+    else return cli_usage_error("unknown option %s for dgm %s", arg, cmd);
+    char key[72];
+    snprintf(key, sizeof key, " %s ", name);
+    if (!strstr(allowed, key)) return cli_usage_error("unknown option %s for dgm %s", arg, cmd);
+    return CLI_OK;
+}
+
+float *cli_alloc_rows(int64_t n, int64_t dim)
+{
+    if (n < 1 || dim < 1 || (uint64_t)n > SIZE_MAX / sizeof(float) / (uint64_t)dim) return NULL;
+    return malloc((size_t)n * (size_t)dim * sizeof(float));
+}
+
 int cli_make_ctx(const char *device, uint64_t seed, dgm_ctx **out)
 {
     dgm_ctx_config cfg = dgm_ctx_config_default();

@@ -16,6 +16,7 @@
 static const char *const metric_names[] = {"kl", "js",  "tv",        "hellinger", "chi2",  "w1",
                                            "w2", "sliced-w2", "mmd", "energy", "fid", "is"};
 enum { NMETRICS = sizeof metric_names / sizeof metric_names[0] };
+enum { NHIST = 5 }; /* the first five: the histogram divergences, computed together */
 
 typedef struct compare_args {
     const char *spec[2];
@@ -106,12 +107,9 @@ static int parse(int argc, char **argv, compare_args *a)
             continue;
         }
         char name[64];
-        if (!strcmp(arg, "-n")) snprintf(name, sizeof name, "n");
-        else if (!strncmp(arg, "--", 2)) cli_option_name(arg, name, sizeof name);
-        else return cli_usage_error("unknown option %s for dgm compare", arg);
-        if (strcmp(name, "n") && strcmp(name, "metric") && strcmp(name, "bins") && strcmp(name, "extent") &&
-            strcmp(name, "seed") && strcmp(name, "bandwidth") && strcmp(name, "classifier"))
-            return cli_usage_error("unknown option %s for dgm compare", arg);
+        const int rc = cli_option_key(arg, "compare", " n metric bins extent seed bandwidth classifier ", name,
+                                      sizeof name);
+        if (rc) return rc;
         if (!cli_take_value(argc, argv, &i, &v)) return cli_usage_error("%s needs a value", arg);
         bool ok = true;
         float bw = 0.0f;
@@ -154,6 +152,8 @@ static int parse_metrics(const char *list, int *which, int *count)
     if (!*count) return cli_usage_error("--metric: no metric named");
     return CLI_OK;
 }
+
+static int64_t min64(int64_t x, int64_t y) { return x < y ? x : y; }
 
 static uint64_t mix64(uint64_t z)
 {
@@ -243,7 +243,7 @@ static int compute(dgm_ctx *ctx, const compare_args *a, const side *s, int64_t d
     const int d = (int)dim;
     dgm_status st = DGM_STATUS_OK;
     int rc = CLI_OK;
-    if (k <= 4) {
+    if (k < NHIST) {
         if (dim > 3)
             return cli_error("--metric %s: histograms need dim 1..3 (these sets have %lld); use sliced-w2, mmd or energy",
                              name, (long long)dim);
@@ -256,25 +256,26 @@ static int compute(dgm_ctx *ctx, const compare_args *a, const side *s, int64_t d
             if (dgm_histogram_divergences(ctx, s[0].x, s[0].n, s[1].x, s[1].n, d, &o, hist)) return cli_fail(ctx, name);
             *have_hist = true;
         }
-        const double vals[5] = {hist->kl, hist->js, hist->tv, hist->hellinger2, hist->chi2};
+        const double vals[NHIST] = {hist->kl, hist->js, hist->tv, hist->hellinger2, hist->chi2};
         *v = vals[k];
         return CLI_OK;
     }
     if (!strcmp(name, "sliced-w2"))
         st = dgm_sliced_wasserstein2(ctx, s[0].x, s[0].n, s[1].x, s[1].n, d, SLICED_DIRECTIONS, mix64(a->seed ^ 0x51cedull), v);
     else {
-        const bool exact = name[0] == 'w';
+        /* w1 and w2 match the sets one to one: both cut to the smaller one's size */
         int64_t cap = PAIRWISE_MAX;
-        if (exact) cap = s[0].n < s[1].n ? (s[0].n < cap ? s[0].n : cap) : (s[1].n < cap ? s[1].n : cap);
+        if (name[0] == 'w') cap = min64(cap, min64(s[0].n, s[1].n));
         float *own[2] = {NULL, NULL};
         const float *x[2];
         int64_t n[2];
         for (int j = 0; j < 2 && !rc; j++) rc = capped(s, j, dim, cap, a->seed, &own[j], &x[j], &n[j]);
-        if (rc) {
-        } else if (!strcmp(name, "w1")) st = dgm_wasserstein1(ctx, x[0], x[1], n[0], d, v);
-        else if (!strcmp(name, "w2")) st = dgm_wasserstein2(ctx, x[0], x[1], n[0], d, v);
-        else if (!strcmp(name, "mmd")) st = dgm_mmd2_rbf(ctx, x[0], n[0], x[1], n[1], d, a->bandwidth, v, NULL);
-        else st = dgm_energy_distance(ctx, x[0], n[0], x[1], n[1], d, v);
+        if (!rc) {
+            if (!strcmp(name, "w1")) st = dgm_wasserstein1(ctx, x[0], x[1], n[0], d, v);
+            else if (!strcmp(name, "w2")) st = dgm_wasserstein2(ctx, x[0], x[1], n[0], d, v);
+            else if (!strcmp(name, "mmd")) st = dgm_mmd2_rbf(ctx, x[0], n[0], x[1], n[1], d, a->bandwidth, v, NULL);
+            else st = dgm_energy_distance(ctx, x[0], n[0], x[1], n[1], d, v);
+        }
         free(own[0]);
         free(own[1]);
     }

@@ -32,13 +32,8 @@ static int parse(int argc, char **argv, const char *cmd, const char *allowed, ck
             continue;
         }
         char name[64];
-        if (!strcmp(arg, "-n")) snprintf(name, sizeof name, "n");
-        else if (!strcmp(arg, "-o")) snprintf(name, sizeof name, "out");
-        else if (!strncmp(arg, "--", 2)) cli_option_name(arg, name, sizeof name);
-        else return cli_usage_error("unknown option %s for dgm %s", arg, cmd);
-        char key[72];
-        snprintf(key, sizeof key, " %s ", name);
-        if (!strstr(allowed, key)) return cli_usage_error("unknown option %s for dgm %s", arg, cmd);
+        const int rc = cli_option_key(arg, cmd, allowed, name, sizeof name);
+        if (rc) return rc;
         if (!strcmp(name, "reconstruct") || !strcmp(name, "latent-map")) {
             *(name[0] == 'r' ? &a->reconstruct : &a->latent_map) = true;
             continue;
@@ -188,7 +183,7 @@ int cmd_sample(int argc, char **argv)
         const int64_t dim = dgm_model_dim(m);
         int64_t shape[3];
         int nd = dgm_model_sample_shape(m, shape);
-        host = malloc((size_t)(a.n * dim) * sizeof *host);
+        host = cli_alloc_rows(a.n, dim);
         if (!host) rc = cli_error("-n %lld: out of memory", (long long)a.n);
         else if (dgm_model_sample_into(m, a.n, host, DGM_MEMORY_HOST)) rc = cli_fail(ctx, "sampling");
         else rc = cli_write_samples(ctx, a.out, host, a.n, dim, nd, shape, NULL);
@@ -227,7 +222,7 @@ static int image_metrics(dgm_ctx *ctx, dgm_model *m, const dgm_dataset *ds, cons
     const int64_t n = a->n ? a->n : 5000, dim = dgm_model_dim(m);
     dgm_classifier *clf = NULL;
     int rc = cli_open_classifier(ctx, a->classifier, &clf);
-    float *x = rc ? NULL : malloc((size_t)(n * dim) * sizeof *x);
+    float *x = rc ? NULL : cli_alloc_rows(n, dim);
     if (!rc && !x) rc = cli_error("out of memory for %lld samples", (long long)n);
     if (!rc && dgm_model_sample_into(m, n, x, DGM_MEMORY_HOST)) rc = cli_fail(ctx, "sampling");
     for (int k = 0; k < 2 && !rc; k++) {

@@ -3,6 +3,8 @@
 #include <cblas.h>
 #include <limits.h>
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "core/internal.h"
@@ -51,6 +53,12 @@ dgm_status dgm_feature_moments(dgm_ctx *ctx, const float *feats, int64_t n, int 
     return DGM_STATUS_OK;
 }
 
+/* count matrices of dim x dim doubles fit in size_t. */
+static bool matrices_fit(int dim, size_t count)
+{
+    return (size_t)dim <= SIZE_MAX / sizeof(double) / count / (size_t)dim;
+}
+
 static dgm_status check_finite(dgm_ctx *ctx, const double *x, size_t count, const char *name)
 {
     for (size_t i = 0; i < count; i++)
@@ -76,6 +84,9 @@ dgm_status dgm_frechet_distance_moments(dgm_ctx *ctx, int dim, const double *mea
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
                              "dgm_frechet_distance_moments: needs both means and covariances, "
                              "out, and dim >= 1 (%d)",
+                             dim);
+    if (!matrices_fit(dim, 1))
+        return dgm_set_error(ctx, DGM_STATUS_OOM, "dgm_frechet_distance_moments: dim %d is too large",
                              dim);
     const size_t nn = (size_t)dim * (size_t)dim;
     DGM_TRY(check_finite(ctx, mean_a, (size_t)dim, "mean_a"));
@@ -132,6 +143,8 @@ dgm_status dgm_frechet_distance(dgm_ctx *ctx, const float *feats_a, int64_t na,
                              "dgm_frechet_distance: needs both feature sets with at least 2 "
                              "rows (%lld, %lld), out, and dim >= 1 (%d)",
                              (long long)na, (long long)nb, dim);
+    if (!matrices_fit(dim, 2))
+        return dgm_set_error(ctx, DGM_STATUS_OOM, "dgm_frechet_distance: dim %d is too large", dim);
     const size_t nn = (size_t)dim * (size_t)dim;
     double *mean = malloc(2 * (size_t)dim * sizeof *mean), *cov = malloc(2 * nn * sizeof *cov);
     dgm_status st;

@@ -95,8 +95,10 @@ static void divergences(const double *ca, double na, const double *cb, double nb
     out->chi2 = chi2;
 }
 
+/* Checks o for sets of dimension dim; *bins gets the bins per axis (o's or the default),
+ * *cells their product. */
 static dgm_status check_options(dgm_ctx *ctx, const char *fn, const dgm_histogram_options *o,
-                                int dim, int64_t *cells)
+                                int dim, int *bins, int64_t *cells)
 {
     if (dim > 3)
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
@@ -107,14 +109,14 @@ static dgm_status check_options(dgm_ctx *ctx, const char *fn, const dgm_histogra
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
                              "%s: bins >= 0 (%d), pseudo_count >= 0 and finite (%g)", fn,
                              o->bins, o->pseudo_count);
-    const int bins = o->bins ? o->bins : default_bins[dim];
+    *bins = o->bins ? o->bins : default_bins[dim];
     int64_t k = 1;
     for (int c = 0; c < dim; c++) {
-        k *= bins;
+        k *= *bins;
         if (k > MAX_CELLS)
             return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
                                  "%s: %d bins per axis in %d dimensions is over %d cells", fn,
-                                 bins, dim, MAX_CELLS);
+                                 *bins, dim, MAX_CELLS);
     }
     for (int c = 0; o->extent && c < dim; c++)
         if (!(o->extent[2 * c] < o->extent[2 * c + 1]) || isinf(o->extent[2 * c]) ||
@@ -131,13 +133,11 @@ dgm_status dgm_histogram_divergences(dgm_ctx *ctx, const float *a, int64_t na, c
                                      dgm_divergences *out)
 {
     static const char fn[] = "dgm_histogram_divergences";
-    dgm_status st = dgm_check_ctx(ctx);
-    if (st != DGM_STATUS_OK) return st;
     DGM_TRY(dgm_metrics_check_sets(ctx, fn, a, na, b, nb, dim, out, 1, false));
     const dgm_histogram_options o = options ? *options : dgm_histogram_options_default();
-    int64_t cells;
-    DGM_TRY(check_options(ctx, fn, &o, dim, &cells));
-    const int bins = o.bins ? o.bins : default_bins[dim];
+    int bins = 0;
+    int64_t cells = 0;
+    DGM_TRY(check_options(ctx, fn, &o, dim, &bins, &cells));
     double lo[3], hi[3];
     if (o.extent)
         for (int c = 0; c < dim; c++) {
@@ -153,6 +153,7 @@ dgm_status dgm_histogram_divergences(dgm_ctx *ctx, const float *a, int64_t na, c
         return dgm_set_error(ctx, DGM_STATUS_OOM, "%s: out of memory for %lld cells", fn,
                              (long long)cells);
     }
+    dgm_status st = DGM_STATUS_OK;
     const int64_t outa = count_cells(a, na, dim, bins, lo, hi, ca);
     const int64_t outb = count_cells(b, nb, dim, bins, lo, hi, cb);
     if (outa == na || outb == nb) {

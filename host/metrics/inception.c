@@ -47,13 +47,14 @@ dgm_status dgm_inception_score_probs(dgm_ctx *ctx, const float *probs, int64_t n
         }
         for (int k = 0; k < classes; k++) marginal[k] += p[k];
     }
-    for (int k = 0; k < classes; k++) marginal[k] /= (double)n;
+    double *log_marginal = marginal; /* in place: the logs once, not once per row */
+    for (int k = 0; k < classes; k++) log_marginal[k] = log(marginal[k] / (double)n);
     double kl_sum = 0.0;
     for (int64_t i = 0; i < n; i++) {
         const float *p = probs + i * classes;
         for (int k = 0; k < classes; k++)
             if (p[k] > 0.0f) /* 0·log 0 = 0; p > 0 implies marginal > 0 */
-                kl_sum += p[k] * (log((double)p[k]) - log(marginal[k]));
+                kl_sum += p[k] * (log((double)p[k]) - log_marginal[k]);
     }
     free(marginal);
     *out = exp(kl_sum / (double)n);

@@ -22,6 +22,7 @@ dgm_status dgm_metrics_check_sets(dgm_ctx *ctx, const char *fn, const float *a, 
                                   const float *b, int64_t nb, int dim, const void *out,
                                   int64_t min_n, bool same_n)
 {
+    DGM_TRY(dgm_check_ctx(ctx));
     if (same_n && (!a || !b || !out || na < min_n || dim < 1))
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
                              "%s: needs a, b and out, n >= %lld (%lld), dim >= 1 (%d)", fn,

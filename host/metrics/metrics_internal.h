@@ -8,7 +8,8 @@
 
 #include "dgm/core.h"
 
-/* Checks the arguments of a two-set metric `fn`: a, b and out not NULL, na, nb >= min_n,
+/* Checks the context (dgm_check_ctx's status when it fails) and the arguments of a
+ * two-set metric `fn`: a, b and out not NULL, na, nb >= min_n,
  * dim >= 1 (the message says "n >= 1 (...)" when na == nb is required, else names both
  * sizes), and every coordinate of both sets finite (the message names the set and row).
  * INVALID_ARGUMENT with a message naming fn on failure. */

@@ -73,8 +73,6 @@ dgm_status dgm_mmd2_rbf(dgm_ctx *ctx, const float *a, int64_t na, const float *b
                         int dim, double bandwidth, double *out, double *bandwidth_used)
 {
     static const char fn[] = "dgm_mmd2_rbf";
-    dgm_status st = dgm_check_ctx(ctx);
-    if (st != DGM_STATUS_OK) return st;
     DGM_TRY(dgm_metrics_check_sets(ctx, fn, a, na, b, nb, dim, out, 2, false));
     if (isnan(bandwidth) || isinf(bandwidth))
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
@@ -106,8 +104,6 @@ static double mean_distance(const float *x, int64_t nx, const float *y, int64_t 
 dgm_status dgm_energy_distance(dgm_ctx *ctx, const float *a, int64_t na, const float *b,
                                int64_t nb, int dim, double *out)
 {
-    dgm_status st = dgm_check_ctx(ctx);
-    if (st != DGM_STATUS_OK) return st;
     DGM_TRY(dgm_metrics_check_sets(ctx, "dgm_energy_distance", a, na, b, nb, dim, out, 1, false));
     const double ab = mean_distance(a, na, b, nb, dim);
     const double aa = mean_distance(a, na, a, na, dim);

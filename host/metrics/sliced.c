@@ -64,12 +64,11 @@ dgm_status dgm_sliced_wasserstein2(dgm_ctx *ctx, const float *a, int64_t na, con
                                    double *out)
 {
     static const char fn[] = "dgm_sliced_wasserstein2";
-    dgm_status st = dgm_check_ctx(ctx);
-    if (st != DGM_STATUS_OK) return st;
     DGM_TRY(dgm_metrics_check_sets(ctx, fn, a, na, b, nb, dim, out, 1, false));
     if (directions < 1)
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "%s: directions >= 1 (%d)", fn,
                              directions);
+    dgm_status st = DGM_STATUS_OK;
     double *u = malloc((size_t)dim * sizeof *u);
     double *pa = malloc((size_t)na * sizeof *pa);
     double *pb = malloc((size_t)nb * sizeof *pb);

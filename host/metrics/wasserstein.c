@@ -59,9 +59,8 @@ static double mean_matched(const float *a, const float *b, int64_t n, int dim,
 static dgm_status exact_wasserstein(dgm_ctx *ctx, const char *fn, const float *a,
                                     const float *b, int64_t n, int dim, int p, double *out)
 {
-    dgm_status st = dgm_check_ctx(ctx);
-    if (st != DGM_STATUS_OK) return st;
     DGM_TRY(dgm_metrics_check_sets(ctx, fn, a, n, b, n, dim, out, 1, true));
+    dgm_status st = DGM_STATUS_OK;
     const uint64_t nn = (uint64_t)n * (uint64_t)n;
     const bool fits = (uint64_t)n <= UINT32_MAX && nn <= SIZE_MAX / sizeof(double);
     double *cost = fits ? malloc((size_t)nn * sizeof *cost) : NULL;

@@ -267,9 +267,9 @@ static dgm_status fisher_call(void *user)
     if (st == DGM_STATUS_OK) st = dgm_tensor_to_host(ctx, pred, host + 2 * n);
     double sum = 0.0;
     for (int64_t r = 0; st == DGM_STATUS_OK && r < n; r++) {
-        const double ab = s->alpha_bar[(int64_t)s->host_t[r]];
+        const double ab = s->alpha_bar[(int64_t)s->host_t[r]], sqrt_ab = sqrt(ab);
         double c[2 * 32], x[2] = {host[2 * r], host[2 * r + 1]}, score[2];
-        for (int j = 0; j < 2 * f->k; j++) c[j] = sqrt(ab) * f->centres[j];
+        for (int j = 0; j < 2 * f->k; j++) c[j] = sqrt_ab * f->centres[j];
         st = dgm_mixture_score(ctx, f->k, 2, c, ab * f->var + 1.0 - ab, x, score);
         for (int i = 0; i < 2 && st == DGM_STATUS_OK; i++) {
             const double d = host[2 * n + 2 * r + i] + sqrt(1.0 - ab) * score[i];
