@@ -173,13 +173,17 @@ static inline void bench_shape_row(const char *what, const bench_gemm *g, int co
 
 /* ---- report lines ------------------------------------------------------------------ */
 
-/* The OpenBLAS build and its threads. */
+/* The OpenBLAS build, its threading (the pthread or the OpenMP build: see
+ * cmake/blas.cmake) and its threads. */
 static inline void bench_print_blas(void)
 {
     const char *env_ob = getenv("OPENBLAS_NUM_THREADS"), *env_omp = getenv("OMP_NUM_THREADS");
-    printf("cpu BLAS:%s(%s), %d threads; OPENBLAS_NUM_THREADS=%s OMP_NUM_THREADS=%s\n",
-           OPENBLAS_VERSION, openblas_get_corename(), openblas_get_num_threads(),
-           env_ob ? env_ob : "(unset)", env_omp ? env_omp : "(unset)");
+    const int par = openblas_get_parallel();
+    printf("cpu BLAS:%s(%s) on %s, %d threads; OPENBLAS_NUM_THREADS=%s OMP_NUM_THREADS=%s\n",
+           OPENBLAS_VERSION, openblas_get_corename(),
+           par == 2 ? "OpenMP" : par == 1 ? "pthreads" : "one thread",
+           openblas_get_num_threads(), env_ob ? env_ob : "(unset)",
+           env_omp ? env_omp : "(unset)");
 }
 
 /* Appends v[0..n) as a JSON list's items and its closing "]" to buf (size bytes, k of them

@@ -57,6 +57,6 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION libs)
 # Debian's names of what libdgm.so links; the CUDA toolkit is not a Debian package here and
 # is left to the machine (the library finds it through the loader's paths).
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libopenblas0 | libopenblas0-pthread, libgomp1, libjansson4, libpng16-16 | libpng16-16t64, zlib1g")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libopenblas0-openmp | libopenblas0 | libopenblas0-pthread, libgomp1, libjansson4, libpng16-16 | libpng16-16t64, zlib1g")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 include(CPack)

@@ -2,6 +2,8 @@
 #ifndef DGM_CPU_INTERNAL_H
 #define DGM_CPU_INTERNAL_H
 
+#include <omp.h>
+
 #include "backend.h"
 
 /* The hot elementwise entries are compiled twice on x86-64, for AVX2 + FMA and for the
@@ -16,24 +18,49 @@
 #define DGM_CPU_CLONES
 #endif
 
-/* Loops shorter than this stay on one thread. OpenMP's workers spin after each parallel
- * region and fight OpenBLAS's own thread pool for the cores: measured on 2 cores, a VAE
- * step on Fashion-MNIST ran 7x slower with 100k-element loops parallel than serial. Only
- * loops large enough to amortize that go parallel. */
-#ifndef DGM_CPU_PARALLEL_MIN
-#define DGM_CPU_PARALLEL_MIN (1 << 22)
-#endif
+/* Loops with fewer elements than this stay on one thread. With OpenBLAS built on OpenMP
+ * (cmake/blas.cmake prefers it) the BLAS and these loops share libgomp's one pool, and
+ * loops from 16k elements gain from both cores (measured on 2 cores: the VAE epoch 12 %
+ * faster, the 2-D steps 2–10 %). With OpenBLAS's pthread build two pools spin against each
+ * other: a VAE step on Fashion-MNIST ran 7x slower with 100k-element loops parallel, so
+ * there only loops large enough to amortize that (4M) go parallel. Which build runs is
+ * asked at run time (openblas_get_parallel: 2 is OpenMP), so a program that links libdgm.a
+ * against either gets the right one. */
+#define DGM_CPU_PARALLEL_MIN_SHARED_POOL ((size_t)1 << 14)
+#define DGM_CPU_PARALLEL_MIN_OWN_POOL ((size_t)1 << 22)
+int openblas_get_parallel(void); /* OpenBLAS: 0 sequential, 1 pthreads, 2 OpenMP */
+static inline size_t dgm_cpu_parallel_min(void)
+{
+    return openblas_get_parallel() == 2 ? DGM_CPU_PARALLEL_MIN_SHARED_POOL
+                                        : DGM_CPU_PARALLEL_MIN_OWN_POOL;
+}
 
-/* for (size_t i = 0; i < n; i++) stmt — parallel when n is large enough, else a plain
- * loop: GCC leaves loops inside an OpenMP region unvectorized (measured: Adam's update ran
- * scalar), so the common small case must not enter one. `work` is the element count that
- * decides; the statement is the variadic rest (it may contain commas). */
+/* This thread's share [*lo, *hi) of n iterations in a parallel region: contiguous, cut at
+ * multiples of 16 (a cache line of floats) so no two threads write one line. */
+static inline void dgm_cpu_thread_range(size_t n, size_t *lo, size_t *hi)
+{
+    const size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
+    const size_t lines = (n + 15) / 16;
+    const size_t a = lines * t / nt * 16, b = lines * (t + 1) / nt * 16;
+    *lo = a < n ? a : n;
+    *hi = b < n ? b : n;
+}
+
+/* for (size_t i = 0; i < n; i++) stmt — parallel when `work` (the element count that
+ * decides) is large enough, else a plain loop. Each thread runs a plain loop over its own
+ * range: GCC left the body of an `omp parallel for` unvectorized (Adam's update ran
+ * scalar), while a plain loop inside `omp parallel` vectorizes, AVX2 clone included. The
+ * statement is the variadic rest (it may contain commas). */
 #define DGM_CPU_LOOP(work, i, n, ...)                                                        \
     do {                                                                                      \
-        if ((work) >= DGM_CPU_PARALLEL_MIN) {                                                 \
-            _Pragma("omp parallel for schedule(static)") for (size_t i = 0; i < (n); i++)     \
+        if ((size_t)(work) >= dgm_cpu_parallel_min()) {                                                 \
+            _Pragma("omp parallel")                                                           \
             {                                                                                 \
-                __VA_ARGS__;                                                                  \
+                size_t dgm_lo_, dgm_hi_;                                                      \
+                dgm_cpu_thread_range((n), &dgm_lo_, &dgm_hi_);                                \
+                for (size_t i = dgm_lo_; i < dgm_hi_; i++) {                                  \
+                    __VA_ARGS__;                                                              \
+                }                                                                             \
             }                                                                                 \
         } else {                                                                              \
             for (size_t i = 0; i < (n); i++) {                                                \
