@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "thread_policy.h" /* host/: the dgm command's libgomp policy */
+
 static inline double bench_now(void)
 {
     struct timespec ts;

@@ -407,6 +407,7 @@ static int bench_model(const char *kind, const bench_opts *o)
 
 int main(int argc, char **argv)
 {
+    dgm_exec_with_thread_policy(argv); /* as the dgm command runs */
     if (argc == 4 && !strcmp(argv[1], "--w2")) return cmd_w2(argv[2], argv[3]);
     if (argc > 1 && !strcmp(argv[1], "--sample")) {
         const char *ckpt = argc > 2 ? argv[2] : NULL, *config = NULL, *out = NULL;

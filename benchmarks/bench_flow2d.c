@@ -261,6 +261,7 @@ static int model_nets(const bench_opts *o, flow_nets *f)
 
 int main(int argc, char **argv)
 {
+    dgm_exec_with_thread_policy(argv); /* as the dgm command runs */
     bench_opts o = {0, 3, 0, 0, 0, "gauss8", 0};
     const int arg_rc = bench_parse_opts(argc, argv, "--steps", 200,
                                         "usage: bench_flow2d [--steps N] [--windows W] [--quick] "

@@ -265,6 +265,7 @@ static int model_nets(nets *nt)
 
 int main(int argc, char **argv)
 {
+    dgm_exec_with_thread_policy(argv); /* as the dgm command runs */
     bench_opts o = {0, 3, 0, 0, 0, NULL, 0};
     const int arg_rc = bench_parse_opts(argc, argv, "--iters", 100,
                                         "usage: bench_gan2d [--iters N] [--windows W] [--quick] "

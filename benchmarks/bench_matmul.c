@@ -5,13 +5,15 @@
  *   raw   : sgemm NT (y = x W^T), NN (dx = dy W), TN (dW = dy^T x) called directly
  *   dgm   : dgm_matmul + dgm_backward_from + dgm_ctx_step_end (no bias, no activation)
  *   dgm+b : the same with bias and fused ReLU (a real layer; adds elementwise work)
- * and prints GFLOP/s (6·M·N·K flops per forward + backward) and dgm/raw. On a GPU build
+ * and prints GFLOP/s (6·M·N·K flops per forward + backward) and dgm/raw; first the CPU's
+ * FMA peak, the ceiling of all of them (fma_peak.h). On a GPU build
  * with a GPU present, the same is measured for the CUDA backend against raw cuBLAS.
  * Results also go to stdout as JSON lines (prefix "json: ").
  *
  * Usage: bench_matmul [--quick] [--device cpu|cuda|all]
  */
 #include "bench_common.h"
+#include "fma_peak.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -284,6 +286,7 @@ static int bench_cuda(int quick)
 
 int main(int argc, char **argv)
 {
+    dgm_exec_with_thread_policy(argv); /* as the dgm command runs */
     int quick = 0;
     const char *device = "all";
     for (int i = 1; i < argc; i++) {
@@ -296,7 +299,10 @@ int main(int argc, char **argv)
     }
     printf("dgm %s bench_matmul: forward + backward of y = x W^T (6 M N K flops)\n", dgm_version());
     int rc = 0;
-    if (strcmp(device, "cuda")) rc |= bench_cpu(quick);
+    if (strcmp(device, "cuda")) {
+        bench_print_fma_peak(quick ? 2 : 5);
+        rc |= bench_cpu(quick);
+    }
 #ifdef DGM_BENCH_CUDA
     if (strcmp(device, "cpu")) rc |= bench_cuda(quick);
 #else

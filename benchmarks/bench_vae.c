@@ -518,6 +518,7 @@ static int bench_device(dgm_device device, const dgm_dataset *ds, const dims *dm
 
 int main(int argc, char **argv)
 {
+    dgm_exec_with_thread_policy(argv); /* as the dgm command runs */
     opts o = {2, 0, 0, "all", "fashion-mnist", 0};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) o.quick = 1;

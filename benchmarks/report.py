@@ -100,6 +100,29 @@ def rows_of(work):
     return rows
 
 
+def fma_peaks(work):
+    """{threads: GFLOP/s} of the CPU's FMA peak, as bench_matmul measured it."""
+    return {r["threads"]: r["gflops"] for r in records(work, "matmul")
+            if r.get("what") == "fma_peak" and r.get("gflops")}
+
+
+def blas_threads(blas):
+    """The thread count in a 'cpu BLAS:' line ("..., 2 threads; ..."), or None."""
+    m = re.search(r"(\d+) threads", blas or "")
+    return int(m.group(1)) if m else None
+
+
+def floor_gflops(work):
+    """{bench: (GFLOP/s of its CPU GEMM floor, its BLAS line)} from the floor records (the
+    last of each; a benchmark run under several thread settings keeps its last)."""
+    out = {}
+    for name in ("vae", "gan2d", "flow2d", "diffusion2d"):
+        for r in records(work, name):
+            if r.get("what") == "floor" and r.get("device", "cpu") == "cpu" and "gemm_gflops" in r:
+                out[r.get("bench", name)] = (r["gemm_gflops"], blas_line(work, name))
+    return out
+
+
 def quality(v):
     if v is None:
         return ""
@@ -187,6 +210,11 @@ def main():
                 m["python"], m["kernel"]))
     blas = sorted({r["blas"] for r in rows if r["blas"]})
     o.append("- BLAS that ran: %s" % ("; ".join(blas) if blas else "unknown"))
+    peak = fma_peaks(work)
+    if peak:
+        o.append("- FMA peak, measured (bench_matmul: 8-wide FMA chains in registers): %s"
+                 % ", ".join("%.1f GFLOP/s on %d thread%s" % (g, t, "" if t == 1 else "s")
+                             for t, g in sorted(peak.items())))
     o.append("- 1-minute load average at the start and at the end: %s and %s (on a machine "
              "with other work the times are inflated, the ratios less so)"
              % (m.get("load", "?"), load_end))
@@ -218,7 +246,23 @@ def main():
     if have_plot:
         o.append("![ratios](%s)" % img_rel)
         o.append("")
-    mm = [r for r in records(work, "matmul") if r.get("bench") == "matmul"]
+    floors, peak = floor_gflops(work), fma_peaks(work)
+    if floors and peak:
+        o.append("## The GEMM floors against the FMA peak")
+        o.append("")
+        o.append("How near each model's matrix products come to the cores' arithmetic ceiling: "
+                 "the floor's GFLOP/s over the FMA peak on as many threads as the BLAS ran "
+                 "(small matrices cannot reach it; the 2048³ product of bench_matmul shows "
+                 "what OpenBLAS reaches on large ones).")
+        o.append("")
+        o.append("| benchmark | BLAS threads | GEMM floor GFLOP/s | FMA peak GFLOP/s | floor / peak |")
+        o.append("|---|---|---|---|---|")
+        for name, (g, blas) in floors.items():
+            t = blas_threads(blas) or max(peak)
+            p = peak.get(t) or peak[max(peak)]
+            o.append("| %s | %d | %.1f | %.1f | %.0f %% |" % (name, t, g, p, 100 * g / p))
+        o.append("")
+    mm = [r for r in records(work, "matmul") if r.get("bench") == "matmul" and "variant" in r]
     if mm:
         o.append("## Matrix products (bench_matmul: a Linear layer's forward and backward)")
         o.append("")

@@ -1,8 +1,10 @@
 /* dgm: train, sample, evaluate and inspect deep generative models. */
+#define _POSIX_C_SOURCE 200809L /* setenv, execv */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "thread_policy.h"
 
 static void usage(FILE *f)
 {
@@ -29,6 +31,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    dgm_exec_with_thread_policy(argv);
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;
