@@ -190,7 +190,7 @@ def main():
     o.append("# Benchmark report")
     o.append("")
     o.append("Written by `benchmarks/run`%s on %s. Regenerate it with `benchmarks/run` "
-             "(about 45 minutes on 2 cores; `--quick` for a smoke run). How each number is "
+             "(about 25 minutes on an idle 2-core machine, longer with other work; `--quick` for a smoke run). How each number is "
              "measured, the profiles behind them and the earlier runs: "
              "[benchmark-notes.md](benchmark-notes.md)."
              % (" --quick" if m.get("quick") else "", m["date"]))
