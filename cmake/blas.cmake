@@ -4,7 +4,8 @@
 # run time, host/cpu/cpu_internal.h). Measured on 2 cores (docs/benchmark-notes.md): every
 # training loop ran faster with the OpenMP build, the Fashion-MNIST VAE epoch 12 %.
 #
-# DGM_BLAS: auto (the OpenMP build when installed, else the system's libopenblas),
+# DGM_BLAS: auto (the OpenMP build when installed and the compiler is GCC, else the
+# system's libopenblas),
 # openblas-openmp (required), or openblas (the system's libopenblas, whatever its threads).
 # Sets BLAS::BLAS, BLAS_LIBRARIES, DGM_CBLAS_INCLUDE_DIR and DGM_BLAS_RUNPATH (the folder
 # the loader must search first, for the installed library's RUNPATH; empty if none).
@@ -12,7 +13,9 @@ set(DGM_BLAS auto CACHE STRING "auto, openblas-openmp or openblas")
 set_property(CACHE DGM_BLAS PROPERTY STRINGS auto openblas-openmp openblas)
 
 set(DGM_BLAS_RUNPATH "")
-if(NOT DGM_BLAS STREQUAL "openblas")
+# auto takes the OpenMP build only with GCC, whose OpenMP runtime is libgomp, the one that
+# build uses: clang's is libomp, and two runtimes would mean two pools again.
+if(DGM_BLAS STREQUAL "openblas-openmp" OR (DGM_BLAS STREQUAL "auto" AND CMAKE_C_COMPILER_ID STREQUAL "GNU"))
   set(_dgm_omp_dir /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/openblas-openmp)
   find_library(DGM_OPENBLAS_OPENMP_LIBRARY openblas PATHS ${_dgm_omp_dir} NO_DEFAULT_PATH)
   find_path(DGM_OPENBLAS_OPENMP_INCLUDE_DIR cblas.h
