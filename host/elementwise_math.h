@@ -76,6 +76,36 @@ DGM_HD static inline size_t dgm_bcast_index(int mode, size_t r, size_t c, size_t
     }
 }
 
+/* The bits of a float and back (the CUDA intrinsics on the device, a union on the host,
+ * which GCC vectorizes). */
+DGM_HD static inline uint32_t dgm_float_bits(float x)
+{
+#ifdef __CUDA_ARCH__
+    return __float_as_uint(x);
+#else
+    union {
+        float f;
+        uint32_t u;
+    } v;
+    v.f = x;
+    return v.u;
+#endif
+}
+
+DGM_HD static inline float dgm_bits_float(uint32_t u)
+{
+#ifdef __CUDA_ARCH__
+    return __uint_as_float(u);
+#else
+    union {
+        uint32_t u;
+        float f;
+    } v;
+    v.u = u;
+    return v.f;
+#endif
+}
+
 /* e^x for x <= 0, written so CPU loops vectorize (libm's expf is a call per element):
  * x = n·ln 2 + r with |r| <= ln 2 / 2 (Cody-Waite, n rounded by the 1.5·2^23 trick), e^r
  * by its Taylor polynomial to r^7 (truncation below 2e-9), 2^n through the exponent bits.
@@ -99,16 +129,7 @@ DGM_HD static inline float dgm_exp_nonpos(float x)
     /* n in [-126, 0]: a normal power of two (NaN, whose conversion is undefined, takes 0
      * and stays NaN through p) */
     const int32_t biased = (int32_t)(n == n ? n : 0.0f) + 127;
-#ifdef __CUDA_ARCH__
-    return p * __int_as_float(biased << 23);
-#else
-    union {
-        uint32_t u;
-        float f;
-    } scale;
-    scale.u = (uint32_t)biased << 23;
-    return p * scale.f;
-#endif
+    return p * dgm_bits_float((uint32_t)biased << 23);
 }
 
 /* e^x − 1 for x <= 0 (larger x are taken as 0; NaN stays NaN), vectorizable (libm's expm1f is a call per

@@ -23,34 +23,6 @@
 #define DGM_TWO_POW_M31 4.656612873077392578125e-10f
 #define DGM_TWO_POW_M32 2.3283064365386962890625e-10f
 
-DGM_HD static inline uint32_t dgm_float_bits(float x)
-{
-#ifdef __CUDA_ARCH__
-    return __float_as_uint(x);
-#else
-    union {
-        float f;
-        uint32_t u;
-    } v;
-    v.f = x;
-    return v.u;
-#endif
-}
-
-DGM_HD static inline float dgm_bits_float(uint32_t u)
-{
-#ifdef __CUDA_ARCH__
-    return __uint_as_float(u);
-#else
-    union {
-        uint32_t u;
-        float f;
-    } v;
-    v.u = u;
-    return v.f;
-#endif
-}
-
 /* Uniform in (0, 1): (k + 1/2)·2^-23 for the word's top 23 bits k, exact in float, so
  * both backends give the same bits (dropout and Bernoulli compare it with a threshold). */
 DGM_HD static inline float dgm_rng_uniform_from_word(uint32_t w)
