@@ -6,6 +6,8 @@
 #include <memory>
 #include <set>
 
+#include <omp.h>
+
 #include "test_util.h"
 
 using namespace dgmtest;
@@ -1019,6 +1021,30 @@ TEST(CoreRng, NormalMatchesTheGaussianCdf)
     EXPECT_NEAR(m4, 3.0, 0.05);
     EXPECT_LT(std::fmax(-z.front(), z.back()), 6.67f);
     EXPECT_GT(std::fmax(-z.front(), z.back()), 4.0f);
+}
+
+// The CPU backend splits large loops over its threads (host/cpu/cpu_internal.h, from 4M
+// elements at most): every element is computed exactly once, whatever the thread count
+// and however the length falls against the 16-float cuts.
+TEST(CpuLoops, ParallelLoopsCoverEveryElementOnce)
+{
+    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 1);
+    ASSERT_TRUE(ctx);
+    const int64_t n = ((int64_t)1 << 22) + 3;
+    std::vector<float> x((size_t)n);
+    for (int64_t i = 0; i < n; i++) x[(size_t)i] = (float)(i % 1000) * 0.25f - 100.0f;
+    const int saved = omp_get_max_threads();
+    for (int threads : {1, 2, 3}) {
+        omp_set_num_threads(threads);
+        dgm_tensor *t = from_host(ctx.get(), {n}, x), *y = nullptr;
+        DGM_ASSERT_OK(ctx.get(), dgm_scale(ctx.get(), t, 2.0f, 1.0f, &y));
+        const std::vector<float> got = to_host(ctx.get(), y);
+        int64_t wrong = 0;
+        for (int64_t i = 0; i < n; i++) wrong += got[(size_t)i] != 2.0f * x[(size_t)i] + 1.0f;
+        EXPECT_EQ(wrong, 0) << threads << " threads";
+        DGM_ASSERT_OK(ctx.get(), dgm_ctx_step_end(ctx.get()));
+    }
+    omp_set_num_threads(saved);
 }
 
 TEST(CoreRng, UniformRangeAndMean)
