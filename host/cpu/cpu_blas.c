@@ -1,6 +1,7 @@
 /* Matrix products and sums through OpenBLAS. */
 #include <cblas.h>
 #include <limits.h>
+#include <string.h>
 
 #include "cpu/cpu_internal.h"
 
@@ -12,6 +13,17 @@ dgm_status dgm_cpu_gemm(dgm_ctx *ctx, int trans_a, int trans_b, int64_t m, int64
         ldc > INT_MAX)
         return dgm_set_error(ctx, DGM_STATUS_UNSUPPORTED,
                              "cpu gemm: dimensions beyond the 32-bit BLAS interface");
+    /* OpenBLAS's beta = 0 pass over C (sgemm_beta) ran at a third of memset's speed and
+     * cost 3-30 us a call at the models' shapes (256x64: 19.2 us a product against 16.4
+     * accumulated; 256x512, K = 2: 61 against 29 with C zeroed here). Zeroing C first and
+     * accumulating gives the same values (C is not read for beta 0 either way). */
+    if (beta == 0.0f) {
+        if (ldc == n)
+            memset(c, 0, (size_t)(m * n) * sizeof *c);
+        else
+            for (int64_t r = 0; r < m; r++) memset(c + r * ldc, 0, (size_t)n * sizeof *c);
+        beta = 1.0f;
+    }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, alpha, a, (int)lda, b,
                 (int)ldb, beta, c, (int)ldc);

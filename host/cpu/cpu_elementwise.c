@@ -167,7 +167,9 @@ DGM_CPU_CLONES dgm_status dgm_cpu_broadcast(dgm_ctx *ctx, int bcast, int64_t row
         size_t s;
         const float *sr = operand_row(src, bcast, r, C, &s);
         float *d = dst + r * C;
-        if (beta == 0.0f)
+        if (beta == 0.0f && alpha == 1.0f && s == 1) /* a row copied: a matmul's bias */
+            memcpy(d, sr, C * sizeof *d);
+        else if (beta == 0.0f)
             for (size_t c = 0; c < C; c++) d[c] = alpha * sr[c * s];
         else
             for (size_t c = 0; c < C; c++) d[c] = beta * d[c] + alpha * sr[c * s];

@@ -1,5 +1,6 @@
 /* out = act(op(a)·op(b) + bias).
- * Forward: one GEMM into the pre-activation z, the bias added in place, then act.
+ * Forward: z = the bias in every row, one GEMM accumulated onto it (the pre-activation),
+ * then act.
  * Backward: dz = act'(z)·dy; d op(a) = dz·op(b)^T, d op(b) = op(a)^T·dz, dbias = column
  * sums of dz; each GEMM accumulates straight into the gradient (beta 0 or 1). */
 #include "ops/ops_common.h"
@@ -139,11 +140,13 @@ dgm_status dgm_matmul(dgm_ctx *ctx, dgm_tensor *a, bool transpose_a, dgm_tensor 
     if (act != DGM_ACT_NONE && record)
         DGM_TRY(dgm_scratch(ctx, (size_t)(m * n) * sizeof(float), (void **)&z));
     const dgm_backend *be = ctx->be;
-    DGM_TRY(be->gemm(ctx, transpose_a, transpose_b, m, n, k, 1.0f, a->data, dgm_cols(a),
-                     b->data, dgm_cols(b), 0.0f, z, n));
+    /* With a bias, z starts as the bias in every row and the product accumulates onto it
+     * (beta 1), as PyTorch's addmm does: one pass over z fewer than a product into zeros
+     * and the bias added after. */
     if (bias)
-        DGM_TRY(be->binary(ctx, DGM_BINARY_ADD, m, n, z, DGM_BCAST_FULL, bias->data,
-                           DGM_BCAST_ROW, z));
+        DGM_TRY(be->broadcast(ctx, DGM_BCAST_ROW, m, n, 1.0f, bias->data, 0.0f, z));
+    DGM_TRY(be->gemm(ctx, transpose_a, transpose_b, m, n, k, 1.0f, a->data, dgm_cols(a),
+                     b->data, dgm_cols(b), bias ? 1.0f : 0.0f, z, n));
     if (act != DGM_ACT_NONE)
         DGM_TRY(be->unary(ctx, (int)act, alpha, 0.0f, (size_t)(m * n), z, y->data));
     if (record) {
