@@ -37,6 +37,23 @@ TEST(Math, Expm1NonPositiveIsAccurate)
     EXPECT_EQ(dgm_expm1_nonpos(5.0f), 0.0f);  // the positive side is the caller's
 }
 
+TEST(Math, TanhIsAccurateEverywhere)
+{
+    double worst = 0.0;
+    for (double x = -20.0; x <= 20.0; x += 1.0 / 8192) {
+        const float xf = (float)x;
+        if (xf != 0.0f) worst = std::fmax(worst, rel(dgm_tanhf(xf), std::tanh((double)xf)));
+    }
+    for (double x = 1e-7; x < 1e-3; x *= 1.01)  // near 0: tanh(x) ≈ x keeps its digits
+        worst = std::fmax(worst, rel(dgm_tanhf((float)x), std::tanh((double)(float)x)));
+    EXPECT_LT(worst, 5e-7);
+    EXPECT_EQ(dgm_tanhf(0.0f), 0.0f);
+    EXPECT_EQ(dgm_tanhf(1e30f), 1.0f);
+    EXPECT_EQ(dgm_tanhf(-1e30f), -1.0f);
+    EXPECT_EQ(dgm_tanhf(-3.0f), -dgm_tanhf(3.0f));
+    EXPECT_TRUE(std::isnan(dgm_tanhf(NAN)));
+}
+
 TEST(Math, ErfIsAccurateEverywhere)
 {
     double worst_abs = 0.0, worst_rel_small = 0.0;
