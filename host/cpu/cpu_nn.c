@@ -80,11 +80,12 @@ static inline int bn_parallel(int64_t rows, int64_t cols)
 }
 
 /* Columns [c0, c0 + w) of dgm_cpu_batchnorm_forward. */
-static inline void bn_forward_block(int training, int64_t rows, int64_t cols, int64_t c0,
-                                    int64_t w, float eps, float momentum, const float *x,
-                                    const float *gamma, const float *beta,
-                                    float *running_mean, float *running_var, float *y,
-                                    float *save_mean, float *save_invstd)
+DGM_CPU_CLONES static void bn_forward_block(int training, int64_t rows, int64_t cols,
+                                            int64_t c0, int64_t w, float eps, float momentum,
+                                            const float *x, const float *gamma,
+                                            const float *beta, float *running_mean,
+                                            float *running_var, float *y, float *save_mean,
+                                            float *save_invstd)
 {
     float mean[BN_BLOCK], invstd[BN_BLOCK], g[BN_BLOCK], b[BN_BLOCK];
     if (training) {
@@ -149,11 +150,12 @@ DGM_CPU_CLONES dgm_status dgm_cpu_batchnorm_forward(dgm_ctx *ctx, int training, 
 }
 
 /* Columns [c0, c0 + w) of dgm_cpu_batchnorm_backward. */
-static inline void bn_backward_block(int64_t rows, int64_t cols, int64_t c0, int64_t w, float n,
-                                     const float *x, const float *gamma,
-                                     const float *save_mean, const float *save_invstd,
-                                     const float *dy, float beta_dx, float *dx, float *dgamma,
-                                     float *dbeta)
+DGM_CPU_CLONES static void bn_backward_block(int64_t rows, int64_t cols, int64_t c0,
+                                             int64_t w, float n, const float *x,
+                                             const float *gamma, const float *save_mean,
+                                             const float *save_invstd, const float *dy,
+                                             float beta_dx, float *dx, float *dgamma,
+                                             float *dbeta)
 {
     const float *mean = save_mean + c0, *invstd = save_invstd + c0;
     double sdy[BN_BLOCK] = {0}, sdyx[BN_BLOCK] = {0};
