@@ -36,19 +36,6 @@ dgm_status dgm_cpu_gemm(dgm_ctx *ctx, int trans_a, int trans_b, int64_t m, int64
  * (column sums: a VAE's bias gradients, 128 x 784) over the threads. */
 #define SUM_COL_BLOCK 64
 
-/* x[0] + ... + x[n-1] in double, in eight interleaved partial sums (lane k takes the
- * elements i ≡ k mod 8) added pairwise at the end: one chain of dependent additions ran at
- * a quarter of the adder's speed; eight vectorize. A fixed order, whatever the threads. */
-static inline double sum_floats(const float *x, int64_t n)
-{
-    double lane[8] = {0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) lane[k] += x[i + k];
-    for (int k = 0; i + k < n; k++) lane[k] += x[i + k];
-    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
-}
-
 DGM_CPU_CLONES static void sum_col_block(int64_t rows, int64_t cols, int64_t c0, float alpha,
                                          const float *x, float beta, float *y)
 {
@@ -67,11 +54,11 @@ DGM_CPU_CLONES dgm_status dgm_cpu_reduce_sum(dgm_ctx *ctx, int axis, int64_t row
                              axis);
     const int parallel = (size_t)(rows * cols) >= dgm_cpu_parallel_min();
     if (axis == 0) { /* all */
-        y[0] = dgm_axpby(beta, y[0], alpha * (float)sum_floats(x, rows * cols));
+        y[0] = dgm_axpby(beta, y[0], alpha * (float)dgm_cpu_sum(x, rows * cols, 0));
     } else if (axis == 1) { /* each row */
 #pragma omp parallel for schedule(static) if (parallel && rows > 1)
         for (int64_t r = 0; r < rows; r++)
-            y[r] = dgm_axpby(beta, y[r], alpha * (float)sum_floats(x + r * cols, cols));
+            y[r] = dgm_axpby(beta, y[r], alpha * (float)dgm_cpu_sum(x + r * cols, cols, 0));
     } else { /* each column, in blocks of columns so the sweep over rows is contiguous */
         const int64_t blocks = (cols + SUM_COL_BLOCK - 1) / SUM_COL_BLOCK;
 #pragma omp parallel for schedule(static) if (parallel && blocks > 1)

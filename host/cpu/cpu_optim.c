@@ -52,14 +52,13 @@ DGM_CPU_CLONES dgm_status dgm_cpu_adam_step(dgm_ctx *ctx, size_t n, float *w_, c
     return DGM_STATUS_OK;
 }
 
-dgm_status dgm_cpu_sum_squares(dgm_ctx *ctx, size_t n, const float *x, void *work, float *out)
+DGM_CPU_CLONES dgm_status dgm_cpu_sum_squares(dgm_ctx *ctx, size_t n, const float *x,
+                                              void *work, float *out)
 {
     (void)ctx;
     (void)work;
-    /* In order, one thread: the same sum for any thread count. */
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += dgm_square_term(x[i]);
-    out[0] = (float)s;
+    /* One thread, one fixed order: the same sum for any thread count. */
+    out[0] = (float)dgm_cpu_sum(x, (int64_t)n, 1);
     return DGM_STATUS_OK;
 }
 
