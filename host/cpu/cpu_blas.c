@@ -13,6 +13,8 @@ dgm_status dgm_cpu_gemm(dgm_ctx *ctx, int trans_a, int trans_b, int64_t m, int64
         ldc > INT_MAX)
         return dgm_set_error(ctx, DGM_STATUS_UNSUPPORTED,
                              "cpu gemm: dimensions beyond the 32-bit BLAS interface");
+    if (dgm_cpu_small_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc))
+        return DGM_STATUS_OK;
     /* OpenBLAS's beta = 0 pass over C (sgemm_beta) ran at a third of memset's speed and
      * cost 3-30 us a call at the models' shapes (256x64: 19.2 us a product against 16.4
      * accumulated; 256x512, K = 2: 61 against 29 with C zeroed here). Zeroing C first and

@@ -89,6 +89,13 @@ static inline double dgm_cpu_sum(const float *x, int64_t n, int squares)
     return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 }
 
+/* cpu_small_gemm.c: C[m,n] = alpha·op(A)·op(B) + beta·C (dgm_cpu_gemm's arguments) by
+ * dgm's own loops when a side is at most DGM_CPU_SMALL_DIM and the layout suits one of
+ * them; returns 0 (C untouched) when OpenBLAS should take it. */
+#define DGM_CPU_SMALL_DIM 4
+int dgm_cpu_small_gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                       const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                       float *c, int64_t ldc);
 dgm_status dgm_cpu_gemm(dgm_ctx *ctx, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                         float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
                         float beta, float *c, int64_t ldc);
