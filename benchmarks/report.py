@@ -246,6 +246,32 @@ def main():
     if have_plot:
         o.append("![ratios](%s)" % img_rel)
         o.append("")
+    small = {r["model"]: r for r in records(work, "small_gemm")
+             if r.get("bench") == "small_gemm_step"}
+    if small:
+        o.append("## Small products: dgm's loops against OpenBLAS (bench_small_gemm)")
+        o.append("")
+        o.append("Products with a side of at most 4 (the 2-D layers' 1-3 inputs, 1-2 outputs "
+                 "and their gradients) run on dgm's own loops, faster than OpenBLAS at each such "
+                 "shape (per-shape times in `WORK/small_gemm.log`). The GEMM floor above keeps "
+                 "OpenBLAS for every product; with these products at dgm's time instead, the "
+                 "floor is lower and dgm's ratio to it higher:")
+        o.append("")
+        o.append("| model | data | small products a step: OpenBLAS µs | dgm µs | floor with them at dgm's time | dgm / that floor |")
+        o.append("|---|---|---|---|---|---|")
+        prefix = {"realnvp": "RealNVP", "fm": "flow matching", "ddpm": "DDPM", "gan": "GAN"}
+        for key, name in prefix.items():
+            sm = small.get(key)
+            if not sm:
+                continue
+            for r in rows:
+                if not r["model"].startswith(name) or r["device"] != "cpu" or not r["floor"]:
+                    continue
+                low = r["floor"] - 1000.0 * (sm["openblas_s"] - sm["dgm_s"])
+                o.append("| %s | %s | %.1f | %.1f | %.3f %s | %.2f |" % (
+                    r["model"], r["data"], 1e6 * sm["openblas_s"], 1e6 * sm["dgm_s"], low,
+                    r["unit"], r["dgm"] / low))
+        o.append("")
     floors, peak = floor_gflops(work), fma_peaks(work)
     if floors and peak:
         o.append("## The GEMM floors against the FMA peak")
