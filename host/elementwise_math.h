@@ -106,18 +106,34 @@ DGM_HD static inline float dgm_bits_float(uint32_t u)
 #endif
 }
 
+/* x = n·ln 2 + r with |r| <= ln 2 / 2 (Cody-Waite: ln 2 in two parts, the high one's
+ * products with n exact; n rounded by the 1.5·2^23 trick). Returns n, r in *r. */
+DGM_HD static inline float dgm_ln2_split(float x, float *r)
+{
+    const float round_magic = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer */
+    const float n = (x * 1.44269504088896341f + round_magic) - round_magic;
+    *r = (x - n * 0.693145751953125f) - n * 1.428606765330187045e-06f;
+    return n;
+}
+
+/* 2^n for an integral n in [-126, 127], through the exponent bits (NaN, whose conversion
+ * is undefined, takes 1: the callers' NaN stays NaN through r). */
+DGM_HD static inline float dgm_pow2_int(float n)
+{
+    const int32_t biased = (int32_t)(n == n ? n : 0.0f) + 127;
+    return dgm_bits_float((uint32_t)biased << 23);
+}
+
 /* e^x for x <= 0, written so CPU loops vectorize (libm's expf is a call per element):
- * x = n·ln 2 + r with |r| <= ln 2 / 2 (Cody-Waite, n rounded by the 1.5·2^23 trick), e^r
- * by its Taylor polynomial to r^7 (truncation below 2e-9), 2^n through the exponent bits.
- * Relative error below 3e-7 on [-87, 0] (tests/test_math.cpp); inputs below -87 give
- * e^-87. Used by the sigmoid and softplus family, which only need this range. */
+ * x = n·ln 2 + r (dgm_ln2_split), e^r by its Taylor polynomial to r^7 (truncation below
+ * 2e-9), times 2^n. Relative error below 3e-7 on [-87, 0] (tests/test_math.cpp); inputs
+ * below -87 give e^-87. Used by the sigmoid and softplus family, which only need this
+ * range. */
 DGM_HD static inline float dgm_exp_nonpos(float x)
 {
     x = x < -87.0f ? -87.0f : x;
-    const float round_magic = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer */
-    const float n = (x * 1.44269504088896341f + round_magic) - round_magic;
-    float r = x - n * 0.693145751953125f;      /* ln 2, high bits: n·hi is exact */
-    r = r - n * 1.428606765330187045e-06f;     /* ln 2, low bits */
+    float r;
+    const float n = dgm_ln2_split(x, &r);
     float p = 1.0f / 5040.0f;
     p = p * r + 1.0f / 720.0f;
     p = p * r + 1.0f / 120.0f;
@@ -126,18 +142,15 @@ DGM_HD static inline float dgm_exp_nonpos(float x)
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    /* n in [-126, 0]: a normal power of two (NaN, whose conversion is undefined, takes 0
-     * and stays NaN through p) */
-    const int32_t biased = (int32_t)(n == n ? n : 0.0f) + 127;
-    return p * dgm_bits_float((uint32_t)biased << 23);
+    return p * dgm_pow2_int(n); /* n in [-126, 0]: a normal power of two */
 }
 
 /* e^x − 1 for x <= 0 (larger x are taken as 0; NaN stays NaN), vectorizable (libm's
  * expm1f is a call per element: a third of a flow-matching step in SELU). x = n·ln 2 + r
- * with |r| <= ln 2 / 2 as in dgm_exp_nonpos, then e^x − 1 = 2^n·(e^r − 1) + (2^n − 1):
- * e^r − 1 by its Taylor series to r^9 (no cancellation near 0), and 2^n − 1 exact, so
- * one polynomial serves the whole range (two, the series near 0 and exp − 1 below, cost
- * SELU 1.6x more). Relative error below 3e-7 (tests/test_math.cpp). */
+ * (dgm_ln2_split), then e^x − 1 = 2^n·(e^r − 1) + (2^n − 1): e^r − 1 by its Taylor series
+ * to r^9 (no cancellation near 0), and 2^n − 1 exact, so one polynomial serves the whole
+ * range (two, the series near 0 and exp − 1 below, cost SELU 1.6x more). Relative error
+ * below 3e-7 (tests/test_math.cpp). */
 DGM_HD static inline float dgm_expm1_nonpos(float x)
 {
     x = x > 0.0f ? 0.0f : x; /* not x < 0 ? x : 0, which took NaN to 0 (ELU(NaN) = 0) */
@@ -145,10 +158,8 @@ DGM_HD static inline float dgm_expm1_nonpos(float x)
      * subnormal, and a SELU whose positive lanes GCC sent down that clamped path (their
      * value is not used) ran 2.5x slower on the microcode's subnormal assists. */
     x = x < -30.0f ? -30.0f : x;
-    const float round_magic = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer */
-    const float n = (x * 1.44269504088896341f + round_magic) - round_magic;
-    float r = x - n * 0.693145751953125f;      /* ln 2, high bits: n·hi is exact */
-    r = r - n * 1.428606765330187045e-06f;     /* ln 2, low bits */
+    float r;
+    const float n = dgm_ln2_split(x, &r);
     float p = 1.0f / 362880.0f;
     p = p * r + 1.0f / 40320.0f;
     p = p * r + 1.0f / 5040.0f;
@@ -157,10 +168,8 @@ DGM_HD static inline float dgm_expm1_nonpos(float x)
     p = p * r + 1.0f / 24.0f;
     p = p * r + 1.0f / 6.0f;
     p = p * r + 0.5f;
-    const float em = r + r * r * p; /* e^r − 1 */
-    /* n in [-44, 0]: a normal power of two (NaN takes 0 and stays NaN through r) */
-    const int32_t biased = (int32_t)(n == n ? n : 0.0f) + 127;
-    const float two_n = dgm_bits_float((uint32_t)biased << 23);
+    const float em = r + r * r * p;      /* e^r − 1 */
+    const float two_n = dgm_pow2_int(n); /* n in [-44, 0] */
     return two_n * em + (two_n - 1.0f);
 }
 
