@@ -13,13 +13,18 @@ namespace {
 
 class Gan : public CliTest {};
 
-// A non-saturating GAN with a small R1 penalty, 3,000 iterations (a few seconds).
+// A non-saturating GAN with a small R1 penalty, 3,000 iterations (a few seconds), sampled
+// from the generator's moving average (decay 0.99, about the last 100 iterations): the last
+// iterate itself oscillates around the target by up to 0.15 in the mean (seeds 0-3 on
+// 2026-12-03: x means 1.94-2.14, and the sanitizer build's other rounding took seed 0 to
+// 2.19), while the average stayed within 0.03 of both means and 0.03 of both spreads on
+// seeds 0-3 in the release build and 0-2 in the sanitizer build.
 TEST_F(Gan, LearnsAShiftedScaledGaussian)
 {
     const std::string data = gaussian_csv(5000);
     CliResult r = dgm("train gan --data " + data + " --device cpu --steps 3000 --batch 128 --lr 5e-4 "
                       "--betas 0.5,0.9 --r1 1 --g-hidden 32,32 --d-hidden 32,32 --g-bn false "
-                      "--out " + dir + "/g");
+                      "--ema 0.99 --out " + dir + "/g");
     ASSERT_EQ(r.code, 0) << r.err;
     auto v = sample_values(dir + "/g/checkpoint.safetensors", 4000);
     ASSERT_EQ(v.size(), 8000u);
@@ -27,8 +32,7 @@ TEST_F(Gan, LearnsAShiftedScaledGaussian)
     moments2(v, m, sd);
     EXPECT_NEAR(m[0], 2.0, 0.15);
     EXPECT_NEAR(m[1], -1.0, 0.1);
-    // Seeds 1-3 of this setup gave means within 0.08 and spreads within 0.06 (GAN training
-    // oscillates; the generator starts near (0, 0) with a spread far from these).
+    // (the generator starts near (0, 0) with a spread far from these)
     EXPECT_NEAR(sd[0], 0.5, 0.12);
     EXPECT_NEAR(sd[1], 0.25, 0.08);
 }
