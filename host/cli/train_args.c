@@ -7,43 +7,6 @@
 
 #include "cli/train_args.h"
 
-void train_describe_optim(const dgm_optim_config *o, char *buf, size_t len)
-{
-    int n = snprintf(buf, len, "%s, lr %g", dgm_optim_kind_name(o->kind), (double)o->lr);
-    if (o->kind == DGM_OPTIM_SGD) {
-        if (o->momentum > 0)
-            n += snprintf(buf + n, len - (size_t)n, ", momentum %g%s", (double)o->momentum,
-                          o->nesterov ? ", nesterov" : "");
-    } else {
-        n += snprintf(buf + n, len - (size_t)n, ", betas %g,%g, eps %g", (double)o->beta1,
-                      (double)o->beta2, (double)o->eps);
-    }
-    snprintf(buf + n, len - (size_t)n, ", weight decay %g", (double)o->weight_decay);
-}
-
-void train_describe_run(const dgm_train_defaults *t, char *buf, size_t len)
-{
-    const dgm_plateau_rule *r = &t->converge;
-    if (len) buf[0] = 0;
-    switch (t->run) {
-    case DGM_RUN_EPOCHS:
-        snprintf(buf, len, "%lld epoch%s", (long long)t->length, t->length == 1 ? "" : "s");
-        break;
-    case DGM_RUN_STEPS: snprintf(buf, len, "%lld steps", (long long)t->length); break;
-    case DGM_RUN_CONVERGED: {
-        char decays[48] = "once";
-        if (r->max_decays != 1) snprintf(decays, sizeof decays, "at most %lld times", (long long)r->max_decays);
-        snprintf(buf, len,
-                 "until converged: the training loss is averaged over windows of %lld steps; "
-                 "after %lld window%s that do not beat the best by %g, the lr is multiplied by "
-                 "%g (%s), and the next such plateau stops the run; at most %lld steps",
-                 (long long)r->window, (long long)r->patience, r->patience == 1 ? "" : "s",
-                 r->tol, (double)r->lr_factor, decays, (long long)t->length);
-        break;
-    }
-    }
-}
-
 #define DEFAULTS_LINES 8
 
 /* The training defaults of `kind` configured by config_json, for data of sample_ndim
@@ -55,13 +18,13 @@ static int defaults_lines(const char *kind, const char *config_json, int sample_
     char run[512];
     int n = 0;
     if (dgm_model_train_defaults_for_data(kind, config_json, sample_ndim, &t) != DGM_STATUS_OK) return 0;
-    train_describe_run(&t, run, sizeof run);
+    dgm_train_describe_run(&t, run, sizeof run);
     snprintf(lines[n++], 600, "run         %s", run);
     snprintf(lines[n++], 600, "batch       %lld (a batch larger than the training set is the whole set)",
              (long long)t.batch);
     char *opt = lines[n++];
     memcpy(opt, "optimizer   ", 12);
-    train_describe_optim(&t.optim, opt + 12, 600 - 12);
+    dgm_optim_describe(&t.optim, opt + 12, 600 - 12);
     if (t.schedule.kind == DGM_LR_COSINE)
         snprintf(lines[n++], 600, "lr schedule %lld warm-up steps, cosine to %g at the end",
                  (long long)t.schedule.warmup_steps, (double)t.schedule.min_lr);
@@ -155,22 +118,12 @@ static bool is_model_option(const char *model, const char *name)
     return false;
 }
 
-/* "B1,B2", each in [0, 1) (PyTorch's check). */
-static bool parse_betas(const char *v, float *b1, float *b2)
-{
-    const char *comma = strchr(v, ',');
-    char first[64];
-    if (!comma || (size_t)(comma - v) >= sizeof first) return false;
-    snprintf(first, sizeof first, "%.*s", (int)(comma - v), v);
-    return cli_parse_float(first, b1) && cli_parse_float(comma + 1, b2) && *b1 >= 0.0f &&
-           *b1 < 1.0f && *b2 >= 0.0f && *b2 < 1.0f;
-}
-
 int train_parse_args(int argc, char **argv, train_args *a)
 {
     memset(a, 0, sizeof *a);
     a->device = "auto";
     a->model_options = json_object();
+    a->run_options = json_object();
     if (argc < 2 || argv[1][0] == '-') {
         if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
             train_help(NULL);
@@ -198,21 +151,9 @@ int train_parse_args(int argc, char **argv, train_args *a)
         if (!strcmp(name, "data")) a->data = v;
         else if (!strcmp(name, "device")) a->device = v;
         else if (!strcmp(name, "out")) a->out = v;
-        else if (!strcmp(name, "optimizer")) a->optimizer = v;
-        else if (!strcmp(name, "steps")) ok = cli_parse_int(v, 1, &a->steps);
-        else if (!strcmp(name, "epochs")) ok = cli_parse_int(v, 1, &a->epochs);
-        else if (!strcmp(name, "batch")) ok = cli_parse_int(v, 1, &a->batch);
-        else if (!strcmp(name, "save-every")) ok = cli_parse_int(v, 1, &a->save_every);
-        else if (!strcmp(name, "log-every")) ok = cli_parse_int(v, 1, &a->log_every);
         else if (!strcmp(name, "seed")) ok = cli_parse_u64(v, &a->seed);
-        else if (!strcmp(name, "lr")) ok = cli_parse_float(v, &a->lr) && a->lr > 0, a->lr_given = true;
-        else if (!strcmp(name, "weight-decay")) ok = cli_parse_float(v, &a->weight_decay) && a->weight_decay >= 0, a->wd_given = true;
-        else if (!strcmp(name, "clip")) ok = cli_parse_float(v, &a->clip) && a->clip > 0, a->clip_given = true;
-        else if (!strcmp(name, "betas")) {
-            if (!parse_betas(v, &a->beta1, &a->beta2))
-                return cli_usage_error("--betas %s: expected B1,B2 with each in [0, 1), e.g. 0.9,0.999", v);
-            a->betas = v;
-        } else if (is_model_option(a->model, name)) json_object_set_new(a->model_options, name, json_string(v));
+        else if (dgm_train_is_run_option(name)) json_object_set_new(a->run_options, name, json_string(v));
+        else if (is_model_option(a->model, name)) json_object_set_new(a->model_options, name, json_string(v));
         else {
             const dgm_model_option *o = dgm_model_options(a->model);
             char list[512] = "";
@@ -224,9 +165,6 @@ int train_parse_args(int argc, char **argv, train_args *a)
         if (!ok) return cli_usage_error("--%s %s: not a valid value", name, v);
     }
     if (!a->data) return cli_usage_error("dgm train %s needs --data", a->model);
-    if (a->steps && a->epochs) return cli_usage_error("give --steps or --epochs, not both");
-    if (a->optimizer && strcmp(a->optimizer, "adam") && strcmp(a->optimizer, "adamw") && strcmp(a->optimizer, "sgd"))
-        return cli_usage_error("--optimizer %s: expected adam, adamw or sgd", a->optimizer);
     if (a->resume && json_object_size(a->model_options))
         return cli_usage_error("--resume takes the model options from the checkpoint; drop them");
     dgm_train_defaults t;
@@ -241,27 +179,9 @@ int train_resolve(const train_args *a, const char *config_json, int sample_ndim,
 {
     if (dgm_model_train_defaults_for_data(a->model, config_json, sample_ndim, t) != DGM_STATUS_OK)
         dgm_model_train_defaults(a->model, t);
-    if (a->optimizer && strcmp(a->optimizer, dgm_optim_kind_name(t->optim.kind))) {
-        const dgm_optim_kind kind = !strcmp(a->optimizer, "sgd")     ? DGM_OPTIM_SGD
-                                    : !strcmp(a->optimizer, "adamw") ? DGM_OPTIM_ADAMW
-                                                                     : DGM_OPTIM_ADAM;
-        t->optim = dgm_optim_config_default(kind);
-    }
-    if (a->lr_given) t->optim.lr = a->lr;
-    if (a->wd_given) t->optim.weight_decay = a->weight_decay;
-    if (a->betas) {
-        if (t->optim.kind == DGM_OPTIM_SGD)
-            return cli_usage_error("--betas %s: the sgd optimizer has no betas (add --optimizer "
-                                   "adam or adamw)", a->betas);
-        t->optim.beta1 = a->beta1;
-        t->optim.beta2 = a->beta2;
-    }
-    t->schedule.base_lr = t->optim.lr;
-    if (a->steps) t->run = DGM_RUN_STEPS, t->length = a->steps;
-    if (a->epochs) t->run = DGM_RUN_EPOCHS, t->length = a->epochs;
-    if (a->batch) t->batch = a->batch;
-    if (a->clip_given) t->clip = a->clip;
-    if (a->log_every) t->log_every = a->log_every;
-    if (a->save_every) t->save_every = a->save_every;
-    return CLI_OK;
+    char *given = json_dumps(a->run_options, JSON_COMPACT);
+    char err[512];
+    const dgm_status st = dgm_train_defaults_override(t, given, err, sizeof err);
+    free(given);
+    return st == DGM_STATUS_OK ? CLI_OK : cli_usage_error("--%s", err);
 }

@@ -16,5 +16,6 @@
 #include "dgm/metrics.h"
 #include "dgm/flow.h"
 #include "dgm/model.h"
+#include "dgm/train.h"
 
 #endif
