@@ -18,6 +18,7 @@
 #include "dgm/nn.h"
 #include "dgm/optim.h"
 #include "dgm/safetensors.h"
+#include "dgm/train.h"
 
 #define CHUNK_ROWS 1000
 #define MAX_LAYERS (DGM_CLASSIFIER_MAX_HIDDEN + 1)
@@ -231,47 +232,67 @@ static void record_options(dgm_classifier *clf, const dgm_classifier_options *o,
     meta_set(clf, "train_rows", v);
 }
 
-/* One optimizer step on the next batch; *loss_value gets its loss. */
-static dgm_status train_step(dgm_classifier *clf, dgm_loader *images, dgm_loader *targets,
-                             dgm_optim *optim, float lr, float *loss_value)
+/* The trainer's step (dgm/train.h): the next images and their one-hot rows, the
+ * cross-entropy and its gradients. */
+typedef struct train_run {
+    dgm_classifier *clf;
+    dgm_loader *images, *targets;
+    const dgm_classifier_options *o;
+    int64_t per_epoch;
+    double epoch_sum; /* of the losses of the epoch so far */
+} train_run;
+
+static dgm_status train_step(void *user, int64_t step, dgm_tensor **loss)
 {
-    dgm_ctx *ctx = clf->ctx;
-    dgm_tensor *x, *y, *logits, *loss;
-    DGM_TRY(dgm_loader_next(images, &x, NULL));
-    DGM_TRY(dgm_loader_next(targets, &y, NULL));
-    DGM_TRY(dgm_params_zero_grad(clf->params));
-    DGM_TRY(forward(clf, x, true, NULL, &logits));
-    DGM_TRY(cross_entropy(ctx, logits, y, &loss));
-    DGM_TRY(dgm_backward(ctx, loss));
-    dgm_optim_set_lr(optim, lr);
-    DGM_TRY(dgm_optim_step(optim));
-    DGM_TRY(dgm_tensor_to_host(ctx, loss, loss_value));
-    if (!isfinite(*loss_value))
-        return dgm_set_error(ctx, DGM_STATUS_NOT_FINITE,
-                             "dgm_classifier_train: the loss is %g at step %lld",
-                             (double)*loss_value, (long long)dgm_optim_steps(optim));
-    return dgm_ctx_step_end(ctx);
+    (void)step;
+    train_run *r = user;
+    dgm_ctx *ctx = r->clf->ctx;
+    dgm_tensor *x, *y, *logits;
+    DGM_TRY(dgm_loader_next(r->images, &x, NULL));
+    DGM_TRY(dgm_loader_next(r->targets, &y, NULL));
+    DGM_TRY(forward(r->clf, x, true, NULL, &logits));
+    DGM_TRY(cross_entropy(ctx, logits, y, loss));
+    return dgm_backward(ctx, *loss);
 }
 
-static dgm_status train_epochs(dgm_classifier *clf, const dgm_classifier_options *o,
-                               dgm_loader *images, dgm_loader *targets, dgm_optim *optim)
+/* Called every step (the trainer reads each loss): the epoch's mean for on_epoch. */
+static int on_step(void *user, const dgm_train_progress *p)
 {
-    const int64_t per_epoch = dgm_loader_batches_per_epoch(images);
-    const dgm_lr_schedule schedule = {DGM_LR_COSINE, o->lr, 0, o->epochs * per_epoch, 0.0f};
-    int64_t step = 0;
-    for (int64_t epoch = 1; epoch <= o->epochs; epoch++) {
-        double sum = 0.0;
-        for (int64_t b = 0; b < per_epoch; b++, step++) {
-            float loss = 0.0f;
-            DGM_TRY(train_step(clf, images, targets, optim, dgm_lr_at(&schedule, step), &loss));
-            sum += loss;
-        }
-        if (o->on_epoch && o->on_epoch(o->user, epoch, sum / (double)per_epoch))
-            return dgm_set_error(clf->ctx, DGM_STATUS_STATE_ERROR,
-                                 "dgm_classifier_train: stopped by on_epoch after epoch %lld",
-                                 (long long)epoch);
-    }
-    return DGM_STATUS_OK;
+    train_run *r = user;
+    r->epoch_sum += p->loss;
+    if (p->step % r->per_epoch) return 0;
+    const double mean = r->epoch_sum / (double)r->per_epoch;
+    r->epoch_sum = 0.0;
+    return r->o->on_epoch && r->o->on_epoch(r->o->user, p->step / r->per_epoch, mean);
+}
+
+/* Adam at o->lr, decayed to 0 by a cosine over the run, through the library's trainer. */
+static dgm_status train_epochs(dgm_classifier *clf, const dgm_classifier_options *o,
+                               dgm_loader *images, dgm_loader *targets)
+{
+    train_run run = {clf, images, targets, o, dgm_loader_batches_per_epoch(images), 0.0};
+    dgm_train_options t;
+    memset(&t, 0, sizeof t);
+    t.run.run = DGM_RUN_EPOCHS;
+    t.run.length = o->epochs;
+    t.run.batch = o->batch;
+    t.run.optim = dgm_optim_config_default(DGM_OPTIM_ADAM);
+    t.run.optim.lr = o->lr;
+    t.run.optim.weight_decay = o->weight_decay;
+    t.run.schedule = (dgm_lr_schedule){DGM_LR_COSINE, o->lr, 0, 0, 0.0f};
+    t.run.log_every = run.per_epoch;
+    t.on_progress = on_step;
+    t.user = &run;
+    t.progress_every = 1;
+    dgm_trainer *trainer = NULL;
+    dgm_status st = dgm_trainer_create_custom(clf->ctx, clf->params, run.per_epoch, train_step, &run, &t, &trainer);
+    if (st == DGM_STATUS_OK) st = dgm_trainer_run(trainer);
+    if (st == DGM_STATUS_OK && dgm_trainer_stopped(trainer))
+        st = dgm_set_error(clf->ctx, DGM_STATUS_STATE_ERROR,
+                           "dgm_classifier_train: stopped by on_epoch after epoch %lld",
+                           (long long)(dgm_trainer_steps(trainer) / run.per_epoch));
+    dgm_trainer_free(trainer);
+    return st;
 }
 
 dgm_status dgm_classifier_train(dgm_ctx *ctx, const dgm_dataset *train,
@@ -293,10 +314,6 @@ dgm_status dgm_classifier_train(dgm_ctx *ctx, const dgm_dataset *train,
     dgm_classifier *clf = NULL;
     dgm_dataset *one_hot = NULL;
     dgm_loader *images = NULL, *targets = NULL;
-    dgm_optim *optim = NULL;
-    dgm_optim_config oc = dgm_optim_config_default(DGM_OPTIM_ADAM);
-    oc.lr = o.lr;
-    oc.weight_decay = o.weight_decay;
     const bool grad = dgm_ctx_grad_enabled(ctx);
     dgm_ctx_set_grad_enabled(ctx, true);
     dgm_status st = build(ctx, o.n_hidden, widths, o.dropout, DGM_NN_INIT_PYTORCH, &clf);
@@ -304,10 +321,8 @@ dgm_status dgm_classifier_train(dgm_ctx *ctx, const dgm_dataset *train,
     if (st == DGM_STATUS_OK) st = dgm_loader_create(ctx, train, o.batch, o.seed, true, &images);
     if (st == DGM_STATUS_OK) st = dgm_loader_create(ctx, one_hot, o.batch, o.seed, true, &targets);
     dgm_dataset_free(one_hot);
-    if (st == DGM_STATUS_OK) st = dgm_optim_create(clf->params, &oc, &optim);
-    if (st == DGM_STATUS_OK) st = train_epochs(clf, &o, images, targets, optim);
+    if (st == DGM_STATUS_OK) st = train_epochs(clf, &o, images, targets);
     dgm_ctx_set_grad_enabled(ctx, grad);
-    dgm_optim_free(optim);
     dgm_loader_free(targets);
     dgm_loader_free(images);
     if (st != DGM_STATUS_OK) {
