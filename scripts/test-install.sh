@@ -4,6 +4,7 @@
 #   - libdgm.so exports nothing but dgm_ symbols (nm -D);
 #   - both examples build against the prefix: with pkg-config (cc / c++) and with
 #     find_package(dgm) (CMake), warnings as errors;
+#   - the train_c example trains a 2-D RealNVP through the installed trainer;
 #   - the installed `dgm` trains two small models (a 2-D RealNVP and a VAE on Fashion-MNIST
 #     images), and every example build's samples equal `dgm sample`'s with the same seed,
 #     byte for byte;
@@ -37,6 +38,8 @@ export PKG_CONFIG_PATH=$libdir/pkgconfig
 # shellcheck disable=SC2046
 cc -std=c11 -Wall -Wextra -Werror "$root/examples/embed_c/embed.c" $(pkg-config --cflags --libs dgm) \
    -Wl,-rpath,"$libdir" -o "$work/embed_c-pkgconfig"
+cc -std=c11 -Wall -Wextra -Werror "$root/examples/embed_c/train.c" $(pkg-config --cflags --libs dgm) \
+   -Wl,-rpath,"$libdir" -o "$work/train_c-pkgconfig"
 # shellcheck disable=SC2046
 c++ -std=c++17 -Wall -Wextra -Werror "$root/examples/embed_cpp/embed.cpp" $(pkg-config --cflags --libs dgm) \
    -Wl,-rpath,"$libdir" -o "$work/embed_cpp-pkgconfig"
@@ -50,6 +53,13 @@ done
 echo "examples built: pkg-config (embed_c, embed_cpp) and find_package (embed_c, embed_cpp)"
 
 dgm=$prefix/bin/dgm
+# training from C through the installed library's trainer (examples/embed_c/train.c)
+"$work/train_c-pkgconfig" realnvp moons 300 "$work/flow-c" >"$work/train-c.log" ||
+  { echo "the train_c example failed"; cat "$work/train-c.log"; exit 1; }
+grep -q "^step 300/300" "$work/train-c.log" || { echo "train_c printed no progress"; cat "$work/train-c.log"; exit 1; }
+"$dgm" info "$work/flow-c/checkpoint.safetensors" | grep -q "step: 300" ||
+  { echo "train_c's checkpoint is not at step 300"; exit 1; }
+echo "train_c: trained realnvp on moons for 300 steps through the installed trainer"
 "$dgm" train realnvp --data moons --device cpu --steps 200 --couplings 2 --hidden 16 \
   --out "$work/flow" >"$work/train-flow.log"
 "$dgm" train vae --data fashion-mnist --device cpu --steps 20 --out "$work/vae" >"$work/train-vae.log"
