@@ -117,6 +117,30 @@ static bool parse_betas(const char *v, float *b1, float *b2)
            *b2 >= 0.0f && *b2 < 1.0f;
 }
 
+/* Option `name` given as `text` (NULL: not given, *dst kept): an integer >= min. */
+static bool int_option(const char *name, const char *text, int64_t min, int64_t *dst, char *err, size_t err_len)
+{
+    if (text && !dgm_train_parse_int(text, min, dst)) {
+        fail(err, err_len, "%s %s: not a valid value", name, text);
+        return false;
+    }
+    return true;
+}
+
+/* The same for a finite float above min (strictly, or at least min). */
+static bool float_option(const char *name, const char *text, float min, bool strict, float *dst, char *err,
+                         size_t err_len)
+{
+    float v;
+    if (!text) return true;
+    if (!parse_float(text, &v) || v < min || (strict && v == min)) {
+        fail(err, err_len, "%s %s: not a valid value", name, text);
+        return false;
+    }
+    *dst = v;
+    return true;
+}
+
 static const char *const RUN_OPTIONS[] = {"steps", "epochs", "batch", "lr", "optimizer", "betas",
                                           "weight-decay", "clip", "log-every", "save-every", NULL};
 
@@ -193,23 +217,9 @@ dgm_status dgm_train_defaults_override(dgm_train_defaults *run, const char *over
         }
         if (kind != t.optim.kind) t.optim = dgm_optim_config_default(kind);
     }
-    float f;
-    int64_t n;
-#define BAD(name, text) fail(err, err_len, "%s %s: not a valid value", name, text)
-    if (lr) {
-        if (!parse_float(lr, &f) || !(f > 0)) {
-            BAD("lr", lr);
-            goto done;
-        }
-        t.optim.lr = f;
-    }
-    if (wd) {
-        if (!parse_float(wd, &f) || f < 0) {
-            BAD("weight-decay", wd);
-            goto done;
-        }
-        t.optim.weight_decay = f;
-    }
+    if (!float_option("lr", lr, 0.0f, true, &t.optim.lr, err, err_len) ||
+        !float_option("weight-decay", wd, 0.0f, false, &t.optim.weight_decay, err, err_len))
+        goto done;
     if (betas) {
         float b1, b2;
         if (!parse_betas(betas, &b1, &b2)) {
@@ -224,49 +234,15 @@ dgm_status dgm_train_defaults_override(dgm_train_defaults *run, const char *over
         t.optim.beta2 = b2;
     }
     t.schedule.base_lr = t.optim.lr;
-    if (steps) {
-        if (!dgm_train_parse_int(steps, 1, &n)) {
-            BAD("steps", steps);
-            goto done;
-        }
-        t.run = DGM_RUN_STEPS, t.length = n;
-    }
-    if (epochs) {
-        if (!dgm_train_parse_int(epochs, 1, &n)) {
-            BAD("epochs", epochs);
-            goto done;
-        }
-        t.run = DGM_RUN_EPOCHS, t.length = n;
-    }
-    if (batch) {
-        if (!dgm_train_parse_int(batch, 1, &n)) {
-            BAD("batch", batch);
-            goto done;
-        }
-        t.batch = n;
-    }
-    if (clip) {
-        if (!parse_float(clip, &f) || f < 0) {
-            BAD("clip", clip);
-            goto done;
-        }
-        t.clip = f;
-    }
-    if (log_every) {
-        if (!dgm_train_parse_int(log_every, 1, &n)) {
-            BAD("log-every", log_every);
-            goto done;
-        }
-        t.log_every = n;
-    }
-    if (save_every) {
-        if (!dgm_train_parse_int(save_every, 0, &n)) {
-            BAD("save-every", save_every);
-            goto done;
-        }
-        t.save_every = n;
-    }
-#undef BAD
+    if (!int_option("steps", steps, 1, &t.length, err, err_len) ||
+        !int_option("epochs", epochs, 1, &t.length, err, err_len) ||
+        !int_option("batch", batch, 1, &t.batch, err, err_len) ||
+        !float_option("clip", clip, 0.0f, false, &t.clip, err, err_len) ||
+        !int_option("log-every", log_every, 1, &t.log_every, err, err_len) ||
+        !int_option("save-every", save_every, 0, &t.save_every, err, err_len))
+        goto done;
+    if (steps) t.run = DGM_RUN_STEPS;
+    if (epochs) t.run = DGM_RUN_EPOCHS;
     *run = t;
     st = DGM_STATUS_OK;
 done:
