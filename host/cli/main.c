@@ -21,6 +21,8 @@ static void usage(FILE *f)
             "  dgm classifier --data DATA -o FILE.safetensors [--epochs E] [--seed S] [--device D]\n"
             "  dgm compare A B [--metric NAME[,NAME...]] [--bins N] [--extent x0,x1,y0,y1]\n"
             "              [--seed S] [-n N]  (sample files or toy names: dgm compare --help)\n"
+            "  dgm plot RUN [RUN...] -o FILE.png [--y KEY] [--x KEY] [--log-y] [--smooth W]\n"
+            "           [--width W] [--height H]  (loss curves of runs/DIR/metrics.jsonl files)\n"
             "  dgm --help | dgm train MODEL --help | dgm --version\n\n"
             "models:",
             dgm_version());
@@ -51,5 +53,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "classifier")) return cmd_classifier(argc - 1, argv + 1);
     if (!strcmp(cmd, "compare")) return cmd_compare(argc - 1, argv + 1);
-    return cli_usage_error("unknown command '%s' (train, sample, eval, info, classifier, compare)", cmd);
+    if (!strcmp(cmd, "plot")) return cmd_plot(argc - 1, argv + 1);
+    return cli_usage_error("unknown command '%s' (train, sample, eval, info, classifier, compare, plot)",
+                           cmd);
 }

@@ -5,7 +5,7 @@
  *   1-pixel dark-grey rectangle with tick marks at 0, 1/4, 1/2, 3/4, 1 of each axis; light
  *   grey lines at x = 0 and y = 0 when they fall inside the extent; y grows upwards.
  *
- * Scatter: each point is a 3×3 dot in colour palette[label mod 10] (matplotlib's "tab10";
+ * Scatter: each point is a 3×3 dot in colour dgm_tab10[label mod 10] (matplotlib's "tab10";
  * label 0 when labels is NULL), drawn in index order (later points on top). Density:
  * counts in bins×bins cells over the extent (a point on the upper edge goes into the last
  * cell, like numpy.histogram2d), each cell a block of the plot area (nearest neighbour),
@@ -28,16 +28,10 @@
 #include "core/internal.h"
 #include "dgm/io.h"
 #include "io/io_util.h"
+#include "io/raster.h"
 
 #define PLOT_MIN_SIZE 16
 #define PLOT_MAX_SIZE 8192
-
-static const uint8_t PALETTE[10][3] = {
-    {0x1f, 0x77, 0xb4}, {0xff, 0x7f, 0x0e}, {0x2c, 0xa0, 0x2c}, {0xd6, 0x27, 0x28},
-    {0x94, 0x67, 0xbd}, {0x8c, 0x56, 0x4b}, {0xe3, 0x77, 0xc2}, {0x7f, 0x7f, 0x7f},
-    {0xbc, 0xbd, 0x22}, {0x17, 0xbe, 0xcf},
-};
-#define PALETTE_SIZE 10
 
 /* matplotlib's viridis at 0, 1/9, ..., 1; interpolated linearly in between. */
 static const uint8_t VIRIDIS[10][3] = {
@@ -50,17 +44,13 @@ static const uint8_t FRAME_RGB[3] = {0x40, 0x40, 0x40};
 static const uint8_t ZERO_RGB[3] = {0xd8, 0xd8, 0xd8};
 
 typedef struct canvas {
-    uint8_t *rgb; /* [size, size, 3] */
+    dgm_raster img; /* size×size */
     int size;
     int x0, y0, w; /* plot area: columns x0 .. x0+w-1, rows y0 .. y0+w-1 */
     double xmin, xmax, ymin, ymax;
 } canvas;
 
-static void put(canvas *c, int x, int y, const uint8_t rgb[3])
-{
-    if (x < 0 || y < 0 || x >= c->size || y >= c->size) return;
-    memcpy(c->rgb + ((size_t)y * (size_t)c->size + (size_t)x) * 3, rgb, 3);
-}
+static void put(canvas *c, int x, int y, const uint8_t rgb[3]) { dgm_raster_put(&c->img, x, y, rgb); }
 
 static int finite_point(const float *p) { return isfinite(p[0]) && isfinite(p[1]); }
 
@@ -141,11 +131,12 @@ static dgm_status canvas_init(dgm_ctx *ctx, const char *fn, const char *path, co
     c->ymin = e.ymin;
     c->ymax = e.ymax;
     const size_t bytes = (size_t)size * (size_t)size * 3;
-    c->rgb = malloc(bytes);
-    if (!c->rgb)
+    c->img.rgb = malloc(bytes);
+    c->img.width = c->img.height = size;
+    if (!c->img.rgb)
         return dgm_set_error(ctx, DGM_STATUS_OOM, "%s: %s: out of host memory for %dx%d pixels",
                              fn, path, size, size);
-    memset(c->rgb, 0xff, bytes);
+    memset(c->img.rgb, 0xff, bytes);
     return DGM_STATUS_OK;
 }
 
@@ -204,18 +195,18 @@ dgm_status dgm_save_scatter_png(dgm_ctx *ctx, const char *path, const float *poi
         const float *p = points + 2 * i; /* [2] */
         int col, row;
         if (!finite_point(p) || !to_col(&c, p[0], &col) || !to_row(&c, p[1], &row)) continue;
-        int k = labels ? (int)(labels[i] % PALETTE_SIZE) : 0;
-        if (k < 0) k += PALETTE_SIZE;
+        int k = labels ? (int)(labels[i] % DGM_TAB10_SIZE) : 0;
+        if (k < 0) k += DGM_TAB10_SIZE;
         for (int dy = -1; dy <= 1; dy++) {
             for (int dx = -1; dx <= 1; dx++) {
                 const int x = col + dx, y = row + dy;
                 if (x >= c.x0 && x < c.x0 + c.w && y >= c.y0 && y < c.y0 + c.w)
-                    put(&c, x, y, PALETTE[k]);
+                    put(&c, x, y, dgm_tab10[k]);
             }
         }
     }
-    st = dgm_io_write_png(ctx, fn, path, c.rgb, size, size, 3);
-    free(c.rgb);
+    st = dgm_io_write_png(ctx, fn, path, c.img.rgb, size, size, 3);
+    free(c.img.rgb);
     return st;
 }
 
@@ -268,7 +259,7 @@ dgm_status dgm_save_density_png(dgm_ctx *ctx, const char *path, const float *poi
     dgm_status st = canvas_init(ctx, fn, path, points, n, extent, size, &c);
     if (st != DGM_STATUS_OK) return st;
     if (bins < 1 || bins > c.w) {
-        free(c.rgb);
+        free(c.img.rgb);
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
                              "%s: %s: bins %d is outside [1, %d] (the plot area of a %d-pixel "
                              "picture)",
@@ -276,7 +267,7 @@ dgm_status dgm_save_density_png(dgm_ctx *ctx, const char *path, const float *poi
     }
     uint32_t *count = calloc((size_t)bins * (size_t)bins, sizeof *count); /* [bins(y), bins(x)] */
     if (!count) {
-        free(c.rgb);
+        free(c.img.rgb);
         return dgm_set_error(ctx, DGM_STATUS_OOM, "%s: %s: out of host memory for %dx%d bins",
                              fn, path, bins, bins);
     }
@@ -294,8 +285,8 @@ dgm_status dgm_save_density_png(dgm_ctx *ctx, const char *path, const float *poi
     paint_cells(&c, bins, max_count, count, NULL);
     free(count);
     draw_frame(&c);
-    st = dgm_io_write_png(ctx, fn, path, c.rgb, size, size, 3);
-    free(c.rgb);
+    st = dgm_io_write_png(ctx, fn, path, c.img.rgb, size, size, 3);
+    free(c.img.rgb);
     return st;
 }
 
@@ -310,7 +301,7 @@ dgm_status dgm_save_heatmap_png(dgm_ctx *ctx, const char *path, const float *val
     canvas c;
     if ((st = canvas_init(ctx, fn, path, NULL, 0, extent, size, &c)) != DGM_STATUS_OK) return st;
     if (bins < 1 || bins > c.w) {
-        free(c.rgb);
+        free(c.img.rgb);
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
                              "%s: %s: bins %d is outside [1, %d] (the plot area of a %d-pixel "
                              "picture)", fn, path, bins, c.w, size);
@@ -321,7 +312,7 @@ dgm_status dgm_save_heatmap_png(dgm_ctx *ctx, const char *path, const float *val
         if (isfinite(values[i]) && values[i] > max) max = values[i];
     paint_cells(&c, bins, max, NULL, values);
     draw_frame(&c);
-    st = dgm_io_write_png(ctx, fn, path, c.rgb, size, size, 3);
-    free(c.rgb);
+    st = dgm_io_write_png(ctx, fn, path, c.img.rgb, size, size, 3);
+    free(c.img.rgb);
     return st;
 }
