@@ -207,11 +207,18 @@ static dgm_status create_model_trainer(dgm_trainer *t, dgm_model *m, const dgm_d
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "resume: needs the run's folder (dir)");
     if (o->resume && access(t->ckpt, F_OK) != 0)
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "resume: %s does not exist", t->ckpt);
+    char why[1024]; /* the model's message, prefixed (dgm_set_error writes the buffer it is in) */
     dgm_status st = dgm_model_check_data(m, train);
-    if (st != DGM_STATUS_OK) return dgm_set_error(ctx, st, "data %s: %s", name, dgm_last_error(ctx));
+    if (st != DGM_STATUS_OK) {
+        snprintf(why, sizeof why, "%s", dgm_last_error(ctx));
+        return dgm_set_error(ctx, st, "data %s: %s", name, why);
+    }
     /* A resumed model keeps its parameters; the data-derived state is rebuilt. */
     st = dgm_model_prepare(m, train, !o->resume);
-    if (st == DGM_STATUS_INVALID_ARGUMENT) return dgm_set_error(ctx, st, "data %s: %s", name, dgm_last_error(ctx));
+    if (st == DGM_STATUS_INVALID_ARGUMENT) {
+        snprintf(why, sizeof why, "%s", dgm_last_error(ctx));
+        return dgm_set_error(ctx, st, "data %s: %s", name, why);
+    }
     if (st != DGM_STATUS_OK) return st;
     /* A model whose players own their optimizers (a GAN) gets the configuration instead. */
     if (dgm_model_owns_optimizers(m)) {
