@@ -29,21 +29,22 @@ def runs(tmp_path_factory):
     return tmp_path_factory.mktemp("runs")
 
 
-@pytest.fixture(scope="session")
-def flow(runs):
-    """A realnvp trained on moons for 300 steps on the CPU: its checkpoint's path."""
-    out = runs / "realnvp-moons"
-    m = dgm.train("realnvp", "moons", steps=300, out=str(out), device="cpu", seed=0)
+def _trained(runs, kind):
+    """A `kind` trained on moons for 300 steps on the CPU: its checkpoint's path."""
+    out = runs / f"{kind}-moons"
+    m = dgm.train(kind, "moons", steps=300, out=str(out), device="cpu", seed=0)
     m.close()
     return str(out / "checkpoint.safetensors")
+
+
+@pytest.fixture(scope="session")
+def flow(runs):
+    return _trained(runs, "realnvp")
 
 
 @pytest.fixture(scope="session")
 def gaussian_ckpt(runs):
-    out = runs / "gaussian-moons"
-    m = dgm.train("gaussian", "moons", steps=300, out=str(out), device="cpu", seed=0)
-    m.close()
-    return str(out / "checkpoint.safetensors")
+    return _trained(runs, "gaussian")
 
 
 def fashion_mnist_dir():
