@@ -182,9 +182,10 @@ dgm_status dgm_train_defaults_override(dgm_train_defaults *run, const char *over
     json_t *value;
     json_object_foreach(o, key, value) {
         if (!dgm_train_is_run_option(key)) {
+            fail(err, err_len, "%s: unknown run option (valid: steps, epochs, batch, lr, optimizer, "
+                 "betas, weight-decay, clip, log-every, save-every)", key); /* key lives in o */
             json_decref(o);
-            return fail(err, err_len, "%s: unknown run option (valid: steps, epochs, batch, lr, optimizer, "
-                        "betas, weight-decay, clip, log-every, save-every)", key);
+            return DGM_STATUS_INVALID_ARGUMENT;
         }
     }
     dgm_train_defaults t = *run;
