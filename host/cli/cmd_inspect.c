@@ -81,15 +81,18 @@ static int open_model(ckpt_args *a, dgm_ctx **ctx, dgm_model **m)
     return CLI_OK;
 }
 
-/* The test split of --data, or of the data the checkpoint was trained on. */
-static int open_test_data(ckpt_args *a, dgm_ctx *ctx, dgm_dataset **ds)
+/* The test split of --data, or of the data the checkpoint was trained on, checked against
+ * the model (its sample size above all: the rows are copied to the device at the model's
+ * width). */
+static int open_test_data(ckpt_args *a, dgm_ctx *ctx, dgm_model *m, dgm_dataset **ds)
 {
     char *data = NULL;
     if (!a->data && dgm_checkpoint_meta(ctx, a->path, "data", &data))
         return cli_error("%s does not say what data it was trained on: give --data", a->path);
+    const char *spec = a->data ? a->data : data;
     int rc = CLI_OK;
-    if (dgm_dataset_load(ctx, a->data ? a->data : data, DGM_SPLIT_TEST, a->seed, ds))
-        rc = cli_fail(ctx, "--data");
+    if (dgm_dataset_load(ctx, spec, DGM_SPLIT_TEST, a->seed, ds)) rc = cli_fail(ctx, "--data");
+    else if (dgm_model_check_data(m, *ds)) rc = cli_usage_error("--data %s: %s", spec, dgm_last_error(ctx));
     free(data);
     return rc;
 }
@@ -98,7 +101,7 @@ static int open_test_data(ckpt_args *a, dgm_ctx *ctx, dgm_dataset **ds)
 static int sample_reconstruct(ckpt_args *a, dgm_ctx *ctx, dgm_model *m)
 {
     dgm_dataset *ds = NULL;
-    int rc = open_test_data(a, ctx, &ds);
+    int rc = open_test_data(a, ctx, m, &ds);
     if (rc) return rc;
     const int64_t dim = dgm_model_dim(m);
     int64_t shape[3];
@@ -130,7 +133,7 @@ static int sample_reconstruct(ckpt_args *a, dgm_ctx *ctx, dgm_model *m)
 static int sample_latent_map(ckpt_args *a, dgm_ctx *ctx, dgm_model *m)
 {
     dgm_dataset *ds = NULL;
-    int rc = open_test_data(a, ctx, &ds);
+    int rc = open_test_data(a, ctx, m, &ds);
     if (rc) return rc;
     const int64_t dim = dgm_model_dim(m), n = a->n < dgm_dataset_count(ds) ? a->n : dgm_dataset_count(ds);
     const int64_t bshape[2] = {n, dim};
@@ -261,12 +264,8 @@ int cmd_eval(int argc, char **argv)
     dgm_ctx *ctx = NULL;
     dgm_model *m = NULL;
     dgm_dataset *ds = NULL;
-    char *data = NULL;
     rc = open_model(&a, &ctx, &m);
-    if (!rc && !a.data && dgm_checkpoint_meta(ctx, a.path, "data", &data))
-        rc = cli_error("%s does not say what data it was trained on: give --data", a.path);
-    const char *spec = a.data ? a.data : data;
-    if (!rc && dgm_dataset_load(ctx, spec, DGM_SPLIT_TEST, a.seed, &ds)) rc = cli_fail(ctx, "--data");
+    if (!rc) rc = open_test_data(&a, ctx, m, &ds);
     char out[4096];
     if (!rc && a.k && dgm_model_set_eval_samples(m, a.k)) rc = cli_fail(ctx, "--k");
     if (!rc) {
@@ -278,7 +277,6 @@ int cmd_eval(int argc, char **argv)
         if (!rc && (fid || is)) rc = image_metrics(ctx, m, ds, &a, fid, is, out, sizeof out);
         if (!rc) printf("%s\n", out);
     }
-    free(data);
     dgm_dataset_free(ds);
     dgm_model_free(m);
     dgm_ctx_free(ctx);

@@ -54,6 +54,24 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
+/* A checkpoint is untrusted input: the optimizer file it names must be a plain file name
+ * of the form dgm writes, "<name>.optimizer-<step>.safetensors", which stays in the
+ * checkpoint's folder (no '/', no leading '.'). To be removed it must also carry the
+ * checkpoint's own name (the files dgm_model_save writes beside it), so a crafted
+ * checkpoint can neither make dgm read a file elsewhere nor delete one it did not write. */
+static bool optimizer_name_ok(const char *ckpt_path, const char *name, bool own_prefix)
+{
+    const char *mark = strstr(name, ".optimizer-");
+    if (!mark || mark == name || name[0] == '.' || strchr(name, '/')) return false;
+    if (own_prefix && ((size_t)(mark - name) != strlen(base_name(ckpt_path)) ||
+                       strncmp(name, base_name(ckpt_path), (size_t)(mark - name))))
+        return false;
+    const char *p = mark + strlen(".optimizer-");
+    if (*p < '0' || *p > '9') return false;
+    while (*p >= '0' && *p <= '9') p++;
+    return !strcmp(p, ".safetensors");
+}
+
 /* Copies device buffers to host for writing; frees what it made on failure. */
 static dgm_status params_to_host(dgm_model *m, dgm_st_tensor *ts, float **host)
 {
@@ -153,7 +171,7 @@ dgm_status dgm_model_save(dgm_model *m, const char *path, const dgm_train_state 
         st = dgm_safetensors_save(ctx, path, ts, n, ml.keys, ml.values, ml.n);
         if (st != DGM_STATUS_OK && optim_name[0]) unlink(optim_path); /* never referenced */
     }
-    if (st == DGM_STATUS_OK && old_optim && strcmp(old_optim, optim_name)) {
+    if (st == DGM_STATUS_OK && old_optim && strcmp(old_optim, optim_name) && optimizer_name_ok(path, old_optim, true)) {
         char old_path[4096];
         sibling_path(path, old_optim, old_path, sizeof old_path);
         unlink(old_path);
@@ -292,6 +310,10 @@ static dgm_status load_optimizer(dgm_model *m, const char *path, const char *nam
                                  int64_t step)
 {
     dgm_ctx *ctx = m->ctx;
+    if (!optimizer_name_ok(path, name, false))
+        return dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT,
+                             "%s names its optimizer state '%s', not a file of the form "
+                             "NAME.optimizer-STEP.safetensors beside it: refused", path, name);
     char opath[4096];
     sibling_path(path, name, opath, sizeof opath);
     dgm_safetensors *st = NULL;

@@ -39,6 +39,7 @@ struct dgm_trainer {
     int64_t step, total, per_epoch, last_saved;
     double start, last_call, last_loss;
     bool converged, stopped, failed;
+    bool saved; /* a checkpoint of this run (or the resumed one) is on disk */
 };
 
 static double now_s(void)
@@ -130,17 +131,23 @@ static dgm_status restore_extra(dgm_trainer *t)
     return DGM_STATUS_OK;
 }
 
+static dgm_status params_finite(dgm_trainer *t, bool *finite);
+static dgm_status not_finite(dgm_trainer *t, const char *what);
+
 dgm_status dgm_trainer_save(dgm_trainer *t)
 {
     if (!t) return DGM_STATUS_INVALID_ARGUMENT;
     if (!t->model || !t->ckpt[0])
         return dgm_set_error(t->ctx, DGM_STATUS_INVALID_ARGUMENT,
                              "dgm_trainer_save: this trainer writes no checkpoint (no folder or no model)");
+    bool finite = false;
+    DGM_TRY(params_finite(t, &finite));
+    if (!finite) return not_finite(t, "a parameter is NaN or infinite");
     char *extra = extra_json(t);
     dgm_train_state s = {t->step, t->optim, t->loader, t->data_name[0] ? t->data_name : NULL, extra};
     const dgm_status st = dgm_model_save(t->model, t->ckpt, &s);
     free(extra);
-    if (st == DGM_STATUS_OK) t->last_saved = t->step;
+    if (st == DGM_STATUS_OK) t->last_saved = t->step, t->saved = true;
     return st;
 }
 
@@ -241,6 +248,7 @@ static dgm_status create_model_trainer(dgm_trainer *t, dgm_model *m, const dgm_d
     if (o->resume) {
         DGM_TRY(dgm_model_load_train_state(m, t->ckpt, t->optim, t->loader, &t->step));
         t->last_saved = t->step;
+        t->saved = true;
         DGM_TRY(restore_extra(t));
         if (t->step >= t->total)
             return dgm_set_error(ctx, DGM_STATUS_STATE_ERROR, "resume: %s is already at step %lld of %lld",
@@ -328,6 +336,33 @@ static dgm_status run_update(dgm_trainer *t, float lr, dgm_tensor **loss)
     return t->model ? dgm_model_after_step(t->model, t->step + 1) : DGM_STATUS_OK;
 }
 
+/* Whether every value of the parameter block is finite: its sum, one pass over the block
+ * (at saves only, so a checkpoint never holds what a diverged step left). */
+static dgm_status params_finite(dgm_trainer *t, bool *finite)
+{
+    const int64_t shape[1] = {dgm_params_total_numel(t->params)};
+    dgm_tensor *all = NULL, *sum = NULL;
+    float v = 0.0f;
+    DGM_TRY(dgm_tensor_wrap_step(t->ctx, 1, shape, dgm_params_values(t->params), &all));
+    DGM_TRY(dgm_sum(t->ctx, all, DGM_AXIS_ALL, &sum));
+    DGM_TRY(dgm_tensor_to_host(t->ctx, sum, &v));
+    *finite = isfinite(v);
+    return dgm_ctx_step_end(t->ctx);
+}
+
+/* The message of a run stopped by a non-finite value at the current step. */
+static dgm_status not_finite(dgm_trainer *t, const char *what)
+{
+    if (t->ckpt[0] && t->model && t->saved)
+        return dgm_set_error(t->ctx, DGM_STATUS_NOT_FINITE,
+                             "%s at step %lld; stopped (the last checkpoint, step %lld, is intact)", what,
+                             (long long)t->step, (long long)t->last_saved);
+    if (t->ckpt[0] && t->model)
+        return dgm_set_error(t->ctx, DGM_STATUS_NOT_FINITE, "%s at step %lld; stopped (no checkpoint of this run was written)",
+                             what, (long long)t->step);
+    return dgm_set_error(t->ctx, DGM_STATUS_NOT_FINITE, "%s at step %lld; stopped", what, (long long)t->step);
+}
+
 static bool run_done(const dgm_trainer *t) { return t->step >= t->total || t->converged || t->stopped; }
 
 static dgm_status trainer_step(dgm_trainer *t)
@@ -339,6 +374,8 @@ static dgm_status trainer_step(dgm_trainer *t)
     DGM_TRY(run_update(t, lr, &loss));
     t->step++;
     bool log_now = t->step % r->log_every == 0 || t->step == t->total;
+    /* A periodic checkpoint is written only after this step's loss is known to be finite. */
+    const bool save_now = r->save_every && t->step % r->save_every == 0 && t->ckpt[0] && t->model;
     const double now = t->o.progress_seconds > 0 ? now_s() : 0.0;
     bool call_now = false;
     if (t->o.on_progress) {
@@ -348,17 +385,10 @@ static dgm_status trainer_step(dgm_trainer *t)
     }
     /* Reading the loss waits for the device: only when it is logged, shown or, for a run
      * until convergence, fed to the plateau rule (every step). */
-    if (log_now || call_now || converging) {
+    if (log_now || call_now || converging || save_now) {
         float lv = 0;
         DGM_TRY(dgm_tensor_to_host(t->ctx, loss, &lv));
-        if (!isfinite(lv)) {
-            if (t->ckpt[0])
-                return dgm_set_error(t->ctx, DGM_STATUS_NOT_FINITE,
-                                     "the loss is %s at step %lld; stopped (the last checkpoint, step %lld, is intact)",
-                                     isnan(lv) ? "NaN" : "infinite", (long long)t->step, (long long)t->last_saved);
-            return dgm_set_error(t->ctx, DGM_STATUS_NOT_FINITE, "the loss is %s at step %lld; stopped",
-                                 isnan(lv) ? "NaN" : "infinite", (long long)t->step);
-        }
+        if (!isfinite(lv)) return not_finite(t, isnan(lv) ? "the loss is NaN" : "the loss is infinite");
         t->last_loss = lv;
         if (converging) {
             const dgm_plateau_event ev = dgm_plateau_update(&t->plateau, lv);
@@ -378,8 +408,7 @@ static dgm_status trainer_step(dgm_trainer *t)
         }
     }
     DGM_TRY(dgm_ctx_step_end(t->ctx));
-    if (r->save_every && t->step % r->save_every == 0 && !run_done(t) && t->ckpt[0] && t->model)
-        DGM_TRY(dgm_trainer_save(t));
+    if (save_now && !run_done(t)) DGM_TRY(dgm_trainer_save(t));
     return DGM_STATUS_OK;
 }
 

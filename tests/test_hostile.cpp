@@ -1,0 +1,126 @@
+// Hostile checkpoints and runs that fail half-way (issue 23, its first part): a checkpoint's
+// optimizer file name cannot make dgm read or delete a file outside the run; data of the
+// wrong width never reaches a model's copy to the device; a run that diverges stops before
+// a checkpoint holds non-finite values, and its message names the checkpoint on disk.
+#include "cli_test.h"
+
+using namespace dgmtest;
+
+namespace {
+
+class Hostile : public CliTest {
+protected:
+    // Rewrites one metadata value of a safetensors file (the header is JSON after an
+    // 8-byte little-endian length; the tensors' offsets count from the header's end).
+    void set_meta_value(const std::string &path, const std::string &from, const std::string &to)
+    {
+        std::vector<unsigned char> b = read_bytes(path);
+        ASSERT_GE(b.size(), 8u);
+        uint64_t len = 0;
+        for (int i = 7; i >= 0; i--) len = len << 8 | b[(size_t)i];
+        std::string header(b.begin() + 8, b.begin() + 8 + (long)len);
+        const size_t at = header.find("\"" + from + "\"");
+        ASSERT_NE(at, std::string::npos) << header;
+        header.replace(at, from.size() + 2, "\"" + to + "\"");
+        std::vector<unsigned char> out(8);
+        for (int i = 0; i < 8; i++) out[(size_t)i] = (unsigned char)(header.size() >> (8 * i));
+        out.insert(out.end(), header.begin(), header.end());
+        out.insert(out.end(), b.begin() + 8 + (long)len, b.end());
+        write_bytes(path, out);
+    }
+    std::string npy(const std::string &name, const std::vector<float> &x, int ndim, const int64_t *shape)
+    {
+        CtxPtr ctx = make_ctx(DGM_DEVICE_CPU);
+        const std::string path = dir + "/" + name;
+        EXPECT_EQ(dgm_save_npy(ctx.get(), path.c_str(), x.data(), ndim, shape), DGM_STATUS_OK);
+        return path;
+    }
+};
+
+}  // namespace
+
+TEST_F(Hostile, OptimizerFileNamedByACheckpointStaysInsideTheRun)
+{
+    const std::string run = dir + "/run", victim = dir + "/victim/x.safetensors";
+    CliResult t = dgm("train gaussian --data moons --device cpu --steps 20 --save-every 10 --out " + run);
+    ASSERT_EQ(t.code, 0) << t.err;
+    const std::string own = "checkpoint.safetensors.optimizer-20.safetensors";
+    ASSERT_TRUE(exists(run + "/" + own));
+    // The victim: a valid optimizer file outside the run, so only the name check stops it.
+    ASSERT_EQ(std::system(("mkdir -p " + dir + "/victim && cp " + run + "/" + own + " " + victim).c_str()), 0);
+    set_meta_value(run + "/checkpoint.safetensors", own, "../victim/x.safetensors");
+
+    CliResult r = dgm("train gaussian --data moons --device cpu --steps 40 --resume --out " + run);
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_NE(r.err.find("../victim/x.safetensors"), std::string::npos) << r.err;
+    EXPECT_TRUE(exists(victim));
+
+    // A fresh run into the folder replaces the checkpoint; the file its predecessor names is
+    // not dgm's to remove.
+    CliResult f = dgm("train gaussian --data moons --device cpu --steps 10 --save-every 5 --out " + run);
+    EXPECT_EQ(f.code, 0) << f.err;
+    EXPECT_TRUE(exists(victim));
+    // Its own earlier optimizer files it does remove: one is left, the one it names.
+    EXPECT_TRUE(exists(run + "/checkpoint.safetensors.optimizer-10.safetensors"));
+    EXPECT_FALSE(exists(run + "/checkpoint.safetensors.optimizer-5.safetensors"));
+}
+
+// The issue's reproduction: a model of 4 values per sample, data of 1 (and of 2 x 2, the
+// right width by count only where it matches: checked by the model).
+TEST_F(Hostile, ReconstructAndLatentMapRefuseDataOfAnotherWidth)
+{
+    std::mt19937 rng(1);
+    std::uniform_real_distribution<float> u(0.0f, 1.0f);
+    std::vector<float> imgs(256 * 4);
+    for (float &v : imgs) v = u(rng);
+    const int64_t ishape[3] = {256, 2, 2};
+    const std::string data = npy("img.npy", imgs, 3, ishape);
+    CliResult t = dgm("train vae --data " + data + " --device cpu --steps 5 --latent 2 --hidden 8 --out " + dir + "/v");
+    ASSERT_EQ(t.code, 0) << t.err;
+    const int64_t cshape[2] = {64, 1};
+    const std::string col = npy("col.npy", std::vector<float>(64, 0.5f), 2, cshape);
+    for (const char *mode : {"--reconstruct", "--latent-map"}) {
+        CliResult r = dgm("sample " + dir + "/v/checkpoint.safetensors " + mode + " -n 20000 -o " + dir +
+                          "/x.png --device cpu --data " + col);
+        EXPECT_EQ(r.code, 2) << mode << ": " << r.err;
+        EXPECT_NE(r.err.find("col.npy"), std::string::npos) << mode << ": " << r.err;
+        EXPECT_FALSE(exists(dir + "/x.png")) << mode;
+    }
+    CliResult e = dgm("eval " + dir + "/v/checkpoint.safetensors --device cpu --data " + col);
+    EXPECT_EQ(e.code, 2) << e.err;
+    // The right width still works.
+    CliResult ok = dgm("sample " + dir + "/v/checkpoint.safetensors --reconstruct -n 16 -o " + dir +
+                       "/ok.png --device cpu --data " + data);
+    EXPECT_EQ(ok.code, 0) << ok.err;
+}
+
+// SGD at a rate that diverges in a few steps, a checkpoint every 5: the run stops at the
+// first save step whose loss is not finite, and the checkpoint it names is the one on
+// disk, every value finite (it used to stop at the next log step, step 100, naming a
+// checkpoint full of NaN).
+TEST_F(Hostile, DivergingRunKeepsAFiniteCheckpointAndSaysWhichStep)
+{
+    const std::string run = dir + "/nan";
+    CliResult r = dgm("train vae --data moons --decoder gaussian --steps 300 --lr 0.05 --optimizer sgd "
+                      "--save-every 5 --device cpu --out " + run);
+    ASSERT_EQ(r.code, 1) << r.out;
+    const std::string tag = "the last checkpoint, step ";
+    const size_t at = r.err.find(tag);
+    ASSERT_NE(at, std::string::npos) << r.err;
+    const long named = std::atol(r.err.c_str() + at + tag.size());
+    EXPECT_GT(named, 0) << r.err;
+    CliResult info = dgm("info " + run + "/checkpoint.safetensors");
+    ASSERT_EQ(info.code, 0) << info.err;
+    EXPECT_NE(info.out.find("step: " + std::to_string(named) + "\n"), std::string::npos) << info.out;
+    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU);
+    dgm_safetensors *st = nullptr;
+    ASSERT_EQ(dgm_safetensors_load(ctx.get(), (run + "/checkpoint.safetensors").c_str(), &st), DGM_STATUS_OK);
+    int64_t values = 0, bad = 0;
+    for (int i = 0; i < dgm_safetensors_count(st); i++) {
+        const float *v = dgm_safetensors_data(st, i);
+        for (int64_t j = 0; j < dgm_safetensors_numel(st, i); j++, values++) bad += !std::isfinite(v[j]);
+    }
+    dgm_safetensors_free(st);
+    EXPECT_GT(values, 0);
+    EXPECT_EQ(bad, 0) << "of " << values << " values";
+}
