@@ -2,6 +2,9 @@
 // optimizer file name cannot make dgm read or delete a file outside the run; data of the
 // wrong width never reaches a model's copy to the device; a run that diverges stops before
 // a checkpoint holds non-finite values, and its message names the checkpoint on disk.
+#include <fcntl.h>
+#include <sys/file.h>
+
 #include "cli_test.h"
 
 using namespace dgmtest;
@@ -123,4 +126,48 @@ TEST_F(Hostile, DivergingRunKeepsAFiniteCheckpointAndSaysWhichStep)
     dgm_safetensors_free(st);
     EXPECT_GT(values, 0);
     EXPECT_EQ(bad, 0) << "of " << values << " values";
+}
+
+// A checkpoint whose parameters are NaN (every byte after the header set to 0xff): sampling
+// is an error that says so, and writes no file; it used to write "nan,nan" and exit 0.
+TEST_F(Hostile, NonFiniteSamplesAreAnErrorNotAFile)
+{
+    ASSERT_EQ(dgm("train realnvp --data moons --device cpu --steps 5 --out " + dir + "/f").code, 0);
+    const std::string ckpt = dir + "/f/checkpoint.safetensors";
+    std::vector<unsigned char> b = read_bytes(ckpt);
+    uint64_t len = 0;
+    for (int i = 7; i >= 0; i--) len = len << 8 | b[(size_t)i];
+    ASSERT_LT(8 + len, b.size());
+    std::fill(b.begin() + 8 + (long)len, b.end(), 0xff);
+    write_bytes(ckpt, b);
+    for (const char *out : {"s.csv", "s.npy"}) {
+        CliResult r = dgm("sample " + ckpt + " -n 10 --device cpu -o " + dir + "/" + out);
+        EXPECT_EQ(r.code, 1) << out << ": " << r.out;
+        EXPECT_NE(r.err.find("NaN or infinite"), std::string::npos) << r.err;
+        EXPECT_FALSE(exists(dir + "/" + out)) << out;
+    }
+}
+
+// One run per folder: while another process holds the folder's lock (here: this test, the
+// way a running `dgm train` holds it), a second run exits 1 at once naming the holder's
+// process and leaves the folder's files as they were.
+TEST_F(Hostile, SecondRunInABusyFolderExitsNamingTheHolder)
+{
+    const std::string run = dir + "/run";
+    ASSERT_EQ(dgm("train gaussian --data moons --device cpu --steps 10 --log-every 5 --out " + run).code, 0);
+    const std::string metrics = read_text(run + "/metrics.jsonl");
+    ASSERT_FALSE(metrics.empty());
+    const int fd = open((run + "/.dgm.lock").c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(flock(fd, LOCK_EX | LOCK_NB), 0);
+    const std::string pid = std::to_string((long)getpid());
+    ASSERT_EQ(ftruncate(fd, 0), 0);
+    ASSERT_EQ(pwrite(fd, (pid + "\n").c_str(), pid.size() + 1, 0), (ssize_t)pid.size() + 1);
+    CliResult busy = dgm("train gaussian --data moons --device cpu --steps 20 --out " + run);
+    EXPECT_EQ(busy.code, 1) << busy.out;
+    EXPECT_NE(busy.err.find("in use by another run (process " + pid + ")"), std::string::npos) << busy.err;
+    EXPECT_EQ(read_text(run + "/metrics.jsonl"), metrics);
+    close(fd);  // the holder ends: the folder is free again
+    CliResult again = dgm("train gaussian --data moons --device cpu --steps 20 --resume --out " + run);
+    EXPECT_EQ(again.code, 0) << again.err;
 }

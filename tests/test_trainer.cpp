@@ -173,8 +173,14 @@ TEST(Trainer, ResumeThroughTheLibraryIsBitExact)
         DGM_ASSERT_OK(ctx.get(), dgm_trainer_run(t.get()));
         EXPECT_EQ(dgm_trainer_steps(t.get()), 30);
         EXPECT_EQ(tensor_bytes(m.get()), expected);
-        // A run already at its length is an error, not a silent no-op.
+        // One trainer per folder, in one process too: the folder is locked while t lives.
         dgm_trainer *again = nullptr;
+        EXPECT_EQ(dgm_trainer_create_json(m.get(), data.get(), rest.c_str(), nullptr, nullptr, &again),
+                  DGM_STATUS_STATE_ERROR);
+        EXPECT_NE(std::string(dgm_last_error(ctx.get())).find("in use by another run"), std::string::npos)
+            << dgm_last_error(ctx.get());
+        t.reset();
+        // A run already at its length is an error, not a silent no-op.
         EXPECT_EQ(dgm_trainer_create_json(m.get(), data.get(), rest.c_str(), nullptr, nullptr, &again),
                   DGM_STATUS_STATE_ERROR);
         EXPECT_NE(std::string(dgm_last_error(ctx.get())).find("already at step 30"), std::string::npos)

@@ -27,6 +27,16 @@ dgm_status dgm_model_sample_into(dgm_model *m, int64_t n, float *dst, dgm_memory
         float *out = dst + done * m->dim;
         dgm_tensor *x = NULL;
         dgm_status st = dgm_model_sample(m, rows, &x);
+        /* A sample with a NaN or infinite value is an error, not data: its sum says so in
+         * one pass (a checkpoint whose parameters went NaN samples nothing but NaN). */
+        dgm_tensor *sum = NULL;
+        double total = 0.0;
+        if (st == DGM_STATUS_OK) st = dgm_sum(ctx, x, DGM_AXIS_ALL, &sum);
+        if (st == DGM_STATUS_OK) st = dgm_read_scalar(ctx, sum, &total);
+        if (st == DGM_STATUS_OK && !isfinite(total))
+            st = dgm_set_error(ctx, DGM_STATUS_NOT_FINITE,
+                               "the %s model's samples hold NaN or infinite values (are its parameters finite?)",
+                               m->ops->kind);
         if (st == DGM_STATUS_OK) {
             const size_t bytes = (size_t)(rows * m->dim) * sizeof(float);
             st = where == DGM_MEMORY_HOST

@@ -4,14 +4,16 @@
  * loader's position and the RNG from dgm_model_load_train_state, the plateau rule's state
  * and the lr scale from the checkpoint's "extra" metadata). `dgm train` and dgm's FID
  * classifier both train through it. */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* flock */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +38,7 @@ struct dgm_trainer {
     dgm_plateau plateau; /* DGM_RUN_CONVERGED */
     double lr_scale;     /* product of the plateau's decays so far */
     FILE *metrics;
+    int lock_fd; /* DIR/.dgm.lock, flock'ed for the trainer's life; -1: none */
     int64_t step, total, per_epoch, last_saved;
     double start, last_call, last_loss;
     bool converged, stopped, failed;
@@ -68,6 +71,7 @@ void dgm_trainer_free(dgm_trainer *t)
 {
     if (!t) return;
     if (t->metrics) fclose(t->metrics);
+    if (t->lock_fd >= 0) close(t->lock_fd); /* releases the folder */
     dgm_loader_free(t->loader);
     dgm_optim_free(t->optim);
     free(t);
@@ -151,6 +155,41 @@ dgm_status dgm_trainer_save(dgm_trainer *t)
     return st;
 }
 
+/* One run per folder: an exclusive flock on DIR/.dgm.lock, taken before any file in the
+ * folder is touched and held until dgm_trainer_free (or the process's end), with the
+ * holder's process id in the file for the message of the run that finds it taken. */
+static dgm_status lock_dir(dgm_trainer *t)
+{
+    char path[PATH_LEN + 16];
+    snprintf(path, sizeof path, "%s/.dgm.lock", t->dir);
+    const int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return dgm_set_error(t->ctx, DGM_STATUS_IO_ERROR, "%s: cannot create the run's lock file: %s", path,
+                             strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB)) {
+        const int err = errno;
+        char holder[32] = "";
+        const ssize_t got = pread(fd, holder, sizeof holder - 1, 0);
+        holder[got > 0 ? got : 0] = 0;
+        holder[strcspn(holder, "\n")] = 0;
+        close(fd);
+        if (err == EWOULDBLOCK)
+            return dgm_set_error(t->ctx, DGM_STATUS_STATE_ERROR,
+                                 "%s is in use by another run (process %s): wait for it to end or choose another folder",
+                                 t->dir, holder[0] ? holder : "unknown");
+        return dgm_set_error(t->ctx, DGM_STATUS_IO_ERROR, "%s: cannot lock: %s", path, strerror(err));
+    }
+    char pid[32];
+    const int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)n, 0) != n) {
+        const int err = errno;
+        close(fd);
+        return dgm_set_error(t->ctx, DGM_STATUS_IO_ERROR, "%s: cannot write: %s", path, strerror(err));
+    }
+    t->lock_fd = fd;
+    return DGM_STATUS_OK;
+}
+
 /* What both constructors share: the copy of the options, the folder and its paths. */
 static dgm_status trainer_new(dgm_ctx *ctx, const dgm_train_options *o, dgm_trainer **out)
 {
@@ -161,6 +200,7 @@ static dgm_status trainer_new(dgm_ctx *ctx, const dgm_train_options *o, dgm_trai
     t->lr_scale = 1.0;
     t->last_loss = NAN;
     t->start = t->last_call = now_s();
+    t->lock_fd = -1;
     snprintf(t->data_name, sizeof t->data_name, "%s", o->data_name ? o->data_name : "");
     t->o.data_name = t->data_name[0] ? t->data_name : NULL;
     t->o.dir = NULL;
@@ -184,7 +224,7 @@ static dgm_status trainer_new(dgm_ctx *ctx, const dgm_train_options *o, dgm_trai
         return dgm_set_error(ctx, DGM_STATUS_IO_ERROR, "%s: cannot create the folder: %s", t->dir, strerror(errno));
     snprintf(t->ckpt, sizeof t->ckpt, "%s/checkpoint.safetensors", t->dir);
     snprintf(t->metrics_path, sizeof t->metrics_path, "%s/metrics.jsonl", t->dir);
-    return DGM_STATUS_OK;
+    return lock_dir(t);
 }
 
 /* The run's length in steps; opens metrics.jsonl. */

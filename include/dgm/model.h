@@ -188,7 +188,8 @@ typedef enum dgm_memory {
  * partly written on failure). Samples in chunks of at most 4,096 rows, so memory stays
  * bounded for any n; the same seed and the same calls give the same samples (and `dgm
  * sample --seed S` those of a context made with seed S). INVALID_ARGUMENT for n < 1 or a
- * NULL dst; UNSUPPORTED for device memory on a CPU context. */
+ * NULL dst; UNSUPPORTED for device memory on a CPU context; NOT_FINITE when a sample holds
+ * a NaN or infinite value (a model whose parameters went NaN). */
 DGM_API dgm_status dgm_model_sample_into(dgm_model *m, int64_t n, float *dst, dgm_memory where);
 
 /* The mean over n rows of host data x [n, dim] of one metric (NULL: the kind's default;

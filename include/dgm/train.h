@@ -93,7 +93,9 @@ DGM_API bool dgm_train_is_run_option(const char *name);
  * (both must outlive the trainer; train only until this call returns). INVALID_ARGUMENT or
  * SHAPE_MISMATCH for data or options that do not fit (the message says what to change);
  * IO_ERROR when the folder cannot be made or written; STATE_ERROR when a resumed run is
- * already complete. */
+ * already complete, or when another trainer (in this process or another) holds the folder:
+ * a trainer with a folder takes an exclusive lock on DIR/.dgm.lock (flock, the holder's
+ * process id inside) before it touches any file there, until dgm_trainer_free. */
 DGM_API dgm_status dgm_trainer_create(dgm_model *m, const dgm_dataset *train,
                                       const dgm_train_options *options, dgm_trainer **out);
 
@@ -125,8 +127,10 @@ DGM_API dgm_status dgm_trainer_create_custom(dgm_ctx *ctx, dgm_params *params,
 /* One optimizer step (a GAN: one iteration of both players); *done (may be NULL) is set
  * when the run has reached its length, converged or was stopped by the callback. Writes
  * metrics and periodic checkpoints as the options say, but not the final checkpoint
- * (dgm_trainer_save or dgm_trainer_run). NOT_FINITE when the loss is NaN or infinite: the
- * run stops and the last checkpoint written stays as it was. */
+ * (dgm_trainer_save or dgm_trainer_run). The loss is read and checked at every log step
+ * and every save step, and the parameters are checked finite before each save: NOT_FINITE
+ * when either is not; the run stops, and the last checkpoint written (the message names
+ * its step) stays as it was. */
 DGM_API dgm_status dgm_trainer_step(dgm_trainer *t, bool *done);
 
 /* Steps until done, then saves the checkpoint (when the trainer writes one). */
