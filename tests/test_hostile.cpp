@@ -171,3 +171,26 @@ TEST_F(Hostile, SecondRunInABusyFolderExitsNamingTheHolder)
     CliResult again = dgm("train gaussian --data moons --device cpu --steps 20 --resume --out " + run);
     EXPECT_EQ(again.code, 0) << again.err;
 }
+
+// --set changes how a model samples, never what its weights mean: a linear/1000 DDPM loaded
+// with --set schedule=cosine or timesteps=5 sampled garbage (878.6, -344.8); now a usage
+// error naming the option and what can change. The sampling options still work.
+TEST_F(Hostile, SetRefusesOptionsThatChangeWhatTheWeightsMean)
+{
+    ASSERT_EQ(dgm("train ddpm --data moons --device cpu --steps 5 --hidden 16 --out " + dir + "/d").code, 0);
+    const std::string ckpt = dir + "/d/checkpoint.safetensors";
+    for (const char *set : {"schedule=cosine", "timesteps=5", "ema=0"}) {
+        CliResult r = dgm("sample " + ckpt + " -n 5 --device cpu -o " + dir + "/x.csv --set " + set);
+        EXPECT_EQ(r.code, 2) << set << ": " << r.err;
+        const std::string name(set, strchr(set, '=') - set);
+        EXPECT_NE(r.err.find(name + ": fixed by the checkpoint"), std::string::npos) << r.err;
+        EXPECT_NE(r.err.find("sampler sample-steps eta variance clip-x0"), std::string::npos) << r.err;
+        EXPECT_FALSE(exists(dir + "/x.csv")) << set;
+    }
+    CliResult ok = dgm("sample " + ckpt + " -n 5 --device cpu -o " + dir + "/x.csv --set sampler=ddim --set sample-steps=5");
+    EXPECT_EQ(ok.code, 0) << ok.err;
+    ASSERT_EQ(dgm("train realnvp --data moons --device cpu --steps 5 --out " + dir + "/f").code, 0);
+    CliResult flow = dgm("sample " + dir + "/f/checkpoint.safetensors -n 5 --device cpu -o " + dir + "/y.csv --set couplings=2");
+    EXPECT_EQ(flow.code, 2) << flow.err;
+    EXPECT_NE(flow.err.find("none of its options"), std::string::npos) << flow.err;
+}

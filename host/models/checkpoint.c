@@ -224,19 +224,50 @@ static dgm_status load_params(dgm_model *m, const dgm_safetensors *st, const cha
     return DGM_STATUS_OK;
 }
 
+/* Whether `name` is an option of `ops` that may change at load: one that only says how the
+ * model samples. Others (widths, the schedule, T) fix what the weights mean: a DDPM trained
+ * with a linear schedule of 1000 steps and sampled with a cosine one of 5 gives garbage. */
+static bool replaceable_at_load(const dgm_model_ops *ops, const char *name)
+{
+    char key[80];
+    snprintf(key, sizeof key, " %s ", name);
+    return ops->sampling_options && strstr(ops->sampling_options, key);
+}
+
+static bool is_option(const dgm_model_ops *ops, const char *name)
+{
+    for (const dgm_model_option *o = ops->options; o->name; o++)
+        if (!strcmp(o->name, name)) return true;
+    return false;
+}
+
 /* The checkpoint's config with the options in overrides_json replacing its own, as a
- * malloc'd JSON text in *out. */
-static dgm_status merged_config(dgm_ctx *ctx, const char *config, const char *overrides_json,
-                                char **out)
+ * malloc'd JSON text in *out. An unknown option is left to dgm_model_create's message. */
+static dgm_status merged_config(dgm_ctx *ctx, const char *kind, const char *config,
+                                const char *overrides_json, char **out)
 {
     json_t *cfg = json_loads(config, 0, NULL), *over = json_loads(overrides_json, 0, NULL);
+    const dgm_model_ops *ops = dgm_model_find_ops(kind);
     dgm_status st = DGM_STATUS_OK;
     *out = NULL;
-    if (!json_is_object(cfg))
-        st = dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT, "the checkpoint's config is not a JSON object");
+    if (!json_is_object(cfg) || !ops)
+        st = dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT, "the checkpoint's config is not a JSON object of a known model");
     else if (!json_is_object(over))
         st = dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "dgm_model_load_with: overrides must be a JSON object");
-    else if (json_object_update(cfg, over) || !(*out = json_dumps(cfg, JSON_COMPACT | JSON_PRESERVE_ORDER)))
+    const char *key;
+    json_t *v;
+    if (st == DGM_STATUS_OK) {
+        json_object_foreach(over, key, v) {
+            if (!is_option(ops, key) || replaceable_at_load(ops, key)) continue;
+            const char *can = ops->sampling_options;
+            st = dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
+                               "%s: fixed by the checkpoint (it says what the %s's weights mean); loading "
+                               "can change %s%.*s", key, ops->kind, can ? "only:" : "none of its options",
+                               can ? (int)strlen(can) - 1 : 0, can ? can : "");
+            break;
+        }
+    }
+    if (st == DGM_STATUS_OK && (json_object_update(cfg, over) || !(*out = json_dumps(cfg, JSON_COMPACT | JSON_PRESERVE_ORDER))))
         st = dgm_set_error(ctx, DGM_STATUS_OOM, "out of host memory");
     json_decref(cfg);
     json_decref(over);
@@ -277,7 +308,7 @@ dgm_status dgm_model_load_with(dgm_ctx *ctx, const char *path, const char *overr
         const int64_t dim = v[0], *shape = v + 1;
         const int nd = nv - 1;
         char *merged = NULL;
-        if (overrides_json) s = merged_config(ctx, config, overrides_json, &merged);
+        if (overrides_json) s = merged_config(ctx, kind, config, overrides_json, &merged);
         if (s == DGM_STATUS_OK) s = dgm_model_create(ctx, kind, merged ? merged : config, dim, nd, shape, &m);
         free(merged);
     }

@@ -455,6 +455,7 @@ const dgm_model_ops dgm_ddpm_ops = {
     .options = options,
     .option_types = option_types,
     .metrics = "loss,w2,fisher",
+    .sampling_options = " sampler sample-steps eta variance clip-x0 ",
     .default_metrics = "loss",
     .sample_metrics = "w2,fisher",
     .evaluate_samples = evaluate_samples,

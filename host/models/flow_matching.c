@@ -313,6 +313,7 @@ const dgm_model_ops dgm_fm_ops = {
     .options = options,
     .option_types = option_types,
     .metrics = "loss,w2,nll",
+    .sampling_options = " solver sample-steps ",
     .default_metrics = "loss",
     .sample_metrics = "w2",
     .evaluate_samples = evaluate_samples,

@@ -27,6 +27,8 @@ static const dgm_model_ops *find_kind(const char *kind)
     return NULL;
 }
 
+const dgm_model_ops *dgm_model_find_ops(const char *kind) { return find_kind(kind); }
+
 const dgm_model_option *dgm_model_options(const char *kind)
 {
     const dgm_model_ops *ops = find_kind(kind);

@@ -22,6 +22,10 @@ typedef struct dgm_model_ops {
     const dgm_model_option *options; /* ends with name NULL */
     const dgm_opt_type *option_types; /* one per option */
     const char *metrics;              /* known metric names, comma-separated */
+    /* Options that only change how the model samples (" sampler eta ", space-enclosed):
+     * the only ones dgm_model_load_with may replace. NULL: none (every option shapes what
+     * the weights mean: widths, schedules, the objective). */
+    const char *sampling_options;
     const char *default_metrics;
     /* Declares parameters into m->params (not yet allocated) and sets up m->state from
      * m->config. Called once, before dgm_params_alloc. */
@@ -116,6 +120,9 @@ dgm_status dgm_model_mean_metric(dgm_model *m, const float *x, int64_t n, const 
                                  double *mean);
 
 /* Reads a one-element tensor to the host (waits for the device). */
+/* The registered family of `kind`, or NULL. */
+const dgm_model_ops *dgm_model_find_ops(const char *kind);
+
 dgm_status dgm_read_scalar(dgm_ctx *ctx, dgm_tensor *t, double *value);
 
 extern const dgm_model_ops dgm_gaussian_ops;
