@@ -13,18 +13,22 @@ namespace {
 
 class Hostile : public CliTest {
 protected:
-    // Rewrites one metadata value of a safetensors file (the header is JSON after an
+    // Rewrites one metadata value (or any text) of a safetensors file's header (the header is JSON after an
     // 8-byte little-endian length; the tensors' offsets count from the header's end).
     void set_meta_value(const std::string &path, const std::string &from, const std::string &to)
+    {
+        replace_in_header(path, "\"" + from + "\"", "\"" + to + "\"");
+    }
+    void replace_in_header(const std::string &path, const std::string &from, const std::string &to)
     {
         std::vector<unsigned char> b = read_bytes(path);
         ASSERT_GE(b.size(), 8u);
         uint64_t len = 0;
         for (int i = 7; i >= 0; i--) len = len << 8 | b[(size_t)i];
         std::string header(b.begin() + 8, b.begin() + 8 + (long)len);
-        const size_t at = header.find("\"" + from + "\"");
+        const size_t at = header.find(from);
         ASSERT_NE(at, std::string::npos) << header;
-        header.replace(at, from.size() + 2, "\"" + to + "\"");
+        header.replace(at, from.size(), to);
         std::vector<unsigned char> out(8);
         for (int i = 0; i < 8; i++) out[(size_t)i] = (unsigned char)(header.size() >> (8 * i));
         out.insert(out.end(), header.begin(), header.end());
@@ -193,4 +197,38 @@ TEST_F(Hostile, SetRefusesOptionsThatChangeWhatTheWeightsMean)
     CliResult flow = dgm("sample " + dir + "/f/checkpoint.safetensors -n 5 --device cpu -o " + dir + "/y.csv --set couplings=2");
     EXPECT_EQ(flow.code, 2) << flow.err;
     EXPECT_NE(flow.err.find("none of its options"), std::string::npos) << flow.err;
+}
+
+// A checkpoint whose config the model refuses is an error about the file (exit 1, the path
+// once), not a usage error about --set; the user's own mistakes are usage errors that name
+// what they did, without the library's function names.
+TEST_F(Hostile, ClearErrorsForCorruptConfigsAndMisusedOptions)
+{
+    ASSERT_EQ(dgm("train realnvp --data moons --device cpu --steps 5 --couplings 4 --out " + dir + "/f").code, 0);
+    const std::string ckpt = dir + "/f/checkpoint.safetensors";
+    CliResult good = dgm("eval " + ckpt + " --device cpu --metric ''");
+    EXPECT_EQ(good.code, 2) << good.err;
+    CliResult twice = dgm("eval " + ckpt + " --device cpu --metric nll,bpd,nll");
+    EXPECT_EQ(twice.code, 2) << twice.err;
+    EXPECT_NE(twice.err.find("nll is named twice"), std::string::npos) << twice.err;
+    CliResult empty = dgm("eval " + ckpt + " --device cpu --metric nll,,bpd");
+    EXPECT_EQ(empty.code, 2) << empty.err;
+
+    replace_in_header(ckpt, "couplings\\\":4", "couplings\\\":-4");  // {\"couplings\":4, ...} in the header
+    for (const std::string &cmd : {"sample " + ckpt + " -n 5 --device cpu -o " + dir + "/x.csv", "info " + ckpt}) {
+        CliResult r = dgm(cmd);
+        EXPECT_EQ(r.code, 1) << cmd << ": " << r.err;
+        EXPECT_NE(r.err.find("config is not valid"), std::string::npos) << r.err;
+        EXPECT_EQ(r.err.find("--set"), std::string::npos) << r.err;
+        EXPECT_EQ(r.err.find(ckpt), r.err.rfind(ckpt)) << "the path twice: " << r.err;
+    }
+
+    ASSERT_EQ(dgm("train gan --data moons --device cpu --steps 3 --out " + dir + "/g").code, 0);
+    for (const char *mode : {"--latent-map", "--reconstruct"}) {
+        CliResult r = dgm("sample " + dir + "/g/checkpoint.safetensors " + mode + " -n 10 --device cpu -o " + dir + "/l.png");
+        EXPECT_EQ(r.code, 2) << mode << ": " << r.err;
+        EXPECT_EQ(r.err.find("dgm_model_"), std::string::npos) << r.err;
+    }
+    CliResult lm = dgm("sample " + dir + "/g/checkpoint.safetensors --latent-map -n 10 --device cpu -o " + dir + "/l.png");
+    EXPECT_NE(lm.err.find("--latent-map needs a model with an encoder (a vae)"), std::string::npos) << lm.err;
 }

@@ -13,7 +13,8 @@ enum { CLI_OK = 0, CLI_ERROR = 1, CLI_USAGE = 2 };
 
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Reports a failed library call: "dgm: error: <what>: <last error>". */
+/* Reports a failed library call: "dgm: error: <what>: <last error>" (the last error alone
+ * when it already names <what>: each path once). */
 int cli_fail(dgm_ctx *ctx, const char *what);
 
 bool cli_parse_int(const char *s, int64_t min, int64_t *out);

@@ -33,7 +33,10 @@ int cli_error(const char *fmt, ...)
 
 int cli_fail(dgm_ctx *ctx, const char *what)
 {
-    return cli_error("%s: %s", what, dgm_last_error(ctx));
+    /* A message that already names the file (or option) says it once. */
+    const char *msg = dgm_last_error(ctx);
+    if (what && *what && strstr(msg, what)) return cli_error("%s", msg);
+    return cli_error("%s: %s", what, msg);
 }
 
 bool cli_parse_int(const char *s, int64_t min, int64_t *out)

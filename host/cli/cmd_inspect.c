@@ -97,6 +97,13 @@ static int open_test_data(ckpt_args *a, dgm_ctx *ctx, dgm_model *m, dgm_dataset 
     return rc;
 }
 
+/* A usage error for --reconstruct/--latent-map on a model without an encoder. */
+static int no_encoder(const ckpt_args *a, dgm_model *m, const char *option)
+{
+    return cli_usage_error("%s needs a model with an encoder (a vae); %s holds a %s model", option, a->path,
+                           dgm_model_kind(m));
+}
+
 /* --reconstruct: the first n test images above their reconstructions. */
 static int sample_reconstruct(ckpt_args *a, dgm_ctx *ctx, dgm_model *m)
 {
@@ -112,11 +119,12 @@ static int sample_reconstruct(ckpt_args *a, dgm_ctx *ctx, dgm_model *m)
     float *grid = malloc((size_t)(2 * n * dim) * sizeof *grid);
     const int64_t bshape[2] = {n, dim};
     dgm_tensor *x = NULL, *y = NULL;
+    dgm_status st = DGM_STATUS_OK;
     if (!grid) rc = cli_error("-n %lld: out of memory", (long long)n);
-    else if (nd < 2) rc = cli_error("--reconstruct needs image data; this model's samples have %lld values", (long long)dim);
-    else if (dgm_tensor_from_host(ctx, 2, bshape, dgm_dataset_data(ds), &x) ||
-             dgm_model_reconstruct(m, x, &y) || dgm_tensor_to_host(ctx, y, grid + n * dim))
-        rc = cli_fail(ctx, "reconstructing");
+    else if (nd < 2) rc = cli_usage_error("--reconstruct needs image data; this model's samples have %lld values", (long long)dim);
+    else if (dgm_tensor_from_host(ctx, 2, bshape, dgm_dataset_data(ds), &x)) rc = cli_fail(ctx, "reconstructing");
+    else if ((st = dgm_model_reconstruct(m, x, &y)) == DGM_STATUS_UNSUPPORTED) rc = no_encoder(a, m, "--reconstruct");
+    else if (st || dgm_tensor_to_host(ctx, y, grid + n * dim)) rc = cli_fail(ctx, "reconstructing");
     if (!rc) {
         memcpy(grid, dgm_dataset_data(ds), (size_t)(n * dim) * sizeof *grid);
         int c = nd == 3 ? (int)shape[0] : 1;
@@ -139,8 +147,10 @@ static int sample_latent_map(ckpt_args *a, dgm_ctx *ctx, dgm_model *m)
     const int64_t bshape[2] = {n, dim};
     dgm_tensor *x = NULL, *z = NULL;
     float *pts = NULL;
-    if (dgm_tensor_from_host(ctx, 2, bshape, dgm_dataset_data(ds), &x) || dgm_model_encode(m, x, &z))
-        rc = cli_fail(ctx, "encoding");
+    dgm_status st = DGM_STATUS_OK;
+    if (dgm_tensor_from_host(ctx, 2, bshape, dgm_dataset_data(ds), &x)) rc = cli_fail(ctx, "encoding");
+    else if ((st = dgm_model_encode(m, x, &z)) == DGM_STATUS_UNSUPPORTED) rc = no_encoder(a, m, "--latent-map");
+    else if (st) rc = cli_fail(ctx, "encoding");
     else if (dgm_tensor_dim(z, 1) != 2)
         rc = cli_error("--latent-map needs a model with --latent 2 (this one has %lld)", (long long)dgm_tensor_dim(z, 1));
     else if (!(pts = malloc((size_t)(2 * n) * sizeof *pts))) rc = cli_error("out of memory");
@@ -205,9 +215,17 @@ static int split_metrics(const char *list, char *model_list, size_t len, bool *f
     size_t used = 0;
     *fid = *is = false;
     model_list[0] = '\0';
-    for (const char *p = list; p && *p;) {
+    if (!*list) return cli_usage_error("--metric '': no metric named (give NAME[,NAME...])");
+    for (const char *p = list; p;) {
         const char *comma = strchr(p, ',');
         const size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        if (!n) return cli_usage_error("--metric %s: an empty name in the list", list);
+        for (const char *q = list; q < p;) { /* each name once */
+            const size_t m = strcspn(q, ",");
+            if (m == n && !strncmp(q, p, n))
+                return cli_usage_error("--metric %s: %.*s is named twice", list, (int)n, p);
+            q += m + 1;
+        }
         if (cli_is_image_metric(p, n)) *(p[0] == 'f' ? fid : is) = true;
         else if (n) {
             if (used + n + 2 > len) return cli_usage_error("--metric: the list is too long");

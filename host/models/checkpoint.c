@@ -309,7 +309,23 @@ dgm_status dgm_model_load_with(dgm_ctx *ctx, const char *path, const char *overr
         const int nd = nv - 1;
         char *merged = NULL;
         if (overrides_json) s = merged_config(ctx, kind, config, overrides_json, &merged);
-        if (s == DGM_STATUS_OK) s = dgm_model_create(ctx, kind, merged ? merged : config, dim, nd, shape, &m);
+        const bool merged_ok = s == DGM_STATUS_OK;
+        if (merged_ok) s = dgm_model_create(ctx, kind, merged ? merged : config, dim, nd, shape, &m);
+        /* A config (or kind) the model refuses is the file's fault unless an override made
+         * it so: then the override's message stands (INVALID_ARGUMENT, the caller's). */
+        if (merged_ok && s == DGM_STATUS_INVALID_ARGUMENT) {
+            char why[1024];
+            snprintf(why, sizeof why, "%s", dgm_last_error(ctx));
+            bool file_at_fault = !merged;
+            if (merged) {
+                dgm_model *plain = NULL;
+                file_at_fault = dgm_model_create(ctx, kind, config, dim, nd, shape, &plain) != DGM_STATUS_OK;
+                if (file_at_fault) snprintf(why, sizeof why, "%s", dgm_last_error(ctx));
+                dgm_model_free(plain);
+            }
+            s = file_at_fault ? dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT, "its model config is not valid: %s", why)
+                              : dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "%s", why);
+        }
         free(merged);
     }
     if (s == DGM_STATUS_OK) s = load_params(m, st, path);
