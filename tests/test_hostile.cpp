@@ -4,6 +4,7 @@
 // a checkpoint holds non-finite values, and its message names the checkpoint on disk.
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 
 #include "cli_test.h"
 
@@ -231,4 +232,22 @@ TEST_F(Hostile, ClearErrorsForCorruptConfigsAndMisusedOptions)
     }
     CliResult lm = dgm("sample " + dir + "/g/checkpoint.safetensors --latent-map -n 10 --device cpu -o " + dir + "/l.png");
     EXPECT_NE(lm.err.find("--latent-map needs a model with an encoder (a vae)"), std::string::npos) << lm.err;
+}
+
+// A FIFO, a device or a folder as --data (or as a checkpoint) is refused at once: a FIFO
+// blocked the open forever, /dev/zero named x.npy was read until memory ran out.
+TEST_F(Hostile, DataThatIsNotARegularFileIsRefusedWithoutReading)
+{
+    ASSERT_EQ(mkfifo((dir + "/fifo.npy").c_str(), 0600), 0);
+    ASSERT_EQ(mkfifo((dir + "/fifo").c_str(), 0600), 0);
+    ASSERT_EQ(symlink("/dev/zero", (dir + "/zero.npy").c_str()), 0);
+    for (const char *name : {"fifo.npy", "fifo", "zero.npy"}) {
+        // (Should the check break, this blocks until ctest's time limit: a failure all the same.)
+        CliResult r = dgm("train gaussian --data " + dir + "/" + name + " --steps 3 --device cpu --out " + dir + "/r");
+        EXPECT_EQ(r.code, 1) << name << ": " << r.err;
+        EXPECT_NE(r.err.find("is not a regular file"), std::string::npos) << name << ": " << r.err;
+    }
+    CliResult c = dgm("info " + dir + "/fifo");
+    EXPECT_EQ(c.code, 1) << c.err;
+    EXPECT_NE(c.err.find("is not a regular file (a FIFO)"), std::string::npos) << c.err;
 }

@@ -76,7 +76,7 @@ static int open_model(ckpt_args *a, dgm_ctx **ctx, dgm_model **m)
     }
     const dgm_status st = dgm_model_load_with(*ctx, a->path, set, m);
     free(set);
-    if (st == DGM_STATUS_INVALID_ARGUMENT) return cli_usage_error("--set: %s", dgm_last_error(*ctx));
+    if (st == DGM_STATUS_INVALID_ARGUMENT && a->nset) return cli_usage_error("--set: %s", dgm_last_error(*ctx));
     if (st) return cli_fail(*ctx, a->path);
     return CLI_OK;
 }

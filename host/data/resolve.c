@@ -11,11 +11,14 @@
  *                            gets the *labels-idx1* file beside it as labels when there is
  *                            one. The split does not apply to a path.
  */
+#define _POSIX_C_SOURCE 200809L /* access */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/internal.h"
+#include "io/atomic_file.h"
 #include "data/data_internal.h"
 
 #define TOY_TRAIN_COUNT 100000
@@ -156,7 +159,9 @@ dgm_status dgm_dataset_load(dgm_ctx *ctx, const char *spec, dgm_split split, uin
     if (ends_with(spec, ".csv")) return dgm_dataset_load_csv(ctx, spec, out);
     if (ends_with(spec, ".gz")) return load_idx_path(ctx, spec, out);
 
-    /* No telling extension: look at the first bytes. */
+    /* No telling extension: look at the first bytes (of a regular file only: a FIFO would
+     * block the open). */
+    if (access(spec, F_OK) == 0) DGM_TRY(dgm_check_regular_file(ctx, spec));
     FILE *f = fopen(spec, "rb");
     if (!f) {
         if (strchr(spec, '/'))

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "core/internal.h"
 
 static char *dup_str(const char *s)
 {
@@ -120,12 +121,25 @@ dgm_status dgm_atomic_file_commit(dgm_ctx *ctx, dgm_atomic_file *af)
     return DGM_STATUS_OK;
 }
 
+dgm_status dgm_check_regular_file(dgm_ctx *ctx, const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb)) return dgm_set_error(ctx, DGM_STATUS_IO_ERROR, "cannot open %s: %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return dgm_set_error(ctx, DGM_STATUS_IO_ERROR,
+                             "%s is not a regular file (a %s): dgm reads data and checkpoints from files", path,
+                             S_ISDIR(sb.st_mode) ? "folder" : S_ISFIFO(sb.st_mode) ? "FIFO" : "device or socket");
+    return DGM_STATUS_OK;
+}
+
 dgm_status dgm_read_file(dgm_ctx *ctx, const char *path, size_t max_len, unsigned char **data,
                          size_t *len)
 {
     *data = NULL;
     *len = 0;
     if (!path) return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "path is NULL");
+    /* Before opening: a FIFO would block the open, a device never end the read. */
+    DGM_TRY(dgm_check_regular_file(ctx, path));
     FILE *f = fopen(path, "rb");
     if (!f) return dgm_set_error(ctx, DGM_STATUS_IO_ERROR, "cannot open %s: %s", path, strerror(errno));
     size_t cap = 1 << 16, n = 0;

@@ -27,6 +27,10 @@ dgm_status dgm_atomic_file_write(dgm_ctx *ctx, dgm_atomic_file *af, const void *
 
 /* Reads a whole file into malloc'd memory (*data, *len); at most max_len bytes, else
  * BAD_FORMAT. IO_ERROR naming the path when it cannot be read. */
+/* OK when path names a regular file (after symlinks); IO_ERROR when it does not exist or
+ * is a folder, FIFO, device or socket (never opened: a FIFO blocks). */
+dgm_status dgm_check_regular_file(dgm_ctx *ctx, const char *path);
+/* Reads a regular file whole (dgm_check_regular_file first). */
 dgm_status dgm_read_file(dgm_ctx *ctx, const char *path, size_t max_len, unsigned char **data,
                          size_t *len);
 
