@@ -251,3 +251,18 @@ TEST_F(Hostile, DataThatIsNotARegularFileIsRefusedWithoutReading)
     EXPECT_EQ(c.code, 1) << c.err;
     EXPECT_NE(c.err.find("is not a regular file (a FIFO)"), std::string::npos) << c.err;
 }
+
+// A run that fails in its first steps in an existing folder (a GAN's batch of 1) leaves the
+// earlier run's files as they were: metrics.jsonl used to be emptied.
+TEST_F(Hostile, RunFailingAtItsStartLeavesTheFolderAsItWas)
+{
+    const std::string run = dir + "/g";
+    ASSERT_EQ(dgm("train gan --data ring8 --device cpu --steps 30 --log-every 10 --out " + run).code, 0);
+    const std::string metrics = read_text(run + "/metrics.jsonl");
+    const std::vector<unsigned char> ckpt = read_bytes(run + "/checkpoint.safetensors");
+    ASSERT_EQ(std::count(metrics.begin(), metrics.end(), '\n'), 3) << metrics;
+    CliResult r = dgm("train gan --data ring8 --device cpu --steps 30 --batch 1 --out " + run);
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_EQ(read_text(run + "/metrics.jsonl"), metrics);
+    EXPECT_EQ(read_bytes(run + "/checkpoint.safetensors"), ckpt);
+}

@@ -237,9 +237,19 @@ static dgm_status trainer_start(dgm_trainer *t)
     return DGM_STATUS_OK;
 }
 
+/* metrics.jsonl is opened (a fresh run: emptied) at its first line, not before: a run that
+ * fails in its first steps leaves an earlier run's file as it was. The folder must be
+ * writable from the start. */
+static dgm_status check_writable(dgm_trainer *t)
+{
+    if (t->o.dir && access(t->dir, W_OK))
+        return dgm_set_error(t->ctx, DGM_STATUS_IO_ERROR, "%s: cannot write in the folder: %s", t->dir, strerror(errno));
+    return DGM_STATUS_OK;
+}
+
 static dgm_status open_metrics(dgm_trainer *t)
 {
-    if (!t->o.dir) return DGM_STATUS_OK;
+    if (t->metrics || !t->o.dir) return DGM_STATUS_OK;
     if (!(t->metrics = fopen(t->metrics_path, t->o.resume ? "a" : "w")))
         return dgm_set_error(t->ctx, DGM_STATUS_IO_ERROR, "%s: cannot write: %s", t->metrics_path, strerror(errno));
     return DGM_STATUS_OK;
@@ -294,7 +304,7 @@ static dgm_status create_model_trainer(dgm_trainer *t, dgm_model *m, const dgm_d
             return dgm_set_error(ctx, DGM_STATUS_STATE_ERROR, "resume: %s is already at step %lld of %lld",
                                  t->ckpt, (long long)t->step, (long long)t->total);
     }
-    return open_metrics(t);
+    return check_writable(t);
 }
 
 dgm_status dgm_trainer_create(dgm_model *m, const dgm_dataset *train, const dgm_train_options *options,
@@ -345,7 +355,7 @@ dgm_status dgm_trainer_create_custom(dgm_ctx *ctx, dgm_params *params, int64_t s
         st = trainer_start(t);
     }
     if (st == DGM_STATUS_OK) st = dgm_optim_create(params, &t->o.run.optim, &t->optim);
-    if (st == DGM_STATUS_OK) st = open_metrics(t);
+    if (st == DGM_STATUS_OK) st = check_writable(t);
     if (st != DGM_STATUS_OK) {
         dgm_trainer_free(t);
         return st;
@@ -436,6 +446,7 @@ static dgm_status trainer_step(dgm_trainer *t)
             if (ev == DGM_PLATEAU_STOP) t->converged = log_now = true;
         }
         const double elapsed = now_s() - t->start;
+        if (log_now && t->o.dir) DGM_TRY(open_metrics(t));
         if (log_now && t->metrics) {
             fprintf(t->metrics, "{\"step\": %lld, \"epoch\": %.4f, \"loss\": %.7g, \"lr\": %.6g, \"elapsed_s\": %.3f}\n",
                     (long long)t->step, (double)t->step / (double)t->per_epoch, (double)lv, (double)lr, elapsed);
