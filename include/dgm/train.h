@@ -49,7 +49,8 @@ typedef struct dgm_train_options {
                                model's; change what you like */
     uint64_t seed;          /* the loader's shuffle seed (`dgm train --seed`) */
     const char *dir;        /* run folder, created if missing: checkpoint.safetensors and
-                               metrics.jsonl go there; NULL: nothing is written */
+                               metrics.jsonl go there (metrics.jsonl is opened, for a fresh
+                               run emptied, at its first line); NULL: nothing is written */
     const char *data_name;  /* recorded in the checkpoint and named in errors; may be NULL */
     bool resume;            /* continue the run in dir: the model must be the one loaded
                                from dir/checkpoint.safetensors (dgm_model_load); restores
