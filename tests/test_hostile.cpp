@@ -266,3 +266,35 @@ TEST_F(Hostile, RunFailingAtItsStartLeavesTheFolderAsItWas)
     EXPECT_EQ(read_text(run + "/metrics.jsonl"), metrics);
     EXPECT_EQ(read_bytes(run + "/checkpoint.safetensors"), ckpt);
 }
+
+// --resume continues the recorded run: its optimizer, rate, betas, batch and data come from
+// the checkpoint. It resumed a --lr 3e-3 run at the default 1e-3, could not resume an SGD
+// run ("no 'exp_avg'"), and --data ring8 silently switched data. More steps may be given;
+// another value of a recorded option is a usage error naming both.
+TEST_F(Hostile, ResumeContinuesTheRecordedRun)
+{
+    const std::string run = dir + "/r", sgd = dir + "/s";
+    const std::string common = "train realnvp --data moons --device cpu --log-every 5 ";
+    ASSERT_EQ(dgm(common + "--steps 10 --lr 3e-3 --betas 0.5,0.9 --batch 64 --out " + run).code, 0);
+    CliResult more = dgm("train realnvp --data moons --device cpu --steps 20 --resume --out " + run);
+    ASSERT_EQ(more.code, 0) << more.err;
+    const std::string m = read_text(run + "/metrics.jsonl");
+    EXPECT_NE(m.find("\"step\": 20, \"epoch\": 0.0128, \"loss\""), std::string::npos) << m;  // batch 64 kept
+    EXPECT_EQ(m.find("\"lr\": 0.001,"), std::string::npos) << m;
+    EXPECT_NE(m.rfind("\"lr\": 0.003,"), std::string::npos) << m;
+    CliResult info = dgm("info " + run + "/checkpoint.safetensors");
+    EXPECT_NE(info.out.find("betas"), std::string::npos);
+
+    CliResult lr = dgm("train realnvp --data moons --device cpu --steps 30 --resume --lr 1e-3 --out " + run);
+    EXPECT_EQ(lr.code, 2) << lr.err;
+    EXPECT_NE(lr.err.find("--lr 1e-3: the run was trained with lr 0.003"), std::string::npos) << lr.err;
+    CliResult same = dgm("train realnvp --data moons --device cpu --steps 30 --resume --lr 3e-3 --out " + run);
+    EXPECT_EQ(same.code, 0) << same.err;
+    CliResult data = dgm("train realnvp --data ring8 --device cpu --steps 40 --resume --out " + run);
+    EXPECT_EQ(data.code, 2) << data.err;
+    EXPECT_NE(data.err.find("--data ring8: the run in " + run + " was trained on moons"), std::string::npos) << data.err;
+
+    ASSERT_EQ(dgm(common + "--steps 10 --optimizer sgd --lr 0.01 --out " + sgd).code, 0);
+    CliResult s = dgm("train realnvp --data moons --device cpu --steps 20 --resume --out " + sgd);
+    EXPECT_EQ(s.code, 0) << s.err;
+}

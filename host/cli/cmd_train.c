@@ -95,7 +95,7 @@ static const char *option_prefix(const char *msg)
     char name[32];
     if (n >= sizeof name) return "";
     snprintf(name, sizeof name, "%.*s", (int)n, msg);
-    return dgm_train_is_run_option(name) || !strcmp(name, "resume") ? "--" : "";
+    return dgm_train_is_run_option(name) || !strcmp(name, "resume") || !strcmp(name, "data") ? "--" : "";
 }
 
 static int setup(run *r)
@@ -142,7 +142,21 @@ static int setup(run *r)
     memset(&o, 0, sizeof o);
     int64_t model_shape[3];
     const int model_ndim = dgm_model_sample_shape(r->model, model_shape);
-    if ((rc = train_resolve(a, dgm_model_config(r->model), model_ndim, &o.run))) return rc;
+    /* Resuming continues the recorded run; a checkpoint without a record resolves as new. */
+    char *extra = NULL;
+    if (a->resume && (dgm_checkpoint_meta(ctx, r->ckpt, "extra", &extra) || !strstr(extra, "train_run"))) {
+        free(extra);
+        extra = NULL;
+    }
+    if (extra) {
+        char *given = json_dumps(a->run_options, JSON_COMPACT), err[512];
+        const dgm_status st = dgm_train_defaults_resume(extra, given, &o.run, err, sizeof err);
+        free(given);
+        free(extra);
+        if (st) return cli_usage_error("--%s", err);
+    } else if ((rc = train_resolve(a, dgm_model_config(r->model), model_ndim, &o.run))) {
+        return rc;
+    }
     r->converging = o.run.run == DGM_RUN_CONVERGED;
     o.seed = a->seed;
     o.dir = r->dir;

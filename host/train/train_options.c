@@ -308,11 +308,130 @@ dgm_status dgm_trainer_create_json(dgm_model *m, const dgm_dataset *train, const
     json_decref(all);
     char *run_text = st == DGM_STATUS_OK ? json_dumps(run, JSON_COMPACT) : NULL;
     json_decref(run);
-    if (st == DGM_STATUS_OK && dgm_train_defaults_override(&o.run, run_text, err, sizeof err) != DGM_STATUS_OK)
+    /* Resuming continues the recorded run (a checkpoint without a record: the defaults). */
+    char *extra = NULL;
+    if (st == DGM_STATUS_OK && o.resume && dir[0]) {
+        char ckpt[4200];
+        snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", dir);
+        if (dgm_checkpoint_meta(ctx, ckpt, "extra", &extra) != DGM_STATUS_OK || !strstr(extra, "train_run")) {
+            free(extra);
+            extra = NULL;
+        }
+    }
+    if (st == DGM_STATUS_OK && (extra ? dgm_train_defaults_resume(extra, run_text, &o.run, err, sizeof err)
+                                      : dgm_train_defaults_override(&o.run, run_text, err, sizeof err)) != DGM_STATUS_OK)
         st = dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "%s", err);
+    free(extra);
     free(run_text);
     if (st != DGM_STATUS_OK) return st;
     o.dir = dir[0] ? dir : NULL;
     o.data_name = data_name[0] ? data_name : NULL;
     return dgm_trainer_create(m, train, &o, out);
+}
+
+/* ---- the recorded run: what resuming continues ---- */
+
+char *dgm_train_run_to_json(const dgm_train_defaults *t)
+{
+    const dgm_optim_config *o = &t->optim;
+    const dgm_lr_schedule *s = &t->schedule;
+    const dgm_plateau_rule *p = &t->converge;
+    json_t *j = json_pack("{s:i, s:I, s:I, s:i, s:f, s:f, s:f, s:b, s:f, s:f, s:f, s:f, s:i, s:f, s:I, s:f, s:f, s:I, s:I, "
+                          "s:f, s:I, s:f, s:I, s:I}",
+                          "run", (int)t->run, "length", (json_int_t)t->length, "batch", (json_int_t)t->batch,
+                          "optimizer", (int)o->kind, "lr", (double)o->lr, "momentum", (double)o->momentum,
+                          "dampening", (double)o->dampening, "nesterov", (int)o->nesterov, "beta1", (double)o->beta1,
+                          "beta2", (double)o->beta2, "eps", (double)o->eps, "weight_decay", (double)o->weight_decay,
+                          "schedule", (int)s->kind, "base_lr", (double)s->base_lr, "warmup", (json_int_t)s->warmup_steps,
+                          "min_lr", (double)s->min_lr, "clip", (double)t->clip, "log_every", (json_int_t)t->log_every,
+                          "save_every", (json_int_t)t->save_every, "tol", p->tol, "window", (json_int_t)p->window,
+                          "lr_factor", (double)p->lr_factor, "patience", (json_int_t)p->patience,
+                          "max_decays", (json_int_t)p->max_decays);
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) : NULL;
+    json_decref(j);
+    return text;
+}
+
+bool dgm_train_run_from_json(const char *text, dgm_train_defaults *t)
+{
+    json_t *j = json_loads(text, 0, NULL);
+    int run = 0, kind = 0, sched = 0, nesterov = 0;
+    json_int_t length = 0, batch = 0, warmup = 0, log_every = 0, save_every = 0, window = 0, patience = 0, max_decays = 0;
+    double lr = 0, momentum = 0, dampening = 0, beta1 = 0, beta2 = 0, eps = 0, wd = 0, base_lr = 0, min_lr = 0, clip = 0,
+           tol = 0, lr_factor = 0;
+    const int bad = !j || json_unpack(j, "{s:i, s:I, s:I, s:i, s:F, s:F, s:F, s:b, s:F, s:F, s:F, s:F, s:i, s:F, s:I, s:F, "
+                                         "s:F, s:I, s:I, s:F, s:I, s:F, s:I, s:I}",
+                                      "run", &run, "length", &length, "batch", &batch, "optimizer", &kind, "lr", &lr,
+                                      "momentum", &momentum, "dampening", &dampening, "nesterov", &nesterov, "beta1",
+                                      &beta1, "beta2", &beta2, "eps", &eps, "weight_decay", &wd, "schedule", &sched,
+                                      "base_lr", &base_lr, "warmup", &warmup, "min_lr", &min_lr, "clip", &clip,
+                                      "log_every", &log_every, "save_every", &save_every, "tol", &tol, "window",
+                                      &window, "lr_factor", &lr_factor, "patience", &patience, "max_decays",
+                                      &max_decays);
+    json_decref(j);
+    if (bad || run < DGM_RUN_EPOCHS || run > DGM_RUN_CONVERGED || kind < 0 || kind >= DGM_OPTIM_COUNT ||
+        (sched != DGM_LR_CONSTANT && sched != DGM_LR_COSINE) || length < 1 || batch < 1 || log_every < 1 ||
+        save_every < 0)
+        return false;
+    memset(t, 0, sizeof *t);
+    t->run = (dgm_run_kind)run, t->length = length, t->batch = batch;
+    t->optim = (dgm_optim_config){(dgm_optim_kind)kind, (float)lr, (float)momentum, (float)dampening, nesterov != 0,
+                                  (float)beta1, (float)beta2, (float)eps, (float)wd};
+    t->schedule = (dgm_lr_schedule){(dgm_lr_kind)sched, (float)base_lr, warmup, 0, (float)min_lr};
+    t->clip = (float)clip, t->log_every = log_every, t->save_every = save_every;
+    t->converge = (dgm_plateau_rule){window, tol, patience, (float)lr_factor, max_decays};
+    return true;
+}
+
+/* The recorded value of a run option, for the message of a conflicting one. */
+static void recorded_value(const dgm_train_defaults *t, const char *name, char *buf, size_t len)
+{
+    if (!strcmp(name, "optimizer")) snprintf(buf, len, "%s", dgm_optim_kind_name(t->optim.kind));
+    else if (!strcmp(name, "lr")) snprintf(buf, len, "%g", (double)t->optim.lr);
+    else if (!strcmp(name, "betas")) snprintf(buf, len, "%g,%g", (double)t->optim.beta1, (double)t->optim.beta2);
+    else if (!strcmp(name, "weight-decay")) snprintf(buf, len, "%g", (double)t->optim.weight_decay);
+    else if (!strcmp(name, "clip")) snprintf(buf, len, "%g", (double)t->clip);
+    else if (!strcmp(name, "batch")) snprintf(buf, len, "%lld", (long long)t->batch);
+    else snprintf(buf, len, "another value");
+}
+
+dgm_status dgm_train_defaults_resume(const char *recorded_json, const char *given_json, dgm_train_defaults *run,
+                                     char *err, size_t err_len)
+{
+    dgm_train_defaults rec;
+    json_t *extra = recorded_json ? json_loads(recorded_json, 0, NULL) : NULL;
+    const char *record = json_string_value(json_object_get(extra, "train_run"));
+    const bool readable = record && dgm_train_run_from_json(record, &rec);
+    json_decref(extra);
+    if (!readable) return fail(err, err_len, "resume: the checkpoint holds no record of its run's options");
+    dgm_train_defaults t = rec;
+    DGM_TRY(dgm_train_defaults_override(&t, given_json, err, err_len));
+    /* The length and the log/save cadence may change (train on for more steps); anything
+     * else given must be what the run was trained with. */
+    json_t *given = given_json && *given_json ? json_loads(given_json, 0, NULL) : NULL;
+    const char *key;
+    json_t *v;
+    dgm_status st = DGM_STATUS_OK;
+    json_object_foreach(given, key, v) {
+        if (!strcmp(key, "steps") || !strcmp(key, "epochs") || !strcmp(key, "log-every") || !strcmp(key, "save-every"))
+            continue;
+        dgm_train_defaults one = rec;
+        json_t *single = json_object();
+        json_object_set(single, key, v);
+        char *text = json_dumps(single, JSON_COMPACT);
+        json_decref(single);
+        const bool changes = dgm_train_defaults_override(&one, text, NULL, 0) == DGM_STATUS_OK &&
+                             memcmp(&one, &rec, sizeof one) != 0;
+        free(text);
+        if (!changes) continue;
+        char was[64], now[128];
+        recorded_value(&rec, key, was, sizeof was);
+        dgm_train_json_text(v, now, sizeof now);
+        st = fail(err, err_len, "%s %s: the run was trained with %s %s; resuming continues it as recorded (drop "
+                  "the option, or train into another folder)", key, now, key, was);
+        break;
+    }
+    json_decref(given);
+    if (st == DGM_STATUS_OK) *run = t;
+    return st;
 }

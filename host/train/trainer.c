@@ -98,6 +98,9 @@ static char *extra_json(const dgm_trainer *t)
     json_object_set_new(o, "batch", json_string(buf));
     snprintf(buf, sizeof buf, "%.17g", t->lr_scale);
     json_object_set_new(o, "lr_scale", json_string(buf));
+    char *record = dgm_train_run_to_json(r); /* what resuming continues */
+    if (record) json_object_set_new(o, "train_run", json_string(record));
+    free(record);
     if (r->run == DGM_RUN_CONVERGED) {
         snprintf(buf, sizeof buf, "%.17g %lld %.17g %lld %lld", p->sum, (long long)p->count, p->best,
                  (long long)p->since, (long long)p->decays);
@@ -264,6 +267,18 @@ static dgm_status create_model_trainer(dgm_trainer *t, dgm_model *m, const dgm_d
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "resume: needs the run's folder (dir)");
     if (o->resume && access(t->ckpt, F_OK) != 0)
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "resume: %s does not exist", t->ckpt);
+    if (o->resume && o->data_name) { /* the run continues on its own data */
+        char *was = NULL;
+        if (dgm_checkpoint_meta(ctx, t->ckpt, "data", &was) == DGM_STATUS_OK && strcmp(was, o->data_name)) {
+            const dgm_status st = dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
+                                                "data %s: the run in %s was trained on %s; resuming continues it "
+                                                "(give that data, or train into another folder)",
+                                                o->data_name, t->dir, was);
+            free(was);
+            return st;
+        }
+        free(was);
+    }
     char why[1024]; /* the model's message, prefixed (dgm_set_error writes the buffer it is in) */
     dgm_status st = dgm_model_check_data(m, train);
     if (st != DGM_STATUS_OK) {

@@ -83,6 +83,16 @@ DGM_API dgm_status dgm_train_options_default(const dgm_model *m, const dgm_datas
 DGM_API dgm_status dgm_train_defaults_override(dgm_train_defaults *run, const char *overrides_json,
                                                char *err, size_t err_len);
 
+/* The run options of a resumed run: those recorded in a checkpoint the trainer wrote
+ * (recorded_json: its "extra" metadata, dgm_checkpoint_meta(ctx, path, "extra", ...)), then
+ * the options given, of which only steps, epochs,
+ * log-every and save-every may differ from the record (train on for more steps); any other
+ * given with another value than the run's is INVALID_ARGUMENT naming both values (*run
+ * unchanged). INVALID_ARGUMENT too when recorded_json is NULL or holds no record (a
+ * checkpoint of dgm before 0.1's trainer). */
+DGM_API dgm_status dgm_train_defaults_resume(const char *recorded_json, const char *given_json,
+                                             dgm_train_defaults *run, char *err, size_t err_len);
+
 /* Whether `name` is one of dgm_train_defaults_override's names (a command line or a
  * binding tells run options from model options by it). */
 DGM_API bool dgm_train_is_run_option(const char *name);
