@@ -93,6 +93,10 @@ static int open_test_data(ckpt_args *a, dgm_ctx *ctx, dgm_model *m, dgm_dataset 
     int rc = CLI_OK;
     if (dgm_dataset_load(ctx, spec, DGM_SPLIT_TEST, a->seed, ds)) rc = cli_fail(ctx, "--data");
     else if (dgm_model_check_data(m, *ds)) rc = cli_usage_error("--data %s: %s", spec, dgm_last_error(ctx));
+    if (rc) {
+        dgm_dataset_free(*ds);
+        *ds = NULL;
+    }
     free(data);
     return rc;
 }
