@@ -196,15 +196,16 @@ dgm_status dgm_checkpoint_meta(dgm_ctx *ctx, const char *path, const char *key, 
     return s;
 }
 
-/* Copies every parameter and buffer of the checkpoint into m (names and shapes must match
- * exactly). */
-static dgm_status load_params(dgm_model *m, const dgm_safetensors *st, const char *path)
+/* The model's parameters and buffers must be exactly the checkpoint's tensors: the same
+ * names and shapes, as many. Runs before the parameters are allocated, so a config in a
+ * hostile file cannot make dgm allocate more than the file holds. */
+static dgm_status check_tensors(dgm_model *m, const dgm_safetensors *st, const char *path)
 {
     dgm_ctx *ctx = m->ctx;
     const int n = dgm_params_count(m->params);
     for (int i = 0; i < n; i++) {
         const char *name = dgm_params_name(m->params, i);
-        dgm_tensor *t = dgm_params_at(m->params, i);
+        const dgm_tensor *t = dgm_params_at(m->params, i);
         int k = dgm_safetensors_find(st, name);
         if (k < 0)
             return dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT, "%s: no tensor '%s' for this %s model",
@@ -215,13 +216,33 @@ static dgm_status load_params(dgm_model *m, const dgm_safetensors *st, const cha
         if (!same)
             return dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT,
                                  "%s: tensor '%s' has another shape than the model's", path, name);
-        DGM_TRY(dgm_tensor_copy_from_host(ctx, t, dgm_safetensors_data(st, k)));
     }
     if (dgm_safetensors_count(st) != n)
         return dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT,
                              "%s: %d tensors, the %s model has %d", path,
                              dgm_safetensors_count(st), m->ops->kind, n);
     return DGM_STATUS_OK;
+}
+
+/* Copies every parameter and buffer of the checkpoint into m. */
+static dgm_status load_params(dgm_model *m, const dgm_safetensors *st, const char *path)
+{
+    DGM_TRY(check_tensors(m, st, path));
+    for (int i = 0; i < dgm_params_count(m->params); i++)
+        DGM_TRY(dgm_tensor_copy_from_host(m->ctx, dgm_params_at(m->params, i),
+                                          dgm_safetensors_data(st, dgm_safetensors_find(st, dgm_params_name(m->params, i)))));
+    return DGM_STATUS_OK;
+}
+
+typedef struct tensors_of {
+    const dgm_safetensors *st;
+    const char *path;
+} tensors_of;
+
+static dgm_status check_declared(dgm_model *m, void *arg)
+{
+    const tensors_of *f = arg;
+    return check_tensors(m, f->st, f->path);
 }
 
 /* Whether `name` is an option of `ops` that may change at load: one that only says how the
@@ -274,6 +295,87 @@ static dgm_status merged_config(dgm_ctx *ctx, const char *kind, const char *conf
     return st;
 }
 
+/* The "dim" metadata, "D [S0 [S1 [S2]]]": the sample size and its shape, whose product is D
+ * (no shape: a vector). false when it is anything else. */
+static bool parse_dims(const char *text, int64_t *dim, int *ndim, int64_t shape[3])
+{
+    int64_t v[4];
+    int n = 0;
+    const char *p = text;
+    while (*p) {
+        if (n == 4 || *p < '0' || *p > '9') return false;
+        char *end = NULL;
+        errno = 0;
+        long long x = strtoll(p, &end, 10);
+        if (errno || x < 1 || x > ((int64_t)1 << 40)) return false;
+        v[n++] = x;
+        p = end;
+        if (*p == ' ') p++;
+        else if (*p) return false;
+    }
+    if (n == 0) return false;
+    int64_t prod = 1;
+    for (int i = 1; i < n; i++) {
+        if (v[i] > v[0] / prod) return false;
+        prod *= v[i];
+    }
+    if (n > 1 && prod != v[0]) return false;
+    *dim = v[0];
+    *ndim = n - 1;
+    for (int i = 1; i < n; i++) shape[i - 1] = v[i];
+    return true;
+}
+
+/* The model in a parsed checkpoint; `path` names the file in messages. */
+static dgm_status load_parsed(dgm_ctx *ctx, const dgm_safetensors *st, const char *path,
+                              const char *overrides_json, dgm_model **out)
+{
+    const char *kind = dgm_safetensors_meta(st, "model"), *config = dgm_safetensors_meta(st, "config");
+    const char *fmt = dgm_safetensors_meta(st, "format");
+    const char *dim_text = dgm_safetensors_meta(st, "dim");
+    if (!fmt || strcmp(fmt, "dgm-checkpoint") || !kind || !config || !dim_text)
+        return dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT,
+                             "%s is not a dgm checkpoint (metadata format/model/config/dim missing)", path);
+    int64_t dim = 0, shape[3] = {0};
+    int nd = 0;
+    if (!parse_dims(dim_text, &dim, &nd, shape))
+        return dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT,
+                             "%s: metadata dim '%.40s' is not a size and a shape of that size", path, dim_text);
+    char *merged = NULL;
+    dgm_status s = DGM_STATUS_OK;
+    if (overrides_json) s = merged_config(ctx, kind, config, overrides_json, &merged);
+    if (s != DGM_STATUS_OK) return s;
+    tensors_of file = {st, path};
+    dgm_model *m = NULL;
+    s = dgm_model_create_checked(ctx, kind, merged ? merged : config, dim, nd, shape, check_declared,
+                                 &file, &m);
+    /* A config (or kind) the model refuses is the file's fault unless an override made it
+     * so: then the override's message stands (INVALID_ARGUMENT, the caller's). */
+    if (s == DGM_STATUS_INVALID_ARGUMENT) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s", dgm_last_error(ctx));
+        bool file_at_fault = !merged;
+        if (merged) {
+            dgm_model *plain = NULL;
+            file_at_fault = dgm_model_create_checked(ctx, kind, config, dim, nd, shape, check_declared,
+                                                     &file, &plain) != DGM_STATUS_OK;
+            if (file_at_fault) snprintf(why, sizeof why, "%s", dgm_last_error(ctx));
+            dgm_model_free(plain);
+        }
+        s = file_at_fault ? dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT, "%s: its model config is not valid: %s", path, why)
+                          : dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "%s", why);
+    }
+    free(merged);
+    if (s == DGM_STATUS_OK) s = load_params(m, st, path);
+    if (s == DGM_STATUS_OK && m->ops->ready) s = m->ops->ready(m);
+    if (s != DGM_STATUS_OK) {
+        dgm_model_free(m);
+        return s;
+    }
+    *out = m;
+    return DGM_STATUS_OK;
+}
+
 dgm_status dgm_model_load(dgm_ctx *ctx, const char *path, dgm_model **out)
 {
     return dgm_model_load_with(ctx, path, NULL, out);
@@ -287,56 +389,23 @@ dgm_status dgm_model_load_with(dgm_ctx *ctx, const char *path, const char *overr
     *out = NULL;
     dgm_safetensors *st = NULL;
     DGM_TRY(dgm_safetensors_load(ctx, path, &st));
-    const char *kind = dgm_safetensors_meta(st, "model"), *config = dgm_safetensors_meta(st, "config");
-    const char *fmt = dgm_safetensors_meta(st, "format");
-    const char *dim_text = dgm_safetensors_meta(st, "dim");
-    dgm_status s = DGM_STATUS_OK;
-    if (!fmt || strcmp(fmt, "dgm-checkpoint") || !kind || !config || !dim_text)
-        s = dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT,
-                          "%s is not a dgm checkpoint (metadata format/model/config/dim missing)", path);
-    dgm_model *m = NULL;
-    if (s == DGM_STATUS_OK) {
-        int64_t v[4] = {0};
-        int nv = 0;
-        char *p = (char *)dim_text, *end = NULL;
-        while (nv < 4) {
-            long long x = strtoll(p, &end, 10);
-            if (end == p) break;
-            v[nv++] = x;
-            p = end;
-        }
-        const int64_t dim = v[0], *shape = v + 1;
-        const int nd = nv - 1;
-        char *merged = NULL;
-        if (overrides_json) s = merged_config(ctx, kind, config, overrides_json, &merged);
-        const bool merged_ok = s == DGM_STATUS_OK;
-        if (merged_ok) s = dgm_model_create(ctx, kind, merged ? merged : config, dim, nd, shape, &m);
-        /* A config (or kind) the model refuses is the file's fault unless an override made
-         * it so: then the override's message stands (INVALID_ARGUMENT, the caller's). */
-        if (merged_ok && s == DGM_STATUS_INVALID_ARGUMENT) {
-            char why[1024];
-            snprintf(why, sizeof why, "%s", dgm_last_error(ctx));
-            bool file_at_fault = !merged;
-            if (merged) {
-                dgm_model *plain = NULL;
-                file_at_fault = dgm_model_create(ctx, kind, config, dim, nd, shape, &plain) != DGM_STATUS_OK;
-                if (file_at_fault) snprintf(why, sizeof why, "%s", dgm_last_error(ctx));
-                dgm_model_free(plain);
-            }
-            s = file_at_fault ? dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT, "its model config is not valid: %s", why)
-                              : dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "%s", why);
-        }
-        free(merged);
-    }
-    if (s == DGM_STATUS_OK) s = load_params(m, st, path);
-    if (s == DGM_STATUS_OK && m->ops->ready) s = m->ops->ready(m);
+    dgm_status s = load_parsed(ctx, st, path, overrides_json, out);
     dgm_safetensors_free(st);
-    if (s != DGM_STATUS_OK) {
-        dgm_model_free(m);
-        return s;
-    }
-    *out = m;
-    return DGM_STATUS_OK;
+    return s;
+}
+
+dgm_status dgm_model_load_memory(dgm_ctx *ctx, const void *bytes, size_t len, const char *overrides_json,
+                                 dgm_model **out)
+{
+    DGM_TRY(dgm_check_ctx(ctx));
+    if (!out) return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "dgm_model_load_memory: out is NULL");
+    *out = NULL;
+    if (!bytes) return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "dgm_model_load_memory: bytes is NULL");
+    dgm_safetensors *st = NULL;
+    DGM_TRY(dgm_safetensors_parse(ctx, bytes, len, &st));
+    dgm_status s = load_parsed(ctx, st, "the checkpoint in memory", overrides_json, out);
+    dgm_safetensors_free(st);
+    return s;
 }
 
 static dgm_status meta_int(dgm_ctx *ctx, const dgm_safetensors *st, const char *path,

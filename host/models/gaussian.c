@@ -49,6 +49,16 @@ static dgm_status build(dgm_model *m)
     gaussian_state *s = calloc(1, sizeof *s);
     if (!s) return dgm_set_error(m->ctx, DGM_STATUS_OOM, "out of host memory");
     m->state = s;
+    return DGM_STATUS_OK;
+}
+
+/* The masks, made once the parameters exist: a checkpoint's declared shapes are checked
+ * against the file before anything of size D² is allocated. */
+static dgm_status ready(dgm_model *m)
+{
+    gaussian_state *s = m->state;
+    if (s->eye) return DGM_STATUS_OK;
+    const int64_t d = m->dim, dd[2] = {d, d};
     DGM_TRY(dgm_tensor_create(m->ctx, 2, dd, &s->strict_lower));
     DGM_TRY(dgm_tensor_create(m->ctx, 2, dd, &s->eye));
     float *mask = malloc((size_t)(d * d) * sizeof *mask), *eye = malloc((size_t)(d * d) * sizeof *eye);
@@ -285,7 +295,7 @@ const dgm_model_ops dgm_gaussian_ops = {
     .metrics = "nll",
     .default_metrics = "nll",
     .build = build,
-    .ready = NULL,
+    .ready = ready,
     .prepare = prepare,
     .train_defaults = train_defaults,
     .train_step = train_step,

@@ -262,6 +262,14 @@ dgm_status dgm_read_scalar(dgm_ctx *ctx, dgm_tensor *t, double *value)
 dgm_status dgm_model_create(dgm_ctx *ctx, const char *kind, const char *config_json, int64_t dim,
                             int sample_ndim, const int64_t *sample_shape, dgm_model **out)
 {
+    return dgm_model_create_checked(ctx, kind, config_json, dim, sample_ndim, sample_shape, NULL, NULL, out);
+}
+
+dgm_status dgm_model_create_checked(dgm_ctx *ctx, const char *kind, const char *config_json, int64_t dim,
+                                    int sample_ndim, const int64_t *sample_shape,
+                                    dgm_status (*check)(dgm_model *m, void *arg), void *arg,
+                                    dgm_model **out)
+{
     DGM_TRY(dgm_check_ctx(ctx));
     if (!out) return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "dgm_model_create: out is NULL");
     *out = NULL;
@@ -299,6 +307,7 @@ dgm_status dgm_model_create(dgm_ctx *ctx, const char *kind, const char *config_j
     }
     if (st == DGM_STATUS_OK) st = dgm_params_create(ctx, &m->params);
     if (st == DGM_STATUS_OK) st = ops->build(m);
+    if (st == DGM_STATUS_OK && check) st = check(m, arg);
     if (st == DGM_STATUS_OK) st = dgm_params_alloc(m->params);
     if (st == DGM_STATUS_OK && ops->ready) st = ops->ready(m);
     if (st != DGM_STATUS_OK) {
@@ -412,6 +421,13 @@ dgm_status dgm_model_log_density(dgm_model *m, dgm_tensor *x, dgm_tensor **out)
     dgm_status st = m->ops->log_density(m, x, out);
     dgm_ctx_set_grad_enabled(m->ctx, grad);
     return st;
+}
+
+dgm_status dgm_model_check_batch_size(dgm_model *m, int64_t batch)
+{
+    if (!m) return DGM_STATUS_INVALID_ARGUMENT;
+    if (batch < 1) return dgm_set_error(m->ctx, DGM_STATUS_INVALID_ARGUMENT, "batch %lld: at least 1", (long long)batch);
+    return m->ops->check_batch_size ? m->ops->check_batch_size(m, batch) : DGM_STATUS_OK;
 }
 
 dgm_status dgm_model_check_data(dgm_model *m, const dgm_dataset *data)

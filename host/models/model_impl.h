@@ -66,6 +66,8 @@ typedef struct dgm_model_ops {
                                    double *value);
     /* Optional: the exact log-density log p(x) per row [B, 1] of x [B, dim] (a flow). */
     dgm_status (*log_density)(dgm_model *m, dgm_tensor *x, dgm_tensor **out);
+    /* Optional: whether the model trains on batches of `batch` rows (message: "batch ..."). */
+    dgm_status (*check_batch_size)(dgm_model *m, int64_t batch);
     /* Optional: whether a dataset suits the model (a Bernoulli decoder needs [0, 1]). */
     dgm_status (*check_data)(dgm_model *m, const dgm_dataset *data);
     /* Optional: latent means [B, latent] and reconstructions [B, dim] of a batch. */
@@ -119,10 +121,19 @@ bool dgm_model_in_list(const char *list, const char *name, size_t len);
 dgm_status dgm_model_mean_metric(dgm_model *m, const float *x, int64_t n, const char *name,
                                  double *mean);
 
-/* Reads a one-element tensor to the host (waits for the device). */
+/* dgm_model_create with `check` (when not NULL) called after the family declared its
+ * parameters and before anything is allocated for them: a checkpoint load compares the
+ * declared names and shapes with the file's, so a hostile config cannot make dgm allocate
+ * more than the file holds. */
+dgm_status dgm_model_create_checked(dgm_ctx *ctx, const char *kind, const char *config_json, int64_t dim,
+                                    int sample_ndim, const int64_t *sample_shape,
+                                    dgm_status (*check)(dgm_model *m, void *arg), void *arg,
+                                    dgm_model **out);
+
 /* The registered family of `kind`, or NULL. */
 const dgm_model_ops *dgm_model_find_ops(const char *kind);
 
+/* Reads a one-element tensor to the host (waits for the device). */
 dgm_status dgm_read_scalar(dgm_ctx *ctx, dgm_tensor *t, double *value);
 
 extern const dgm_model_ops dgm_gaussian_ops;

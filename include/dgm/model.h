@@ -128,7 +128,9 @@ DGM_API dgm_status dgm_model_after_step(dgm_model *m, int64_t step);
 DGM_API int64_t dgm_model_sampler_passes(const dgm_model *m);
 
 /* A warning about a legal but dubious configuration ("" when none; owned by the model):
- * a DDPM schedule whose last ᾱ is far from 0. */
+ * a DDPM schedule whose last ᾱ is far from 0, set at creation; or one found while training
+ * (an OT-coupled flow-matching batch that takes seconds a step), set once by the step that
+ * found it: read it again after training steps (dgm train prints it once). */
 DGM_API const char *dgm_model_warning(const dgm_model *m);
 
 /* n samples [n, dim] as a step tensor (grad mode is turned off inside). A multi-step
@@ -150,6 +152,10 @@ DGM_API dgm_status dgm_model_evaluate(dgm_model *m, const dgm_dataset *data, con
  * with a Bernoulli decoder needs values in [0, 1]). INVALID_ARGUMENT/SHAPE_MISMATCH with a
  * message saying what to change. */
 DGM_API dgm_status dgm_model_check_data(dgm_model *m, const dgm_dataset *data);
+/* Whether the model can train on batches of `batch` rows: INVALID_ARGUMENT, with a message
+ * starting "batch", when it cannot (a GAN needs at least 2 rows, a multiple of its pack).
+ * The trainer checks it before its first step (and before it touches any file). */
+DGM_API dgm_status dgm_model_check_batch_size(dgm_model *m, int64_t batch);
 
 /* Prepares m for training on `train` (call before its first train step): data-derived
  * training state and, when init_params is true (a fresh model, not a loaded one), a
@@ -233,6 +239,14 @@ DGM_API dgm_status dgm_model_load(dgm_ctx *ctx, const char *path, dgm_model **ou
  * INVALID_ARGUMENT. */
 DGM_API dgm_status dgm_model_load_with(dgm_ctx *ctx, const char *path, const char *overrides_json,
                                        dgm_model **out);
+
+/* The same from a checkpoint file's bytes already in memory (a model built into a
+ * program, or read by the caller): len bytes at `bytes`, copied as needed (the caller may
+ * free them on return); overrides_json as for dgm_model_load_with (NULL: none). A
+ * checkpoint is untrusted input: whatever the bytes, the call returns BAD_FORMAT (or OOM)
+ * with a message rather than crash, and allocates no more than the file's tensors. */
+DGM_API dgm_status dgm_model_load_memory(dgm_ctx *ctx, const void *bytes, size_t len,
+                                         const char *overrides_json, dgm_model **out);
 
 /* Restores the training state of a checkpoint written by dgm_model_save: the step, the
  * context's RNG state, the optimizer's buffers and step count (when optim is not NULL) and
