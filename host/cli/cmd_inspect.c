@@ -76,7 +76,7 @@ static int open_model(ckpt_args *a, dgm_ctx **ctx, dgm_model **m)
     }
     const dgm_status st = dgm_model_load_with(*ctx, a->path, set, m);
     free(set);
-    if (st == DGM_STATUS_INVALID_ARGUMENT && a->nset) return cli_usage_error("--set: %s", dgm_last_error(*ctx));
+    if (st == DGM_STATUS_INVALID_ARGUMENT && a->nset) return cli_usage_error("--set: %s", cli_last_error(*ctx));
     if (st) return cli_fail(*ctx, a->path);
     return CLI_OK;
 }
@@ -90,9 +90,11 @@ static int open_test_data(ckpt_args *a, dgm_ctx *ctx, dgm_model *m, dgm_dataset 
     if (!a->data && dgm_checkpoint_meta(ctx, a->path, "data", &data))
         return cli_error("%s does not say what data it was trained on: give --data", a->path);
     const char *spec = a->data ? a->data : data;
+    /* The checkpoint's entry is only a default, from an untrusted file: say which data it is. */
+    if (!a->data) fprintf(stderr, "dgm: data: %s (recorded in %s; --data chooses other data)\n", spec, a->path);
     int rc = CLI_OK;
     if (dgm_dataset_load(ctx, spec, DGM_SPLIT_TEST, a->seed, ds)) rc = cli_fail(ctx, "--data");
-    else if (dgm_model_check_data(m, *ds)) rc = cli_usage_error("--data %s: %s", spec, dgm_last_error(ctx));
+    else if (dgm_model_check_data(m, *ds)) rc = cli_usage_error("--data %s: %s", spec, cli_last_error(ctx));
     if (rc) {
         dgm_dataset_free(*ds);
         *ds = NULL;
@@ -294,7 +296,7 @@ int cmd_eval(int argc, char **argv)
         dgm_status st = DGM_STATUS_OK;
         if (!a.metrics || model_metrics[0]) st = dgm_model_evaluate(m, ds, a.metrics ? model_metrics : NULL, out, sizeof out);
         else snprintf(out, sizeof out, "{}");
-        if (st == DGM_STATUS_INVALID_ARGUMENT && a.metrics) rc = cli_usage_error("--metric: %s", dgm_last_error(ctx));
+        if (st == DGM_STATUS_INVALID_ARGUMENT && a.metrics) rc = cli_usage_error("--metric: %s", cli_last_error(ctx));
         else if (st) rc = cli_fail(ctx, "evaluation");
         if (!rc && (fid || is)) rc = image_metrics(ctx, m, ds, &a, fid, is, out, sizeof out);
         if (!rc) printf("%s\n", out);

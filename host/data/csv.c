@@ -247,5 +247,5 @@ dgm_status dgm_csv_dataset_from_memory(dgm_ctx *ctx, const char *name, const uns
 
 dgm_status dgm_dataset_load_csv(dgm_ctx *ctx, const char *path, dgm_dataset **out)
 {
-    return dgm_dataset_load_with(ctx, path, "dgm_dataset_load_csv", dgm_csv_dataset_from_memory, out);
+    return dgm_dataset_load_with(ctx, path, "dgm_dataset_load_csv", NULL, dgm_csv_dataset_from_memory, out);
 }

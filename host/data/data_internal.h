@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "dgm/data.h"
+#include "io/atomic_file.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -87,13 +88,14 @@ dgm_status dgm_csv_dataset_from_memory(dgm_ctx *ctx, const char *name, const uns
 dgm_status dgm_npy_dataset_from_memory(dgm_ctx *ctx, const char *name, const unsigned char *buf,
                                        size_t len, dgm_dataset **out);
 
-/* Reads `path` whole (capped at DGM_DATA_MAX_BYTES) and parses it with `parse`; `fn` names
- * the public call in messages. */
+/* Reads `path` whole (capped at DGM_DATA_MAX_BYTES; refused at its first bytes when `head`,
+ * if not NULL, refuses them) and parses it with `parse`; `fn` names the public call in
+ * messages. */
 typedef dgm_status (*dgm_dataset_parse_fn)(dgm_ctx *ctx, const char *name,
                                            const unsigned char *buf, size_t len,
                                            dgm_dataset **out);
 dgm_status dgm_dataset_load_with(dgm_ctx *ctx, const char *path, const char *fn,
-                                 dgm_dataset_parse_fn parse, dgm_dataset **out);
+                                 dgm_head_check head, dgm_dataset_parse_fn parse, dgm_dataset **out);
 
 /* ---- host random numbers ----
  * xoshiro256** seeded through splitmix64: small, fast, identical on every platform, so a

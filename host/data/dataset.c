@@ -133,7 +133,7 @@ const float *dgm_dataset_data(const dgm_dataset *ds) { return ds ? ds->x : NULL;
 const int32_t *dgm_dataset_labels(const dgm_dataset *ds) { return ds ? ds->labels : NULL; }
 
 dgm_status dgm_dataset_load_with(dgm_ctx *ctx, const char *path, const char *fn,
-                                 dgm_dataset_parse_fn parse, dgm_dataset **out)
+                                 dgm_head_check head, dgm_dataset_parse_fn parse, dgm_dataset **out)
 {
     dgm_status st = dgm_check_ctx(ctx);
     if (st != DGM_STATUS_OK) return st;
@@ -143,7 +143,7 @@ dgm_status dgm_dataset_load_with(dgm_ctx *ctx, const char *path, const char *fn,
     *out = NULL;
     unsigned char *buf = NULL;
     size_t len = 0;
-    st = dgm_read_file(ctx, path, DGM_DATA_MAX_BYTES, &buf, &len);
+    st = dgm_read_file_checked(ctx, path, DGM_DATA_MAX_BYTES, head, &buf, &len);
     if (st == DGM_STATUS_OK) st = parse(ctx, path, buf, len, out);
     free(buf);
     return st;

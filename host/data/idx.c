@@ -207,6 +207,16 @@ dgm_status dgm_idx_dataset_from_memory(dgm_ctx *ctx, const char *images_name,
     return dgm_dataset_adopt(ctx, a.dims[0], a.ndim > 1 ? a.ndim - 1 : 1, shape, x, labels, out);
 }
 
+/* IDX's magic (00 00) or gzip's (1f 8b), before the rest of the file is read. */
+static dgm_status idx_head(dgm_ctx *ctx, const char *path, const unsigned char *head, size_t n)
+{
+    if (n >= 2 && !(head[0] == 0 && head[1] == 0) && !(head[0] == 0x1f && head[1] == 0x8b))
+        return dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT,
+                             "%s: not an IDX file (magic starts %02x %02x, expected 00 00, or gzip's 1f 8b)",
+                             path, head[0], head[1]);
+    return DGM_STATUS_OK;
+}
+
 dgm_status dgm_dataset_load_idx(dgm_ctx *ctx, const char *images_path, const char *labels_path,
                                 dgm_dataset **out)
 {
@@ -218,9 +228,9 @@ dgm_status dgm_dataset_load_idx(dgm_ctx *ctx, const char *images_path, const cha
     *out = NULL;
     unsigned char *img = NULL, *lab = NULL;
     size_t img_len = 0, lab_len = 0;
-    st = dgm_read_file(ctx, images_path, DGM_DATA_MAX_BYTES, &img, &img_len);
+    st = dgm_read_file_checked(ctx, images_path, DGM_DATA_MAX_BYTES, idx_head, &img, &img_len);
     if (st == DGM_STATUS_OK && labels_path)
-        st = dgm_read_file(ctx, labels_path, DGM_DATA_MAX_BYTES, &lab, &lab_len);
+        st = dgm_read_file_checked(ctx, labels_path, DGM_DATA_MAX_BYTES, idx_head, &lab, &lab_len);
     if (st == DGM_STATUS_OK)
         st = dgm_idx_dataset_from_memory(ctx, images_path, img, img_len, labels_path, lab, lab_len,
                                          DGM_DATA_MAX_BYTES, out);

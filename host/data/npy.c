@@ -242,7 +242,15 @@ dgm_status dgm_npy_dataset_from_memory(dgm_ctx *ctx, const char *name, const uns
     return dgm_dataset_adopt(ctx, h.shape[0], sample_ndim, sample, x, NULL, out);
 }
 
+/* The magic, before the rest of the file is read. */
+static dgm_status npy_head(dgm_ctx *ctx, const char *path, const unsigned char *head, size_t n)
+{
+    if (memcmp(head, "\x93NUMPY", n < 6 ? n : 6) != 0)
+        return dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT, "%s: not a .npy file (bad magic)", path);
+    return DGM_STATUS_OK;
+}
+
 dgm_status dgm_dataset_load_npy(dgm_ctx *ctx, const char *path, dgm_dataset **out)
 {
-    return dgm_dataset_load_with(ctx, path, "dgm_dataset_load_npy", dgm_npy_dataset_from_memory, out);
+    return dgm_dataset_load_with(ctx, path, "dgm_dataset_load_npy", npy_head, dgm_npy_dataset_from_memory, out);
 }

@@ -135,6 +135,12 @@ dgm_status dgm_check_regular_file(dgm_ctx *ctx, const char *path)
 dgm_status dgm_read_file(dgm_ctx *ctx, const char *path, size_t max_len, unsigned char **data,
                          size_t *len)
 {
+    return dgm_read_file_checked(ctx, path, max_len, NULL, data, len);
+}
+
+dgm_status dgm_read_file_checked(dgm_ctx *ctx, const char *path, size_t max_len, dgm_head_check check,
+                                 unsigned char **data, size_t *len)
+{
     *data = NULL;
     *len = 0;
     if (!path) return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "path is NULL");
@@ -144,7 +150,9 @@ dgm_status dgm_read_file(dgm_ctx *ctx, const char *path, size_t max_len, unsigne
     if (!f) return dgm_set_error(ctx, DGM_STATUS_IO_ERROR, "cannot open %s: %s", path, strerror(errno));
     size_t cap = 1 << 16, n = 0;
     unsigned char *buf = malloc(cap);
+    dgm_status head = DGM_STATUS_OK;
     while (buf) {
+        if (n == cap && check && cap == 1 << 16 && (head = check(ctx, path, buf, n)) != DGM_STATUS_OK) break;
         if (n == cap) {
             if (cap > max_len) break;
             unsigned char *b = realloc(buf, cap * 2);
@@ -166,6 +174,12 @@ dgm_status dgm_read_file(dgm_ctx *ctx, const char *path, size_t max_len, unsigne
     if (read_err) {
         free(buf);
         return dgm_set_error(ctx, DGM_STATUS_IO_ERROR, "reading %s failed", path);
+    }
+    /* A file shorter than the first chunk is judged whole. */
+    if (head == DGM_STATUS_OK && check && n < (size_t)1 << 16) head = check(ctx, path, buf, n);
+    if (head != DGM_STATUS_OK) {
+        free(buf);
+        return head;
     }
     if (n > max_len) {
         free(buf);

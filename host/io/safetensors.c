@@ -484,6 +484,21 @@ dgm_status dgm_safetensors_parse(dgm_ctx *ctx, const void *bytes, size_t len,
     return parse(ctx, "safetensors buffer", bytes, len, out);
 }
 
+/* The header length and the header's first byte, before the rest is read: a large file of
+ * another kind is refused at once. (What these bytes cannot settle, parse says.) */
+static dgm_status safetensors_head(dgm_ctx *ctx, const char *path, const unsigned char *head, size_t n)
+{
+    if (n >= 8 && load_u64le(head) > ST_MAX_HEADER)
+        return dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT, "%s: header length %llu exceeds the limit of %llu bytes",
+                             path, (unsigned long long)load_u64le(head), ST_MAX_HEADER);
+    size_t i = 8;
+    while (i < n && (head[i] == ' ' || head[i] == '\t' || head[i] == '\n' || head[i] == '\r')) i++;
+    if (i < n && head[i] != '{')
+        return dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT,
+                             "%s is not a safetensors file: its header does not start with '{'", path);
+    return DGM_STATUS_OK;
+}
+
 dgm_status dgm_safetensors_load(dgm_ctx *ctx, const char *path, dgm_safetensors **out)
 {
     dgm_status st = dgm_check_ctx(ctx);
@@ -496,7 +511,7 @@ dgm_status dgm_safetensors_load(dgm_ctx *ctx, const char *path, dgm_safetensors 
                              "dgm_safetensors_load: path is NULL or empty");
     unsigned char *data;
     size_t len;
-    st = dgm_read_file(ctx, path, SIZE_MAX / 2, &data, &len);
+    st = dgm_read_file_checked(ctx, path, SIZE_MAX / 2, safetensors_head, &data, &len);
     if (st != DGM_STATUS_OK) return st;
     st = parse(ctx, path, data, len, out);
     free(data);
