@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <random>
+#include <regex>
 #include <sstream>
 #include <string>
 
@@ -40,6 +41,9 @@ protected:
         r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
         r.out = read_text(o);
         r.err = read_text(e);
+        // Whatever the run, no library function's name reaches the user (issue 23).
+        static const std::regex internal_name("(^|[^A-Za-z0-9_/.-])dgm_[a-z0-9_]+:");
+        EXPECT_FALSE(std::regex_search(r.err, internal_name)) << "dgm " << args << ":\n" << r.err;
         return r;
     }
     bool exists(const std::string &p) { return access(p.c_str(), F_OK) == 0; }

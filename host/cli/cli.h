@@ -16,6 +16,9 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Reports a failed library call: "dgm: error: <what>: <last error>" (the last error alone
  * when it already names <what>: each path once). */
 int cli_fail(dgm_ctx *ctx, const char *what);
+/* The context's last error for a user: without the library function's name that some
+ * messages start with ("dgm_mmd2_rbf: ..."), which says nothing to someone at a shell. */
+const char *cli_last_error(dgm_ctx *ctx);
 
 bool cli_parse_int(const char *s, int64_t min, int64_t *out);
 bool cli_parse_float(const char *s, float *out);

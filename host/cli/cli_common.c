@@ -31,10 +31,18 @@ int cli_error(const char *fmt, ...)
     return CLI_ERROR;
 }
 
+const char *cli_last_error(dgm_ctx *ctx)
+{
+    const char *msg = dgm_last_error(ctx), *p = msg;
+    if (strncmp(p, "dgm_", 4)) return msg;
+    for (p += 4; (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'; p++) {}
+    return p[0] == ':' && p[1] == ' ' ? p + 2 : msg;
+}
+
 int cli_fail(dgm_ctx *ctx, const char *what)
 {
     /* A message that already names the file (or option) says it once. */
-    const char *msg = dgm_last_error(ctx);
+    const char *msg = cli_last_error(ctx);
     if (what && *what && strstr(msg, what)) return cli_error("%s", msg);
     return cli_error("%s: %s", what, msg);
 }
@@ -120,7 +128,7 @@ int cli_make_ctx(const char *device, uint64_t seed, dgm_ctx **out)
     dgm_ctx *ctx = NULL;
     if (dgm_ctx_create(&cfg, &ctx) != DGM_STATUS_OK) {
         int rc = cli_error("--device %s: %s", device ? device : "auto",
-                           ctx ? dgm_last_error(ctx) : "out of memory");
+                           ctx ? cli_last_error(ctx) : "out of memory");
         dgm_ctx_free(ctx);
         return rc;
     }

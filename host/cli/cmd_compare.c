@@ -236,6 +236,12 @@ static int compute(dgm_ctx *ctx, const compare_args *a, const side *s, int64_t d
                    bool *have_hist, dgm_classifier **clf, double *v)
 {
     const char *name = metric_names[k];
+    /* MMD's unbiased estimate and FID's covariances need two points a set. */
+    if ((!strcmp(name, "mmd") || !strcmp(name, "fid")) && (s[0].n < 2 || s[1].n < 2)) {
+        const char *which = s[0].n < 2 ? a->spec[0] : a->spec[1];
+        if (a->n < 2 && a->n) return cli_usage_error("--metric %s needs at least 2 points in each set: give -n 2 or more", name);
+        return cli_error("--metric %s needs at least 2 points in each set; %s has 1", name, which);
+    }
     if (cli_is_image_metric(name, strlen(name))) {
         int rc = *clf ? CLI_OK : cli_open_classifier(ctx, a->classifier, clf);
         return rc ? rc : cli_image_metric(ctx, *clf, name, s[0].x, s[0].n, s[1].x, s[1].n, dim, v);

@@ -41,7 +41,18 @@ typedef struct run {
     bool converging; /* a run until the plateau rule stops it */
     char dir[4096], ckpt[4200], samples_path[4200], density_path[4200];
     char exact_density_path[4200]; /* "" unless the model has an exact density (2-D data) */
+    char warned[512];              /* the model's warning printed last */
 } run;
+
+/* The model's warning, once: at creation, or when a training step sets one. */
+static void print_warning(run *r)
+{
+    const char *w = dgm_model_warning(r->model);
+    if (!*w || !strcmp(w, r->warned)) return;
+    if (r->progress.tty) printf("\n"); /* off the progress line */
+    fprintf(stderr, "warning: %s\n", w);
+    snprintf(r->warned, sizeof r->warned, "%s", w);
+}
 
 static void run_free(run *r)
 {
@@ -57,6 +68,7 @@ static void run_free(run *r)
 static int on_progress(void *user, const dgm_train_progress *p)
 {
     run *r = user;
+    print_warning(r);
     if (r->progress.tty) dgm_progress_update(&r->progress, p->step, (float)p->loss);
     return 0;
 }
@@ -132,10 +144,10 @@ static int setup(run *r)
         char *cfg = json_dumps(a->model_options, JSON_COMPACT);
         dgm_status st = dgm_model_create(ctx, a->model, cfg, dim, nd, shape, &r->model);
         free(cfg);
-        if (st == DGM_STATUS_INVALID_ARGUMENT) return cli_usage_error("%s", dgm_last_error(ctx));
+        if (st == DGM_STATUS_INVALID_ARGUMENT) return cli_usage_error("%s", cli_last_error(ctx));
         if (st) return cli_fail(ctx, "creating the model");
     }
-    if (*dgm_model_warning(r->model)) fprintf(stderr, "warning: %s\n", dgm_model_warning(r->model));
+    print_warning(r);
     /* The run: the defaults of this configuration (a resumed one: the checkpoint's) and the
      * options given. */
     dgm_train_options o;
@@ -166,7 +178,7 @@ static int setup(run *r)
     o.user = r;
     o.progress_seconds = isatty(fileno(stdout)) ? 0.25 : 0.0; /* the progress line's redraws */
     const dgm_status st = dgm_trainer_create(r->model, r->train, &o, &r->trainer);
-    const char *msg = dgm_last_error(ctx);
+    const char *msg = cli_last_error(ctx);
     if (st == DGM_STATUS_INVALID_ARGUMENT || st == DGM_STATUS_SHAPE_MISMATCH)
         return cli_usage_error("%s%s", option_prefix(msg), msg);
     if (st == DGM_STATUS_STATE_ERROR || st == DGM_STATUS_IO_ERROR) return cli_error("%s%s", option_prefix(msg), msg);
@@ -195,10 +207,11 @@ int cmd_train(int argc, char **argv)
             const dgm_status st = dgm_trainer_step(t, &done);
             if (st == DGM_STATUS_OK) continue;
             dgm_progress_end(&r.progress);
-            rc = st == DGM_STATUS_NOT_FINITE ? cli_error("%s", dgm_last_error(ctx)) : cli_fail(ctx, "training step");
+            rc = st == DGM_STATUS_NOT_FINITE ? cli_error("%s", cli_last_error(ctx)) : cli_fail(ctx, "training step");
             break;
         }
         dgm_progress_end(&r.progress);
+        print_warning(&r);
     }
     if (!rc && dgm_trainer_save(t)) rc = cli_fail(ctx, r.ckpt);
     if (!rc) rc = write_samples(&r);
