@@ -45,6 +45,17 @@ protected:
     }
 };
 
+// Makes `path` a sparse file of `size` bytes: `head`, then zeros (no disk used); 0 on success.
+int truncate_to(const std::string &path, off_t size, const std::string &head = "")
+{
+    const int fd = open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0600);
+    if (fd < 0) return -1;
+    int rc = write(fd, head.data(), head.size()) == (ssize_t)head.size() ? 0 : -1;
+    if (rc == 0) rc = ftruncate(fd, size);
+    close(fd);
+    return rc;
+}
+
 }  // namespace
 
 TEST_F(Hostile, OptimizerFileNamedByACheckpointStaysInsideTheRun)
@@ -252,8 +263,9 @@ TEST_F(Hostile, DataThatIsNotARegularFileIsRefusedWithoutReading)
     EXPECT_NE(c.err.find("is not a regular file (a FIFO)"), std::string::npos) << c.err;
 }
 
-// A run that fails in its first steps in an existing folder (a GAN's batch of 1) leaves the
-// earlier run's files as they were: metrics.jsonl used to be emptied.
+// A run that fails at its start in an existing folder (a GAN's batch of 1, a rate that
+// diverges at once) leaves the earlier run's files as they were: metrics.jsonl used to be
+// emptied.
 TEST_F(Hostile, RunFailingAtItsStartLeavesTheFolderAsItWas)
 {
     const std::string run = dir + "/g";
@@ -261,10 +273,13 @@ TEST_F(Hostile, RunFailingAtItsStartLeavesTheFolderAsItWas)
     const std::string metrics = read_text(run + "/metrics.jsonl");
     const std::vector<unsigned char> ckpt = read_bytes(run + "/checkpoint.safetensors");
     ASSERT_EQ(std::count(metrics.begin(), metrics.end(), '\n'), 3) << metrics;
-    CliResult r = dgm("train gan --data ring8 --device cpu --steps 30 --batch 1 --out " + run);
-    EXPECT_EQ(r.code, 1) << r.err;
-    EXPECT_EQ(read_text(run + "/metrics.jsonl"), metrics);
-    EXPECT_EQ(read_bytes(run + "/checkpoint.safetensors"), ckpt);
+    // Refused before it starts now (a usage error), and a run that fails in its steps.
+    for (const char *how : {"--batch 1", "--lr 1e30"}) {
+        CliResult r = dgm("train gan --data ring8 --device cpu --steps 30 " + std::string(how) + " --out " + run);
+        EXPECT_EQ(r.code, how[2] == 'b' ? 2 : 1) << how << ": " << r.err;
+        EXPECT_EQ(read_text(run + "/metrics.jsonl"), metrics) << how;
+        EXPECT_EQ(read_bytes(run + "/checkpoint.safetensors"), ckpt) << how;
+    }
 }
 
 // --resume continues the recorded run: its optimizer, rate, betas, batch and data come from
@@ -297,4 +312,116 @@ TEST_F(Hostile, ResumeContinuesTheRecordedRun)
     ASSERT_EQ(dgm(common + "--steps 10 --optimizer sgd --lr 0.01 --out " + sgd).code, 0);
     CliResult s = dgm("train realnvp --data moons --device cpu --steps 20 --resume --out " + sgd);
     EXPECT_EQ(s.code, 0) << s.err;
+}
+
+// A whole checkpoint in memory loads like the file; a hostile header cannot make the load
+// allocate beyond what the file holds: a Gaussian claiming D = 10^6 (a D² state of 4 TB)
+// and a VAE claiming widths of 65,536 fail on the tensors' shapes, before any allocation.
+TEST_F(Hostile, CheckpointLoadAllocatesNoMoreThanTheFileHolds)
+{
+    const std::string run = dir + "/g", vrun = dir + "/v";
+    ASSERT_EQ(dgm("train gaussian --data moons --device cpu --steps 5 --out " + run).code, 0);
+    ASSERT_EQ(dgm("train vae --data moons --decoder gaussian --hidden 8 --latent 2 --device cpu --steps 5 --out " + vrun).code, 0);
+    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU);
+    const std::string ck = run + "/checkpoint.safetensors";
+    std::vector<unsigned char> bytes = read_bytes(ck);
+
+    dgm_model *from_file = nullptr, *from_memory = nullptr;
+    ASSERT_EQ(dgm_model_load(ctx.get(), ck.c_str(), &from_file), DGM_STATUS_OK);
+    ASSERT_EQ(dgm_model_load_memory(ctx.get(), bytes.data(), bytes.size(), nullptr, &from_memory), DGM_STATUS_OK)
+        << dgm_last_error(ctx.get());
+    const float x[4] = {0.1f, 0.2f, -0.3f, 0.5f};
+    double s1 = 0, s2 = 0;
+    ASSERT_EQ(dgm_model_score(from_file, x, 2, nullptr, &s1), DGM_STATUS_OK);
+    ASSERT_EQ(dgm_model_score(from_memory, x, 2, nullptr, &s2), DGM_STATUS_OK);
+    EXPECT_EQ(s1, s2);
+    dgm_model_free(from_file);
+    dgm_model_free(from_memory);
+
+    // Truncated anywhere: an error with a message, never a model.
+    for (size_t cut : {(size_t)0, (size_t)7, (size_t)20, bytes.size() / 2, bytes.size() - 1}) {
+        dgm_model *m = (dgm_model *)&m;
+        EXPECT_EQ(dgm_model_load_memory(ctx.get(), bytes.data(), cut, nullptr, &m), DGM_STATUS_BAD_FORMAT) << cut;
+        EXPECT_EQ(m, nullptr);
+    }
+
+    set_meta_value(ck, "2 2", "1000000 1000000");
+    dgm_model *m = nullptr;
+    EXPECT_EQ(dgm_model_load(ctx.get(), ck.c_str(), &m), DGM_STATUS_BAD_FORMAT);
+    EXPECT_NE(std::string(dgm_last_error(ctx.get())).find("shape"), std::string::npos) << dgm_last_error(ctx.get());
+    set_meta_value(ck, "1000000 1000000", "2 3");  // a shape that is not of the size
+    EXPECT_EQ(dgm_model_load(ctx.get(), ck.c_str(), &m), DGM_STATUS_BAD_FORMAT);
+    EXPECT_NE(std::string(dgm_last_error(ctx.get())).find("metadata dim"), std::string::npos) << dgm_last_error(ctx.get());
+    set_meta_value(ck, "2 3", "-5");
+    EXPECT_EQ(dgm_model_load(ctx.get(), ck.c_str(), &m), DGM_STATUS_BAD_FORMAT);
+
+    const std::string vk = vrun + "/checkpoint.safetensors";
+    replace_in_header(vk, "[8]", "[65536]");
+    EXPECT_EQ(dgm_model_load(ctx.get(), vk.c_str(), &m), DGM_STATUS_BAD_FORMAT);
+    EXPECT_NE(std::string(dgm_last_error(ctx.get())).find("shape"), std::string::npos) << dgm_last_error(ctx.get());
+    EXPECT_EQ(m, nullptr);
+}
+
+// A large file of another format is refused at its first bytes: a sparse 64 GiB "x.npy"
+// used to be read up to the 2 GiB cap, and a "checkpoint" of zeros read whole.
+TEST_F(Hostile, FilesOfAnotherFormatAreRefusedAtTheirFirstBytes)
+{
+    const std::string npy_path = dir + "/x.npy", st_path = dir + "/x.safetensors";
+    ASSERT_EQ(truncate_to(npy_path, (off_t)64 << 30), 0);
+    ASSERT_EQ(truncate_to(st_path, (off_t)64 << 30), 0);
+    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU);
+    dgm_dataset *ds = nullptr;
+    EXPECT_EQ(dgm_dataset_load_npy(ctx.get(), npy_path.c_str(), &ds), DGM_STATUS_BAD_FORMAT);
+    EXPECT_NE(std::string(dgm_last_error(ctx.get())).find("bad magic"), std::string::npos) << dgm_last_error(ctx.get());
+    const std::string idx_path = dir + "/x-idx3-ubyte";
+    ASSERT_EQ(truncate_to(idx_path, (off_t)64 << 30, "PK\x03\x04"), 0);
+    EXPECT_EQ(dgm_dataset_load_idx(ctx.get(), idx_path.c_str(), nullptr, &ds), DGM_STATUS_BAD_FORMAT);
+    EXPECT_NE(std::string(dgm_last_error(ctx.get())).find("not an IDX file (magic starts 50 4b"), std::string::npos)
+        << dgm_last_error(ctx.get());
+    dgm_model *m = nullptr;
+    EXPECT_EQ(dgm_model_load(ctx.get(), st_path.c_str(), &m), DGM_STATUS_BAD_FORMAT);
+    EXPECT_NE(std::string(dgm_last_error(ctx.get())).find("does not start with '{'"), std::string::npos)
+        << dgm_last_error(ctx.get());
+    CliResult r = dgm("sample " + st_path + " -n 1 -o " + dir + "/s.csv --device cpu");
+    EXPECT_EQ(r.code, 1) << r.err;
+
+    // The data a checkpoint records is a default that eval announces (a checkpoint is
+    // untrusted input): the user sees which file is read and can choose another.
+    const std::string run = dir + "/g";
+    ASSERT_EQ(dgm("train gaussian --data moons --device cpu --steps 5 --out " + run).code, 0);
+    CliResult e = dgm("eval " + run + "/checkpoint.safetensors --device cpu");
+    EXPECT_EQ(e.code, 0) << e.err;
+    EXPECT_NE(e.err.find("data: moons (recorded in " + run + "/checkpoint.safetensors; --data"), std::string::npos)
+        << e.err;
+    CliResult given = dgm("eval " + run + "/checkpoint.safetensors --data ring8 --device cpu");
+    EXPECT_EQ(given.code, 0) << given.err;
+    EXPECT_EQ(given.err.find("recorded in"), std::string::npos) << given.err;
+}
+
+// Options that cannot work are refused before the first step and before the run's folder
+// exists (a GAN's batch of 1 failed in its first step; a batch of 5,000 under exact OT
+// would take minutes a step); messages say what the user did wrong, with no library
+// function names (cli_test.h checks that of every run).
+TEST_F(Hostile, ImpossibleBatchesAreUsageErrorsBeforeAnythingIsWritten)
+{
+    const std::string out = dir + "/new/run";
+    CliResult g = dgm("train gan --data moons --batch 1 --steps 3 --device cpu --out " + out);
+    EXPECT_EQ(g.code, 2) << g.err;
+    EXPECT_NE(g.err.find("--batch 1: a gan trains on batches of at least 2 samples"), std::string::npos) << g.err;
+    EXPECT_FALSE(exists(dir + "/new"));
+    CliResult p = dgm("train gan --data moons --batch 9 --pack 2 --steps 3 --device cpu --out " + out);
+    EXPECT_EQ(p.code, 2) << p.err;
+    EXPECT_NE(p.err.find("a multiple of --pack 2"), std::string::npos) << p.err;
+    CliResult f = dgm("train fm --data moons --coupling ot --batch 5000 --steps 3 --device cpu --out " + out);
+    EXPECT_EQ(f.code, 2) << f.err;
+    EXPECT_NE(f.err.find("--batch 5000: exact OT coupling"), std::string::npos) << f.err;
+    EXPECT_FALSE(exists(dir + "/new"));
+    // A failure after the folder was made (data the model refuses) removes the folder it made.
+    CliResult v = dgm("train vae --data moons --steps 3 --device cpu --out " + out);
+    EXPECT_EQ(v.code, 2) << v.err;
+    EXPECT_FALSE(exists(out));
+
+    CliResult m = dgm("compare moons ring8 -n 1 --metric mmd");
+    EXPECT_EQ(m.code, 2) << m.err;
+    EXPECT_NE(m.err.find("--metric mmd needs at least 2 points in each set"), std::string::npos) << m.err;
 }

@@ -217,6 +217,16 @@ static dgm_status discriminate_pair(dgm_model *m, dgm_tensor *real, dgm_tensor *
     return dgm_slice_cols(ctx, v, 1, 1, vf);
 }
 
+static dgm_status check_batch_size(dgm_model *m, int64_t batch)
+{
+    const gan_state *s = m->state;
+    if (batch >= 2 && batch % s->pack == 0) return DGM_STATUS_OK;
+    char pack[64] = "";
+    if (s->pack > 1) snprintf(pack, sizeof pack, ", a multiple of --pack %d", s->pack);
+    return dgm_set_error(m->ctx, DGM_STATUS_INVALID_ARGUMENT,
+                         "batch %lld: a gan trains on batches of at least 2 samples%s", (long long)batch, pack);
+}
+
 /* A data batch in the working range, with a number of rows divisible by the pack (the
  * short last batch of an epoch is skipped when it is not). */
 static dgm_status real_batch(dgm_model *m, dgm_loader *loader, dgm_tensor **x)
@@ -436,6 +446,7 @@ const dgm_model_ops dgm_gan_ops = {
     .defaults_variants = defaults_variants,
     .train_step = train_step,
     .train_iteration = train_iteration,
+    .check_batch_size = check_batch_size,
     .sample = sample,
     .evaluate_batch = evaluate_batch,
     .sample_metrics = "modes,high_quality,reverse_kl",

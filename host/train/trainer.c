@@ -43,6 +43,7 @@ struct dgm_trainer {
     double start, last_call, last_loss;
     bool converged, stopped, failed;
     bool saved; /* a checkpoint of this run (or the resumed one) is on disk */
+    bool made_dir; /* the folder did not exist: a failed setup removes it again */
 };
 
 static double now_s(void)
@@ -65,6 +66,18 @@ static int make_dirs(const char *path)
     }
     if (mkdir(buf, 0755) && errno != EEXIST) return -1;
     return 0;
+}
+
+/* A setup that failed leaves no trace: the folder it made (with only the lock in it) goes. */
+static void trainer_discard(dgm_trainer *t)
+{
+    if (t && t->made_dir && t->lock_fd >= 0) {
+        char path[PATH_LEN + 16];
+        snprintf(path, sizeof path, "%s/.dgm.lock", t->dir);
+        unlink(path);
+        rmdir(t->dir); /* fails, harmlessly, when anything else is in it */
+    }
+    dgm_trainer_free(t);
 }
 
 void dgm_trainer_free(dgm_trainer *t)
@@ -223,6 +236,7 @@ static dgm_status trainer_new(dgm_ctx *ctx, const dgm_train_options *o, dgm_trai
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "dgm_trainer_create: the folder name is too long");
     snprintf(t->dir, sizeof t->dir, "%s", o->dir);
     t->o.dir = t->dir;
+    t->made_dir = access(t->dir, F_OK) != 0;
     if (make_dirs(t->dir))
         return dgm_set_error(ctx, DGM_STATUS_IO_ERROR, "%s: cannot create the folder: %s", t->dir, strerror(errno));
     snprintf(t->ckpt, sizeof t->ckpt, "%s/checkpoint.safetensors", t->dir);
@@ -331,6 +345,10 @@ dgm_status dgm_trainer_create(dgm_model *m, const dgm_dataset *train, const dgm_
     if (!ctx) return DGM_STATUS_INVALID_ARGUMENT;
     if (!train || !options || !out)
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "dgm_trainer_create: needs a training set, options and out");
+    /* What can be checked before the folder is touched (a batch larger than the data set
+     * is the whole set). */
+    const int64_t n = dgm_dataset_count(train);
+    if (options->run.batch >= 1) DGM_TRY(dgm_model_check_batch_size(m, options->run.batch < n ? options->run.batch : n));
     dgm_trainer *t = NULL;
     dgm_status st = trainer_new(ctx, options, &t);
     if (st == DGM_STATUS_OK) {
@@ -339,7 +357,7 @@ dgm_status dgm_trainer_create(dgm_model *m, const dgm_dataset *train, const dgm_
         st = create_model_trainer(t, m, train);
     }
     if (st != DGM_STATUS_OK) {
-        dgm_trainer_free(t);
+        trainer_discard(t);
         return st;
     }
     *out = t;
@@ -372,7 +390,7 @@ dgm_status dgm_trainer_create_custom(dgm_ctx *ctx, dgm_params *params, int64_t s
     if (st == DGM_STATUS_OK) st = dgm_optim_create(params, &t->o.run.optim, &t->optim);
     if (st == DGM_STATUS_OK) st = check_writable(t);
     if (st != DGM_STATUS_OK) {
-        dgm_trainer_free(t);
+        trainer_discard(t);
         return st;
     }
     *out = t;
