@@ -182,7 +182,12 @@ dgm_status dgm_set_error(dgm_ctx *ctx, dgm_status status, const char *fmt, ...)
 #endif
     ;
 
+/* Whether the context's CPU compute flushes subnormal floats (not keep_denormals in its
+ * dgm_ctx_config; host/cpu/cpu_fpenv.h). */
+bool dgm_ctx_flush_denormals(const dgm_ctx *ctx);
+
 #ifdef __cplusplus
 }
 #endif
+
 #endif

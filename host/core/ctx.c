@@ -58,6 +58,8 @@ bool dgm_cuda_available(char *why, size_t why_len)
     return st == DGM_STATUS_OK;
 }
 
+bool dgm_ctx_flush_denormals(const dgm_ctx *ctx) { return ctx && !ctx->keep_denormals; }
+
 dgm_ctx_config dgm_ctx_config_default(void)
 {
     dgm_ctx_config c;
@@ -127,6 +129,7 @@ dgm_status dgm_ctx_create(const dgm_ctx_config *config, dgm_ctx **out)
     ctx->grad_enabled = true;
     ctx->gen = 1;
     ctx->rng_seed = cfg.seed;
+    ctx->keep_denormals = cfg.keep_denormals;
     dgm_status st = pick_backend(ctx, &cfg);
     if (st != DGM_STATUS_OK) return st;
     ctx->device = ctx->be->device;

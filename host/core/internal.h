@@ -85,6 +85,7 @@ struct dgm_ctx {
     dgm_rng_pool rng_pool;
     uint64_t autograd_pass; /* counts dgm_autograd calls; tags tensors' ag_* fields */
     const char *op;     /* the public call in progress, for error messages */
+    bool keep_denormals; /* dgm_ctx_config: compute in the caller's floating-point mode */
     char err[1024];
 };
 

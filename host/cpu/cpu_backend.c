@@ -66,6 +66,12 @@ static dgm_status cpu_init(dgm_ctx *ctx, int device_index, uint64_t seed, void *
     }
 #endif
     *state = s;
+    /* OpenMP's pool threads take the floating-point mode of the thread that starts them:
+     * started here, outside any call that flushes subnormals, they keep the program's. */
+#pragma omp parallel
+    {
+        (void)omp_get_thread_num();
+    }
     return cpu_rng_seed(ctx, seed, 0);
 }
 
@@ -142,7 +148,7 @@ DGM_CPU_CLONES static dgm_status cpu_rng_transform(dgm_ctx *ctx, int normal,
                                                    const uint32_t *words, size_t first,
                                                    size_t n, float *dst)
 {
-    (void)ctx;
+    DGM_CPU_FP_SCOPE(ctx);
     if (!normal) {
         for (size_t i = 0; i < n; i++) dst[i] = dgm_rng_uniform_from_word(words[first + i]);
         return DGM_STATUS_OK;

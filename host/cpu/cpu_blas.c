@@ -9,6 +9,7 @@ dgm_status dgm_cpu_gemm(dgm_ctx *ctx, int trans_a, int trans_b, int64_t m, int64
                         float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
                         float beta, float *c, int64_t ldc)
 {
+    DGM_CPU_FP_SCOPE(ctx);
     if (m > INT_MAX || n > INT_MAX || k > INT_MAX || lda > INT_MAX || ldb > INT_MAX ||
         ldc > INT_MAX)
         return dgm_set_error(ctx, DGM_STATUS_UNSUPPORTED,
@@ -51,6 +52,7 @@ DGM_CPU_CLONES static void sum_col_block(int64_t rows, int64_t cols, int64_t c0,
 DGM_CPU_CLONES dgm_status dgm_cpu_reduce_sum(dgm_ctx *ctx, int axis, int64_t rows, int64_t cols,
                                              float alpha, const float *x, float beta, float *y)
 {
+    DGM_CPU_FP_SCOPE(ctx);
     if (axis < 0 || axis > 2)
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "cpu reduce_sum: unknown axis %d",
                              axis);
@@ -58,14 +60,12 @@ DGM_CPU_CLONES dgm_status dgm_cpu_reduce_sum(dgm_ctx *ctx, int axis, int64_t row
     if (axis == 0) { /* all */
         y[0] = dgm_axpby(beta, y[0], alpha * (float)dgm_cpu_sum(x, rows * cols, 0));
     } else if (axis == 1) { /* each row */
-#pragma omp parallel for schedule(static) if (parallel && rows > 1)
-        for (int64_t r = 0; r < rows; r++)
-            y[r] = dgm_axpby(beta, y[r], alpha * (float)dgm_cpu_sum(x + r * cols, cols, 0));
+        DGM_CPU_PARALLEL_FOR(parallel && rows > 1, r, rows,
+                             y[r] = dgm_axpby(beta, y[r], alpha * (float)dgm_cpu_sum(x + r * cols, cols, 0)));
     } else { /* each column, in blocks of columns so the sweep over rows is contiguous */
         const int64_t blocks = (cols + SUM_COL_BLOCK - 1) / SUM_COL_BLOCK;
-#pragma omp parallel for schedule(static) if (parallel && blocks > 1)
-        for (int64_t b = 0; b < blocks; b++)
-            sum_col_block(rows, cols, b * SUM_COL_BLOCK, alpha, x, beta, y);
+        DGM_CPU_PARALLEL_FOR(parallel && blocks > 1, b, blocks,
+                             sum_col_block(rows, cols, b * SUM_COL_BLOCK, alpha, x, beta, y));
     }
     return DGM_STATUS_OK;
 }

@@ -26,9 +26,10 @@
 _Static_assert(DGM_UNARY_COUNT == 18 && DGM_BINARY_COUNT == 8,
                "a kind was added: list it in DGM_FOR_EACH_UNARY / DGM_FOR_EACH_BINARY");
 
-DGM_CPU_CLONES dgm_status dgm_cpu_unary(dgm_ctx *ctx, int kind, float pa, float pb, size_t n, const float *x,
+DGM_CPU_CLONES_WIDE dgm_status dgm_cpu_unary(dgm_ctx *ctx, int kind, float pa, float pb, size_t n, const float *x,
                          float *y)
 {
+    DGM_CPU_FP_SCOPE(ctx);
 #define CASE(K)                                                                               \
     case K: {                                                                                 \
         DGM_CPU_LOOP(n, i, n, y[i] = dgm_unary_forward(K, x[i], pa, pb));                     \
@@ -39,10 +40,11 @@ DGM_CPU_CLONES dgm_status dgm_cpu_unary(dgm_ctx *ctx, int kind, float pa, float 
     return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "cpu unary: unknown kind %d", kind);
 }
 
-DGM_CPU_CLONES dgm_status dgm_cpu_unary_backward(dgm_ctx *ctx, int kind, float pa, float pb, size_t n,
+DGM_CPU_CLONES_WIDE dgm_status dgm_cpu_unary_backward(dgm_ctx *ctx, int kind, float pa, float pb, size_t n,
                                   const float *x, const float *y, const float *dy, float beta,
                                   float *dx)
 {
+    DGM_CPU_FP_SCOPE(ctx);
 #define CASE(K)                                                                               \
     case K: {                                                                                 \
         if (beta == 0.0f)                                                                     \
@@ -59,10 +61,11 @@ DGM_CPU_CLONES dgm_status dgm_cpu_unary_backward(dgm_ctx *ctx, int kind, float p
                          kind);
 }
 
-DGM_CPU_CLONES dgm_status dgm_cpu_unary_backward2(dgm_ctx *ctx, int kind, float pa, float pb, size_t n,
+DGM_CPU_CLONES_WIDE dgm_status dgm_cpu_unary_backward2(dgm_ctx *ctx, int kind, float pa, float pb, size_t n,
                                    const float *x, const float *y, const float *g,
                                    const float *dy, float beta, float *dx)
 {
+    DGM_CPU_FP_SCOPE(ctx);
 #define CASE(K)                                                                               \
     case K: {                                                                                 \
         DGM_CPU_LOOP(n, i, n,                                                                 \
@@ -97,6 +100,7 @@ static inline const float *operand_row(const float *p, int mode, size_t r, size_
 DGM_CPU_CLONES dgm_status dgm_cpu_binary(dgm_ctx *ctx, int kind, int64_t rows, int64_t cols, const float *a,
                           int bcast_a, const float *b, int bcast_b, float *out)
 {
+    DGM_CPU_FP_SCOPE(ctx);
     if (check_bcast(ctx, "binary", bcast_a) || check_bcast(ctx, "binary", bcast_b))
         return DGM_STATUS_INVALID_ARGUMENT;
     const size_t R = (size_t)rows, C = (size_t)cols, n = R * C;
@@ -126,6 +130,7 @@ DGM_CPU_CLONES dgm_status dgm_cpu_binary_backward(dgm_ctx *ctx, int kind, int64_
                                    const float *dy, float beta_a, float *da, float beta_b,
                                    float *db)
 {
+    DGM_CPU_FP_SCOPE(ctx);
     if (check_bcast(ctx, "binary backward", bcast_a) || check_bcast(ctx, "binary backward", bcast_b))
         return DGM_STATUS_INVALID_ARGUMENT;
     const size_t R = (size_t)rows, C = (size_t)cols, n = R * C;
@@ -161,6 +166,7 @@ DGM_CPU_CLONES dgm_status dgm_cpu_binary_backward(dgm_ctx *ctx, int kind, int64_
 DGM_CPU_CLONES dgm_status dgm_cpu_broadcast(dgm_ctx *ctx, int bcast, int64_t rows, int64_t cols, float alpha,
                              const float *src, float beta, float *dst)
 {
+    DGM_CPU_FP_SCOPE(ctx);
     if (check_bcast(ctx, "broadcast", bcast)) return DGM_STATUS_INVALID_ARGUMENT;
     const size_t R = (size_t)rows, C = (size_t)cols;
     for (size_t r = 0; r < R; r++) {
@@ -180,7 +186,7 @@ DGM_CPU_CLONES dgm_status dgm_cpu_broadcast(dgm_ctx *ctx, int bcast, int64_t row
 DGM_CPU_CLONES dgm_status dgm_cpu_copy_cols(dgm_ctx *ctx, int64_t rows, int64_t cols, const float *src,
                              int64_t src_ld, float beta, float *dst, int64_t dst_ld)
 {
-    (void)ctx;
+    DGM_CPU_FP_SCOPE(ctx);
     for (int64_t r = 0; r < rows; r++)
         for (int64_t c = 0; c < cols; c++)
             dst[r * dst_ld + c] = dgm_axpby(beta, dst[r * dst_ld + c], src[r * src_ld + c]);
@@ -190,7 +196,7 @@ DGM_CPU_CLONES dgm_status dgm_cpu_copy_cols(dgm_ctx *ctx, int64_t rows, int64_t 
 dgm_status dgm_cpu_gather_rows(dgm_ctx *ctx, int64_t rows, int64_t cols, const float *src,
                                const int32_t *idx, float *dst)
 {
-    (void)ctx;
+    DGM_CPU_FP_SCOPE(ctx);
     for (int64_t r = 0; r < rows; r++)
         memcpy(dst + r * cols, src + (int64_t)idx[r] * cols, (size_t)cols * sizeof(float));
     return DGM_STATUS_OK;
@@ -198,7 +204,7 @@ dgm_status dgm_cpu_gather_rows(dgm_ctx *ctx, int64_t rows, int64_t cols, const f
 
 DGM_CPU_CLONES dgm_status dgm_cpu_axpy(dgm_ctx *ctx, size_t n, float alpha, const float *x, float *y)
 {
-    (void)ctx;
+    DGM_CPU_FP_SCOPE(ctx);
     DGM_CPU_LOOP(n, i, n, y[i] += alpha * x[i]);
     return DGM_STATUS_OK;
 }

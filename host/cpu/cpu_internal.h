@@ -5,17 +5,28 @@
 #include <omp.h>
 
 #include "backend.h"
+#include "cpu/cpu_fpenv.h"
 
 /* The hot elementwise entries are compiled twice on x86-64, for AVX2 + FMA and for the
  * baseline the build targets (SSE2), and the dynamic loader picks one for the CPU it runs
  * on (an ifunc): one binary for every x86-64 machine, with the wide vectors where they
  * exist (GCC only). Measured on a DDPM step (2-D, batch 256): GELU, the time embedding's sin/cos and
- * Adam run about twice as fast. Elsewhere (other CPUs, other compilers, -DDGM_NO_CLONES)
- * the baseline only. */
+ * Adam run about twice as fast. The activations (DGM_CPU_CLONES_WIDE: polynomials, compute
+ * bound) get a third clone for AVX-512 (x86-64-v4), kept only there because only there it
+ * pays: on a Sapphire Rapids Xeon (bench_elementwise, [256, 128]) GELU, SiLU, tanh, sigmoid
+ * and softplus ran in 0.53-0.66 of the AVX2 clone's time, their backward passes in 0.9,
+ * while the memory-bound loops (add, mul, ReLU, Adam) ran the same and the row sums 1.2x
+ * slower. Elsewhere (other CPUs, other compilers, -DDGM_NO_CLONES) the baseline only. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(DGM_NO_CLONES)
 #define DGM_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#ifndef DGM_NO_AVX512_CLONES
+#define DGM_CPU_CLONES_WIDE __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define DGM_CPU_CLONES_WIDE DGM_CPU_CLONES
+#endif
 #else /* clang's target_clones left the clones' symbols undefined in the libFuzzer build */
 #define DGM_CPU_CLONES
+#define DGM_CPU_CLONES_WIDE
 #endif
 
 /* Loops with fewer elements than this stay on one thread. With OpenBLAS built on OpenMP
@@ -50,22 +61,45 @@ static inline void dgm_cpu_thread_range(size_t n, size_t *lo, size_t *hi)
  * decides) is large enough, else a plain loop. Each thread runs a plain loop over its own
  * range: GCC left the body of an `omp parallel for` unvectorized (Adam's update ran
  * scalar), while a plain loop inside `omp parallel` vectorizes, AVX2 clone included. The
- * statement is the variadic rest (it may contain commas). */
+ * statement is the variadic rest (it may contain commas). The threads compute in the
+ * calling thread's floating-point mode (cpu_fpenv.h). */
 #define DGM_CPU_LOOP(work, i, n, ...)                                                        \
     do {                                                                                      \
-        if ((size_t)(work) >= dgm_cpu_parallel_min()) {                                                 \
+        if ((size_t)(work) >= dgm_cpu_parallel_min()) {                                       \
+            const dgm_fp_mode dgm_fp_caller_ = dgm_fp_get();                                  \
             _Pragma("omp parallel")                                                           \
             {                                                                                 \
+                DGM_CPU_FP_ADOPT(dgm_fp_caller_);                                             \
                 size_t dgm_lo_, dgm_hi_;                                                      \
                 dgm_cpu_thread_range((n), &dgm_lo_, &dgm_hi_);                                \
                 for (size_t i = dgm_lo_; i < dgm_hi_; i++) {                                  \
                     __VA_ARGS__;                                                              \
                 }                                                                             \
+                DGM_CPU_FP_RESTORE();                                                         \
             }                                                                                 \
         } else {                                                                              \
             for (size_t i = 0; i < (n); i++) {                                                \
                 __VA_ARGS__;                                                                  \
             }                                                                                 \
+        }                                                                                     \
+    } while (0)
+
+/* for (int64_t i = 0; i < n; i++) stmt, shared out by `omp for` (static) when `cond`,
+ * each thread in the calling thread's floating-point mode (cpu_fpenv.h). For loops whose
+ * iterations are whole blocks of work (rows, column blocks); the statement is the
+ * variadic rest and may `continue`. */
+#define DGM_CPU_PARALLEL_FOR(cond, i, n, ...)                                                \
+    do {                                                                                      \
+        const int dgm_par_ = (cond);                                                          \
+        const dgm_fp_mode dgm_fp_caller_ = dgm_fp_get();                                      \
+        _Pragma("omp parallel if (dgm_par_)")                                                 \
+        {                                                                                     \
+            DGM_CPU_FP_ADOPT(dgm_fp_caller_);                                                 \
+            _Pragma("omp for schedule(static)")                                               \
+            for (int64_t i = 0; i < (n); i++) {                                               \
+                __VA_ARGS__;                                                                  \
+            }                                                                                 \
+            DGM_CPU_FP_RESTORE();                                                             \
         }                                                                                     \
     } while (0)
 

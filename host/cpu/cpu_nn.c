@@ -6,7 +6,7 @@
 dgm_status dgm_cpu_logsumexp_rows(dgm_ctx *ctx, int64_t rows, int64_t cols, const float *x,
                                   float *y)
 {
-    (void)ctx;
+    DGM_CPU_FP_SCOPE(ctx);
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * cols;
         float mx = -INFINITY;
@@ -26,7 +26,7 @@ dgm_status dgm_cpu_logsumexp_rows_backward(dgm_ctx *ctx, int64_t rows, int64_t c
                                            const float *x, const float *y, const float *dy,
                                            float beta, float *dx)
 {
-    (void)ctx;
+    DGM_CPU_FP_SCOPE(ctx);
     for (int64_t r = 0; r < rows; r++)
         for (int64_t c = 0; c < cols; c++) {
             const int64_t i = r * cols + c;
@@ -38,7 +38,7 @@ dgm_status dgm_cpu_logsumexp_rows_backward(dgm_ctx *ctx, int64_t rows, int64_t c
 dgm_status dgm_cpu_maxout(dgm_ctx *ctx, int64_t rows, int64_t cols, int k, const float *x,
                           float *y, int32_t *argmax)
 {
-    (void)ctx;
+    DGM_CPU_FP_SCOPE(ctx);
     for (int64_t r = 0; r < rows; r++)
         for (int64_t j = 0; j < cols; j++) {
             const float *g = x + r * cols * k + j * k;
@@ -55,7 +55,7 @@ dgm_status dgm_cpu_maxout_backward(dgm_ctx *ctx, int64_t rows, int64_t cols, int
                                    const int32_t *argmax, const float *dy, float beta,
                                    float *dx)
 {
-    (void)ctx;
+    DGM_CPU_FP_SCOPE(ctx);
     for (int64_t r = 0; r < rows; r++)
         for (int64_t j = 0; j < cols; j++) {
             const int64_t o = r * cols + j;
@@ -138,14 +138,13 @@ DGM_CPU_CLONES dgm_status dgm_cpu_batchnorm_forward(dgm_ctx *ctx, int training, 
                                                     float *running_var, float *y,
                                                     float *save_mean, float *save_invstd)
 {
-    (void)ctx;
+    DGM_CPU_FP_SCOPE(ctx);
     const int64_t nb = bn_blocks(cols);
-#pragma omp parallel for schedule(static) if (bn_parallel(rows, cols))
-    for (int64_t b = 0; b < nb; b++) {
+    DGM_CPU_PARALLEL_FOR(bn_parallel(rows, cols), b, nb, {
         const int64_t c0 = b * BN_BLOCK, w = cols - c0 < BN_BLOCK ? cols - c0 : BN_BLOCK;
         bn_forward_block(training, rows, cols, c0, w, eps, momentum, x, gamma, beta,
                          running_mean, running_var, y, save_mean, save_invstd);
-    }
+    });
     return DGM_STATUS_OK;
 }
 
@@ -195,14 +194,13 @@ DGM_CPU_CLONES dgm_status dgm_cpu_batchnorm_backward(dgm_ctx *ctx, int training,
                                                      float beta_dx, float *dx, float *dgamma,
                                                      float *dbeta)
 {
-    (void)ctx;
+    DGM_CPU_FP_SCOPE(ctx);
     const float n = training ? (float)rows : 0.0f;
     const int64_t nb = bn_blocks(cols);
-#pragma omp parallel for schedule(static) if (bn_parallel(rows, cols))
-    for (int64_t b = 0; b < nb; b++) {
+    DGM_CPU_PARALLEL_FOR(bn_parallel(rows, cols), b, nb, {
         const int64_t c0 = b * BN_BLOCK, w = cols - c0 < BN_BLOCK ? cols - c0 : BN_BLOCK;
         bn_backward_block(rows, cols, c0, w, n, x, gamma, save_mean, save_invstd, dy, beta_dx,
                           dx, dgamma, dbeta);
-    }
+    });
     return DGM_STATUS_OK;
 }

@@ -14,7 +14,7 @@ DGM_CPU_CLONES dgm_status dgm_cpu_sgd_step(dgm_ctx *ctx, size_t n, float *w_, co
                             float *momentum_buf, float lr, float momentum, float dampening,
                             int nesterov, float weight_decay, int first_step)
 {
-    (void)ctx;
+    DGM_CPU_FP_SCOPE(ctx);
     float *restrict w = w_;
     const float *restrict g = g_;
     float *restrict buf = momentum_buf;
@@ -43,7 +43,7 @@ DGM_CPU_CLONES dgm_status dgm_cpu_adam_step(dgm_ctx *ctx, size_t n, float *w_, c
                              float weight_decay, int decoupled, double bias_correction1,
                              double bias_correction2)
 {
-    (void)ctx;
+    DGM_CPU_FP_SCOPE(ctx);
     float *restrict w = w_, *restrict m = m_, *restrict v = v_;
     const float *restrict g = g_;
     const dgm_adam_scalars s = dgm_adam_prepare(lr, beta1, beta2, eps, weight_decay, decoupled,
@@ -55,7 +55,7 @@ DGM_CPU_CLONES dgm_status dgm_cpu_adam_step(dgm_ctx *ctx, size_t n, float *w_, c
 DGM_CPU_CLONES dgm_status dgm_cpu_sum_squares(dgm_ctx *ctx, size_t n, const float *x,
                                               void *work, float *out)
 {
-    (void)ctx;
+    DGM_CPU_FP_SCOPE(ctx);
     (void)work;
     /* One thread, one fixed order: the same sum for any thread count. */
     out[0] = (float)dgm_cpu_sum(x, (int64_t)n, 1);
@@ -65,7 +65,7 @@ DGM_CPU_CLONES dgm_status dgm_cpu_sum_squares(dgm_ctx *ctx, size_t n, const floa
 dgm_status dgm_cpu_clip_scale(dgm_ctx *ctx, size_t n, float *x_, const float *sumsq,
                               float max_norm)
 {
-    (void)ctx;
+    DGM_CPU_FP_SCOPE(ctx);
     float *restrict x = x_;
     const float coef = dgm_clip_coef(sumsq[0], max_norm);
     DGM_CPU_LOOP(n, i, n, x[i] *= coef);
@@ -74,7 +74,7 @@ dgm_status dgm_cpu_clip_scale(dgm_ctx *ctx, size_t n, float *x_, const float *su
 
 DGM_CPU_CLONES dgm_status dgm_cpu_ema_update(dgm_ctx *ctx, size_t n, float *ema_, const float *w_, float decay)
 {
-    (void)ctx;
+    DGM_CPU_FP_SCOPE(ctx);
     float *restrict ema = ema_;
     const float *restrict w = w_;
     DGM_CPU_LOOP(n, i, n, ema[i] = dgm_ema_value(ema[i], w[i], decay));
@@ -83,7 +83,7 @@ DGM_CPU_CLONES dgm_status dgm_cpu_ema_update(dgm_ctx *ctx, size_t n, float *ema_
 
 dgm_status dgm_cpu_swap(dgm_ctx *ctx, size_t n, float *a_, float *b_)
 {
-    (void)ctx;
+    DGM_CPU_FP_SCOPE(ctx);
     float *restrict a = a_, *restrict b = b_;
     DGM_CPU_LOOP(n, i, n, const float t = a[i]; a[i] = b[i]; b[i] = t);
     return DGM_STATUS_OK;

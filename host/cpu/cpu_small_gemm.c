@@ -61,8 +61,7 @@ DGM_CPU_CLONES static void rows_form(int64_t m, int64_t n, int64_t k, float alph
                                      int64_t ldc)
 {
     const int parallel = (size_t)(m * n * k) >= 64 * dgm_cpu_parallel_min() && m > 1;
-#pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t i = 0; i < m; i++) {
+    DGM_CPU_PARALLEL_FOR(parallel, i, m, {
         float *restrict ci = c + i * ldc;
         if (k <= 4) {
             float s[4];
@@ -81,7 +80,7 @@ DGM_CPU_CLONES static void rows_form(int64_t m, int64_t n, int64_t k, float alph
             const float *restrict bp = b + p * ldb;
             for (int64_t j = 0; j < n; j++) ci[j] += s * bp[j];
         }
-    }
+    });
 }
 
 /* x·y over n in eight interleaved float lanes added pairwise at the end. */
@@ -101,13 +100,13 @@ DGM_CPU_CLONES static void dots_form(int64_t m, int64_t n, int64_t k, float alph
                                      float beta, float *c, int64_t ldc)
 {
     const int parallel = (size_t)(m * n * k) >= 64 * dgm_cpu_parallel_min() && m > 1;
-#pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t i = 0; i < m; i++)
+    DGM_CPU_PARALLEL_FOR(parallel, i, m, {
         for (int64_t j = 0; j < n; j++) {
             const float v = alpha * dot8(a + i * lda, b + j * ldb, k);
             float *cij = c + i * ldc + j;
             *cij = beta == 0.0f ? v : beta * *cij + v;
         }
+    });
 }
 
 /* The columns form: A stored transposed (A(i,p) = a[p·lda + i]), B(p,j) = b.p[...]. */

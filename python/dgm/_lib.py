@@ -64,7 +64,7 @@ SPLIT_TRAIN, SPLIT_TEST = 0, 1
 
 class CtxConfig(Structure):
     _fields_ = [("device", c_int), ("cuda_device", c_int), ("seed", c_uint64),
-                ("arena_limit", c_size_t)]
+                ("arena_limit", c_size_t), ("keep_denormals", c_bool)]
 
 
 class ModelOption(Structure):
@@ -221,6 +221,41 @@ def string_list(p):
 class _DlInfo(Structure):
     _fields_ = [("dli_fname", c_char_p), ("dli_fbase", c_void_p), ("dli_sname", c_char_p),
                 ("dli_saddr", c_void_p)]
+
+
+def blas_core():
+    """The core OpenBLAS chose its kernels for (e.g. "SkylakeX", "Haswell"), or "" if unknown."""
+    try:
+        dlsym = _libc.dlsym
+        dlsym.restype = c_void_p
+        dlsym.argtypes = [c_void_p, c_char_p]
+        addr = dlsym(lib._handle, b"openblas_get_corename")
+        if not addr:
+            return ""
+        return text(ctypes.CFUNCTYPE(c_char_p)(addr)()) or ""
+    except (AttributeError, OSError):
+        return ""
+
+
+def better_blas_core():
+    """The OpenBLAS core the dgm command would ask for here (host/thread_policy.h): OpenBLAS
+    fell back to a generic core (a release older than the CPU) while the CPU has AVX-512
+    (SKYLAKEX) or AVX2 and FMA (HASWELL); else "" (the user's OPENBLAS_CORETYPE counts)."""
+    if "OPENBLAS_CORETYPE" in os.environ:
+        return ""
+    if blas_core().lower() not in ("prescott", "core2", "katmai", "coppermine", "northwood",
+                                   "banias", "nehalem", "unknown"):
+        return ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return ""
+    if {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"} <= set(flags):
+        return "SKYLAKEX"
+    if {"avx2", "fma"} <= set(flags):
+        return "HASWELL"
+    return ""
 
 
 def blas_path():
