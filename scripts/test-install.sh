@@ -35,6 +35,10 @@ fi
 echo "libdgm.so: $(nm -D --defined-only "$lib" | wc -l) exported symbols, all dgm_"
 
 export PKG_CONFIG_PATH=$libdir/pkgconfig
+# The dgm command picks OpenBLAS's kernels where OpenBLAS falls back to generic ones
+# (host/thread_policy.h); the examples do not. One choice for both, so that they compute
+# alike: the generic core, which every x86-64 has.
+if [ "$(uname -m)" = x86_64 ]; then export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Prescott}; fi
 # shellcheck disable=SC2046
 cc -std=c11 -Wall -Wextra -Werror "$root/examples/embed_c/embed.c" $(pkg-config --cflags --libs dgm) \
    -Wl,-rpath,"$libdir" -o "$work/embed_c-pkgconfig"

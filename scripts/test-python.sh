@@ -37,6 +37,10 @@ print(f"dgm {dgm.version()}: {dgm.library_path}\n  BLAS {dgm.blas_library()}")
 sys.exit(0 if os.path.dirname(dgm.library_path) == os.path.dirname(dgm.__file__) else
          f"dgm loaded {dgm.library_path}, not the libdgm.so of its package")')
 
+# The dgm command picks OpenBLAS's kernels where OpenBLAS falls back to generic ones
+# (host/thread_policy.h), a Python process cannot: one choice for both, so that the tests
+# that compare them byte for byte compute alike (the generic core, which every x86-64 has).
+if [ "$(uname -m)" = x86_64 ]; then export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Prescott}; fi
 export DGM_CLI=${DGM_CLI:-$root/build/dgm}
 [[ -x $DGM_CLI ]] || echo "note: no dgm command at $DGM_CLI: the comparisons with it skip"
 rc=0

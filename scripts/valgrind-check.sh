@@ -24,9 +24,10 @@ work="$dir/runs"
 rm -rf "$work"
 mkdir -p "$work"
 
-# The CLI re-executes itself once to set libgomp's spin policy unless one is set: set it, so
-# valgrind follows one process.
-export GOMP_SPINCOUNT=5000
+# The CLI re-executes itself once to set libgomp's spin policy and OpenBLAS's kernels
+# unless they are set (host/thread_policy.h): set them, so valgrind follows one process
+# (its CPU has no AVX-512: any core that OpenBLAS knows does).
+export GOMP_SPINCOUNT=5000 OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Prescott}
 vg=(valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
     --show-leak-kinds=definite,indirect --track-origins=yes --num-callers=30 -q
     --suppressions=scripts/valgrind.supp)

@@ -26,9 +26,21 @@ from .errors import (BackendError, BadFormat, Error, FileError, InvalidArgument,
 __version__ = version()
 library_path = _lib.PATH
 blas_library = _lib.blas_path
+blas_core = _lib.blas_core
+
+# OpenBLAS picks its kernels once, when it loads: too late to change here. Say so when it
+# fell back to generic ones on a CPU that has better (the dgm command asks for those
+# itself): Debian 12's OpenBLAS on a Sapphire Rapids Xeon trained the README's VAE 3x
+# slower with them.
+if _lib.better_blas_core():
+    import warnings as _warnings
+    _warnings.warn(f"OpenBLAS runs its generic {_lib.blas_core()} kernels on this CPU (a "
+                   f"release older than the CPU): set OPENBLAS_CORETYPE="
+                   f"{_lib.better_blas_core()} before Python starts for matrix products "
+                   "several times faster", RuntimeWarning, stacklevel=2)
 
 __all__ = ["load", "train", "compare", "dataset", "Model", "Progress", "kinds", "options", "summary",
            "metric_names", "toy_names", "train_defaults", "version", "cuda_available",
-           "library_path", "blas_library", "Error", "InvalidArgument", "ShapeMismatch", "WrongDevice",
+           "library_path", "blas_library", "blas_core", "Error", "InvalidArgument", "ShapeMismatch", "WrongDevice",
            "OutOfMemory", "Unsupported", "NoDevice", "BackendError", "FileError", "BadFormat",
            "NotFinite", "StateError"]
