@@ -182,8 +182,52 @@ static inline void bench_shape_row(const char *what, const bench_gemm *g, int co
 
 /* ---- report lines ------------------------------------------------------------------ */
 
+/* The CPU as /proc/cpuinfo gives it (its first "model name" and "flags" or "Features"
+ * line, its "processor" entries): one line, "cpu: MODEL, N logical cores, vector
+ * extensions: AVX-512 (avx512f) | AVX2 | SSE2 only", "unknown" for what cannot be read. */
+static inline int bench_cpu_flag(const char *flags, const char *flag)
+{
+    const size_t n = strlen(flag);
+    for (const char *p = flags; (p = strstr(p, flag)) != NULL; p += n)
+        if ((p == flags || p[-1] == ' ' || p[-1] == '\t') &&
+            (p[n] == ' ' || p[n] == '\t' || p[n] == '\n' || p[n] == '\0'))
+            return 1;
+    return 0;
+}
+
+static inline void bench_print_cpu(void)
+{
+    char model[256] = "unknown", line[8192];
+    const char *ext = "unknown";
+    int cores = 0, have_flags = 0;
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    while (f && fgets(line, sizeof line, f)) { /* a longer flags line: its first 8 KiB */
+        char *colon = strchr(line, ':');
+        if (!colon) continue;
+        if (!strncmp(line, "processor", 9)) cores++;
+        else if (!strncmp(line, "model name", 10) && !strcmp(model, "unknown")) {
+            char *v = colon + 1;
+            while (*v == ' ' || *v == '\t') v++;
+            v[strcspn(v, "\n")] = '\0';
+            if (*v) snprintf(model, sizeof model, "%s", v);
+        } else if (!have_flags && (!strncmp(line, "flags", 5) || !strncmp(line, "Features", 8))) {
+            have_flags = 1;
+            ext = bench_cpu_flag(colon + 1, "avx512f") ? "AVX-512 (avx512f)"
+                  : bench_cpu_flag(colon + 1, "avx2")  ? "AVX2"
+                  : bench_cpu_flag(colon + 1, "sse2")  ? "SSE2 only"
+                  : bench_cpu_flag(colon + 1, "asimd") ? "NEON (asimd)"
+                                                       : "none of AVX-512, AVX2, SSE2";
+        }
+    }
+    if (f) fclose(f);
+    if (cores > 0)
+        printf("cpu: %s, %d logical cores, vector extensions: %s\n", model, cores, ext);
+    else printf("cpu: %s, unknown logical cores, vector extensions: %s\n", model, ext);
+}
+
 /* The OpenBLAS build, its threading (the pthread or the OpenMP build: see
- * cmake/blas.cmake) and its threads. */
+ * cmake/blas.cmake) and its threads (the "cpu BLAS:" line benchmarks/report.py and
+ * bench_lib.sh read: keep its format), then the CPU (bench_print_cpu). */
 static inline void bench_print_blas(void)
 {
     const char *env_ob = getenv("OPENBLAS_NUM_THREADS"), *env_omp = getenv("OMP_NUM_THREADS");
@@ -193,15 +237,95 @@ static inline void bench_print_blas(void)
            par == 2 ? "OpenMP" : par == 1 ? "pthreads" : "one thread",
            openblas_get_num_threads(), env_ob ? env_ob : "(unset)",
            env_omp ? env_omp : "(unset)");
+    bench_print_cpu();
 }
 
 /* Appends v[0..n) as a JSON list's items and its closing "]" to buf (size bytes, k of them
- * written before: snprintf's count; as it stops when full, the list may be cut short). */
-static inline void bench_json_list_end(char *buf, size_t size, int k, const double *v, int n)
+ * written before: snprintf's count; as it stops when full, the list may be cut short).
+ * Returns the new count. */
+static inline int bench_json_list_end(char *buf, size_t size, int k, const double *v, int n)
 {
     for (int i = 0; i < n && k > 0 && k < (int)size - 32; i++)
         k += snprintf(buf + k, size - (size_t)k, "%s%.4f", i ? "," : "", v[i]);
-    if (k > 0 && k < (int)size - 2) snprintf(buf + k, size - (size_t)k, "]");
+    if (k > 0 && k < (int)size - 2) k += snprintf(buf + k, size - (size_t)k, "]");
+    return k;
+}
+
+/* ---- the spread of timed windows --------------------------------------------------- */
+
+/* A run's timed windows (or epochs) v[0..n): their median, range, and drift = the last
+ * window's time over the first's; `drifting` when there are two or more and the last is
+ * more than BENCH_DRIFT off the first (a run that slows down, or speeds up, as it goes:
+ * the median and the range alone do not tell a steady run from one that drifts). */
+#define BENCH_DRIFT 1.10
+
+typedef struct bench_spread {
+    double median, min, max, drift;
+    int n, drifting;
+} bench_spread;
+
+/* The k-th smallest of v[0..n) (k from 0), without a copy: the value with fewer than k+1
+ * smaller ones and at least k+1 not larger (n is small: quadratic). */
+static inline double bench_kth(const double *v, int n, int k)
+{
+    for (int i = 0; i < n; i++) {
+        int less = 0, not_more = 0;
+        for (int j = 0; j < n; j++) {
+            less += v[j] < v[i];
+            not_more += v[j] <= v[i];
+        }
+        if (less <= k && k < not_more) return v[i];
+    }
+    return v[0];
+}
+
+static inline bench_spread bench_spread_of(const double *v, int n)
+{
+    bench_spread s;
+    memset(&s, 0, sizeof s);
+    s.n = n;
+    if (n < 1) return s;
+    s.median = n % 2 ? bench_kth(v, n, n / 2)
+                     : 0.5 * (bench_kth(v, n, n / 2 - 1) + bench_kth(v, n, n / 2));
+    s.min = s.max = v[0];
+    for (int i = 1; i < n; i++) {
+        if (v[i] < s.min) s.min = v[i];
+        if (v[i] > s.max) s.max = v[i];
+    }
+    s.drift = v[0] > 0 ? v[n - 1] / v[0] : 1.0;
+    s.drifting = n >= 2 && (s.drift > BENCH_DRIFT || s.drift < 1.0 / BENCH_DRIFT);
+    return s;
+}
+
+/* The spread as one line: "  windows: median 1.262 s/epoch (min 1.240, max 2.350, spread
+ * 88%); last/first 1.87  DRIFT: the last window is more than 10% off the first"; `each`
+ * names one ("window", "epoch"), `unit` the times' ("s/epoch"); spread = (max - min) /
+ * median. */
+static inline void bench_print_spread(const bench_spread *s, const char *each, const char *unit)
+{
+    if (s->n < 1) return;
+    printf("  %ss: median %.3f %s (min %.3f, max %.3f, spread %.0f%%); last/first %.2f", each,
+           s->median, unit, s->min, s->max,
+           s->median > 0 ? 100.0 * (s->max - s->min) / s->median : 0.0, s->drift);
+    if (s->drifting)
+        printf("  DRIFT: the last %s is more than %.0f%% off the first", each,
+               100.0 * (BENCH_DRIFT - 1.0));
+    printf("\n");
+}
+
+/* Appends the spread's JSON fields (,"median":..,"min":..,"max":..,"drift_ratio":..,
+ * "drift":true|false) to buf (size bytes, k written before, as bench_json_list_end): all
+ * of them, or none when they do not fit. Returns the new count. */
+static inline int bench_json_spread(char *buf, size_t size, int k, const bench_spread *s)
+{
+    char f[256];
+    const int n = snprintf(f, sizeof f,
+                           ",\"median\":%.6e,\"min\":%.6e,\"max\":%.6e,\"drift_ratio\":%.4f,"
+                           "\"drift\":%s",
+                           s->median, s->min, s->max, s->drift, s->drifting ? "true" : "false");
+    if (k < 0 || n < 0 || n >= (int)sizeof f || (size_t)k + (size_t)n >= size) return k;
+    memcpy(buf + k, f, (size_t)n + 1);
+    return k + n;
 }
 
 /* A number from a JSON object such as dgm_model_evaluate writes ({"nll": 2.83}). */

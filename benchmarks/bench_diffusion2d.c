@@ -17,8 +17,10 @@
  *   dgm   : the training loop as `dgm train MODEL --data D --device cpu` runs it
  *           (the schedule's rate, loader_next, zero_grad, train_step, optim_step,
  *           dgm_model_after_step (ddpm's EMA update), the loss read every log_every = 500
- *           steps and after a window's last one, step_end), seconds per 1,000 steps, best
- *           of W windows of one run after a warm-up;
+ *           steps and after a window's last one, step_end), seconds per 1,000 steps, the
+ *           median of W windows of one run after a warm-up (every window is printed, then
+ *           their median, range and drift: the last window's time over the first's,
+ *           flagged when more than 10% off);
  *   floor : the sgemm calls of one step, each distinct shape timed alone with raw
  *           cblas_sgemm (best of several reps), summed per step, ×1000. Per step (B = 256,
  *           widths w_0 .. w_L of the MLP):
@@ -41,7 +43,7 @@
  *                     [--data SPEC] [--seed S]
  *     --model M    the model(s) to time (default both)
  *     --steps N    steps per timed window (default 1000; 200 with --quick)
- *     --windows W  timed windows, the best is reported (default 3)
+ *     --windows W  timed windows, the median is reported (default 3)
  *     --quick      windows of 200 steps after 20 warm-up ones (else 100), fewer floor reps
  *     --reps R     trials per sgemm shape of the floor (default 7; 3 with --quick)
  *     --data SPEC  training data, as dgm train --data (default moons)
@@ -295,10 +297,10 @@ static int run_steps(bench_run *r, int64_t n)
     return dgm_ctx_synchronize(ctx) ? bench_fail(ctx, "synchronize") : 0;
 }
 
+/* bench_time_windows (bench_train.h) with this file's run_steps. */
 static int time_windows(bench_run *r, const bench_opts *o, bench_windows *w)
 {
     memset(w, 0, sizeof *w);
-    w->best = 1e30;
     int rc = run_steps(r, o->warmup);
     for (int t = 0; t < o->windows && !rc; t++) {
         const double start = bench_now();
@@ -306,11 +308,11 @@ static int time_windows(bench_run *r, const bench_opts *o, bench_windows *w)
         const double sec = (bench_now() - start) * BENCH_PER / o->count;
         if (rc) break;
         w->all[w->n++] = sec;
-        if (sec < w->best) w->best = sec;
         printf("  window %d: %.3f s per 1k steps (%d steps%s), loss %.4f at step %lld\n", t + 1,
                sec, o->count, o->count != (int)BENCH_PER ? ", scaled" : "", (double)r->loss,
                (long long)r->step);
     }
+    if (!rc) bench_windows_done(w, "step");
     w->last_loss = r->loss;
     w->steps = r->step;
     return rc;
@@ -392,16 +394,18 @@ static int bench_model(const char *kind, const bench_opts *o)
     printf("\n%-40s %18s %16s\n", "what", "time", "GEMM rate");
     bench_report_floor(bench, "steps", "steps", floor_k, seq_k, avg_flops, extra);
     char what[64];
-    snprintf(what, sizeof what, "dgm train loop (best of %d%s)", w.n, o->quick ? ", quick" : "");
+    bench_dgm_label(what, sizeof what, w.n, o->quick);
     int k = snprintf(extra, sizeof extra,
                      ",\"model\":\"%s\",\"data\":\"%s\",\"windows\":%d,\"steps_per_window\":%d,"
                      "\"warmup\":%d,\"quick\":%s,\"steps_total\":%lld,\"first_loss\":%.4f,"
                      "\"last_loss\":%.4f,\"seconds_each\":[",
                      kind, o->data, w.n, o->count, o->warmup, o->quick ? "true" : "false",
                      (long long)w.steps, (double)first, (double)w.last_loss);
-    bench_json_list_end(extra, sizeof extra, k, w.all, w.n);
-    bench_report(bench, "steps", "steps", "dgm", what, w.best, floor_k, avg_flops, extra);
-    bench_verdict("step", w.best, floor_k, length);
+    k = bench_json_list_end(extra, sizeof extra, k, w.all, w.n);
+    bench_json_spread(extra, sizeof extra, k, &w.spread);
+    bench_report(bench, "steps", "steps", "dgm", what, w.spread.median, floor_k, avg_flops,
+                 extra);
+    bench_verdict("step", w.spread.median, floor_k, length);
     return 0;
 }
 

@@ -15,8 +15,10 @@
  *   dgm   : the training loop exactly as `dgm train realnvp --data D --device cpu` runs it
  *           (the schedule's rate, loader_next, zero_grad, train_step, optim_step, the loss
  *           read back every log_every = 500 steps and after a window's last one (a 4-byte
- *           copy on the CPU), step_end), seconds per 1,000 steps, best of W windows of one
- *           training run after a warm-up;
+ *           copy on the CPU), step_end), seconds per 1,000 steps, the median of W windows
+ *           of one training run after a warm-up (every window is printed, then their
+ *           median, range and drift: the last window's time over the first's, flagged
+ *           when more than 10% off);
  *   floor : the 71 sgemm calls one step performs (checked by interposing cblas_sgemm under
  *           `dgm train realnvp --data FILE --steps 1, 2, 3`: 71 more per step), with the
  *           shapes, transposes and beta that dgm passes, each timed alone with raw
@@ -51,7 +53,7 @@
  *
  * Usage: bench_flow2d [--steps N] [--windows W] [--quick] [--reps R] [--data SPEC] [--seed S]
  *   --steps N    steps per timed window (default 1000; 200 with --quick)
- *   --windows W  timed windows, the best is reported (default 3)
+ *   --windows W  timed windows, the median is reported (default 3)
  *   --quick      windows of 200 steps after 20 warm-up ones (else 100), extrapolated to
  *                1,000, and fewer floor reps: a smoke run of some 15 seconds
  *   --reps R     trials per sgemm shape of the floor (default 7; 3 with --quick)
@@ -344,15 +346,17 @@ int main(int argc, char **argv)
              avg_flops, fl.calls, fl.sum * BENCH_PER);
     bench_report_floor("flow2d", "steps", "steps", floor_k, seq_k, avg_flops, extra);
     char what[64];
-    snprintf(what, sizeof what, "dgm train loop (best of %d%s)", w.n, o.quick ? ", quick" : "");
+    bench_dgm_label(what, sizeof what, w.n, o.quick);
     int k = snprintf(extra, sizeof extra,
                      ",\"data\":\"%s\",\"windows\":%d,\"steps_per_window\":%d,\"warmup\":%d,"
                      "\"quick\":%s,\"steps_total\":%lld,\"last_loss\":%.4f,"
                      "\"validate_nll\":%.5f,\"validate_base_nll\":%.5f,\"seconds_each\":[",
                      o.data, w.n, o.count, o.warmup, o.quick ? "true" : "false",
                      (long long)w.steps, (double)w.last_loss, v.nll, v.base_nll);
-    bench_json_list_end(extra, sizeof extra, k, w.all, w.n);
-    bench_report("flow2d", "steps", "steps", "dgm", what, w.best, floor_k, avg_flops, extra);
-    bench_verdict("step", w.best, floor_k, td.length);
+    k = bench_json_list_end(extra, sizeof extra, k, w.all, w.n);
+    bench_json_spread(extra, sizeof extra, k, &w.spread);
+    bench_report("flow2d", "steps", "steps", "dgm", what, w.spread.median, floor_k, avg_flops,
+                 extra);
+    bench_verdict("step", w.spread.median, floor_k, td.length);
     return 0;
 }

@@ -14,7 +14,9 @@
  *           schedule's rate — the model ends a step itself after its D step —, the loss
  *           read back every log_every = 500 iterations and after a window's last one (a
  *           4-byte copy on the CPU), then dgm_ctx_step_end), seconds per 1,000
- *           iterations, best of W windows of one training run after a warm-up;
+ *           iterations, the median of W windows of one training run after a warm-up
+ *           (every window is printed, then their median, range and drift: the last
+ *           window's time over the first's, flagged when more than 10% off);
  *   floor : the 42 sgemm calls one iteration performs (checked by interposing cblas_sgemm
  *           under `dgm train gan --data grid25`), with the shapes, transposes and beta that
  *           dgm passes, each timed alone with raw cblas_sgemm (best of several reps),
@@ -40,7 +42,7 @@
  *
  * Usage: bench_gan2d [--iters N] [--windows W] [--quick] [--reps R] [--seed S]
  *   --iters N    iterations per timed window (default 1000; 100 with --quick)
- *   --windows W  timed windows, the best is reported (default 3)
+ *   --windows W  timed windows, the median is reported (default 3)
  *   --quick      windows of 100 iterations after 20 warm-up ones (else 100), extrapolated
  *                to 1,000, and fewer floor reps: a smoke run of a few seconds
  *   --reps R     trials per sgemm shape of the floor (default 7; 3 with --quick)
@@ -331,15 +333,16 @@ int main(int argc, char **argv)
     snprintf(extra, sizeof extra, ",\"flops_per_iter\":%.0f,\"calls\":%d", fl.flops, fl.calls);
     bench_report_floor("gan2d", "it", "iters", floor_k, seq_k, fl.flops, extra);
     char what[64];
-    snprintf(what, sizeof what, "dgm train loop (best of %d%s)", w.n, o.quick ? ", quick" : "");
+    bench_dgm_label(what, sizeof what, w.n, o.quick);
     int k = snprintf(extra, sizeof extra,
                      ",\"windows\":%d,\"iters_per_window\":%d,\"warmup\":%d,\"quick\":%s,"
                      "\"iters_total\":%lld,\"last_g_loss\":%.4f,\"validate_d_loss\":%.4f,"
                      "\"validate_g_loss\":%.4f,\"seconds_each\":[",
                      w.n, o.count, o.warmup, o.quick ? "true" : "false", (long long)w.steps,
                      (double)w.last_loss, v.d_loss, (double)v.g_loss);
-    bench_json_list_end(extra, sizeof extra, k, w.all, w.n);
-    bench_report("gan2d", "it", "iters", "dgm", what, w.best, floor_k, fl.flops, extra);
-    bench_verdict("iteration", w.best, floor_k, td.length);
+    k = bench_json_list_end(extra, sizeof extra, k, w.all, w.n);
+    bench_json_spread(extra, sizeof extra, k, &w.spread);
+    bench_report("gan2d", "it", "iters", "dgm", what, w.spread.median, floor_k, fl.flops, extra);
+    bench_verdict("iteration", w.spread.median, floor_k, td.length);
     return 0;
 }

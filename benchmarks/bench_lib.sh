@@ -48,7 +48,8 @@ bench_build() {
 # dgm_sweep NAME LABEL FIELD MARGIN ARGS...: runs "$BENCH" ARGS once per value of
 # $DGM_BLAS_THREADS as OPENBLAS_NUM_THREADS ("env": the environment as it is), each shown
 # under "== LABEL" and logged to $WORK/NAME_obOB.log, and reads FIELD of its "dgm" and
-# "floor" JSON lines. Sets dgm_s and floor_s (of the fastest run; a later setting replaces
+# "floor" JSON lines (dgm's: the median of its timed windows). Sets dgm_s and floor_s (of
+# the fastest run by that median; a later setting replaces
 # the best only when MARGIN, a fraction, faster), dgm_ob, dgm_blas (its "cpu BLAS:" line)
 # and table (a row per setting: threads, dgm, floor, ratio; print_dgm_table shows it).
 dgm_sweep() {
@@ -84,14 +85,16 @@ print_dgm_table() {
 # peer_sweep LOG FIELD UNIT MARGIN ARGS...: times the peer ("$PYTHON" "$PEER" ARGS
 # --threads T) under torch threads T {1,2} x OPENBLAS_NUM_THREADS {1,2}, each logged to
 # $WORK/LOG_tT_obOB.log and skipped when it fails or takes over $PEER_TIMEOUT s; a row per
-# setting with FIELD of its "best_window" JSON line (UNIT names it in the header). Sets
-# peer_s, peer_t and peer_ob (the fastest; a later setting, with more threads, replaces the
-# best only when MARGIN, a fraction, faster) and peer_adam (the Adam the peer used).
+# setting with FIELD of its "median_window" JSON line (the median of its timed windows, as
+# dgm's; UNIT names it in the header) and that line's drift (last window / first). Sets
+# peer_s (that median), peer_t and peer_ob (the fastest setting by it; a later setting,
+# with more threads, replaces the best only when MARGIN, a fraction, faster) and peer_adam
+# (the Adam the peer used).
 peer_sweep() {
-  local name=$1 field=$2 unit=$3 margin=$4 t ob log s
+  local name=$1 field=$2 unit=$3 margin=$4 t ob log s drift flag
   shift 4
   peer_s='' peer_t='' peer_ob='' peer_adam=''
-  printf '%-14s %-22s %s\n' "torch threads" "OPENBLAS_NUM_THREADS" "$unit (best window)"
+  printf '%-14s %-22s %s\n' "torch threads" "OPENBLAS_NUM_THREADS" "$unit (median window)"
   for t in 1 2; do
     for ob in 1 2; do
       log=$WORK/${name}_t${t}_ob${ob}.log
@@ -100,9 +103,13 @@ peer_sweep() {
         printf '%-14s %-22s %s\n' "$t" "$ob" "failed or over $PEER_TIMEOUT s: skipped"
         continue
       fi
-      s=$(jget "$log" what=best_window "$field")
-      printf '%-14s %-22s %.3f\n' "$t" "$ob" "$s"
-      peer_adam=$(jget "$log" what=best_window adam)
+      s=$(jget "$log" what=median_window "$field")
+      [[ -n $s ]] || { printf '%-14s %-22s %s\n' "$t" "$ob" "no median_window line: skipped"; continue; }
+      drift=$(jget "$log" what=median_window drift_ratio)
+      flag=$(jget "$log" what=median_window drift)
+      [[ $flag = True ]] && flag=', DRIFT' || flag=''
+      printf '%-14s %-22s %.3f   (last/first window %.2f%s)\n' "$t" "$ob" "$s" "$drift" "$flag"
+      peer_adam=$(jget "$log" what=median_window adam)
       if [[ -z $peer_s ]] || (( $(calc "int($s < $peer_s * (1 - $margin))") )); then
         peer_s=$s peer_t=$t peer_ob=$ob
       fi

@@ -57,6 +57,10 @@ static inline void bench_widths_str(const int *w, int layers, char *buf, size_t 
 
 /* ---- the run ----------------------------------------------------------------------- */
 
+/* --keep-denormals: the context computes in the caller's floating-point mode, IEEE
+ * subnormals included (dgm_ctx_config.keep_denormals), to measure what flushing saves. */
+static bool bench_keep_denormals;
+
 typedef struct bench_run {
     dgm_ctx *ctx;
     dgm_dataset *train;
@@ -95,6 +99,7 @@ static inline int bench_run_setup(bench_run *r, const char *model, const char *d
     dgm_ctx_config cfg = dgm_ctx_config_default();
     cfg.device = DGM_DEVICE_CPU;
     cfg.seed = seed;
+    cfg.keep_denormals = bench_keep_denormals;
     if (dgm_ctx_create(&cfg, &r->ctx)) return bench_fail(r->ctx, "context");
     if (dgm_dataset_load(r->ctx, data, DGM_SPLIT_TRAIN, seed, &r->train))
         return bench_fail(r->ctx, data);
@@ -187,6 +192,7 @@ static inline int bench_parse_opts(int argc, char **argv, const char *count_opt,
         else if (o->data && !strcmp(argv[i], "--data") && i + 1 < argc) o->data = argv[++i];
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
             o->seed = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--keep-denormals")) bench_keep_denormals = true;
         else {
             fprintf(stderr, "%s\n", usage);
             return 2;
@@ -203,19 +209,29 @@ static inline int bench_parse_opts(int argc, char **argv, const char *count_opt,
 }
 
 typedef struct bench_windows {
-    double best, all[64]; /* seconds per BENCH_PER steps */
+    double all[64]; /* seconds per BENCH_PER steps, each window in order */
     int n;
+    bench_spread spread; /* of all[0..n): the median is the headline number */
     float last_loss;
     int64_t steps;
 } bench_windows;
 
+/* After the windows: their spread into w->spread, printed as a line below them
+ * (`unit_name`: "step" or "iteration"). */
+static inline void bench_windows_done(bench_windows *w, const char *unit_name)
+{
+    char unit[48];
+    snprintf(unit, sizeof unit, "s per 1k %ss", unit_name);
+    w->spread = bench_spread_of(w->all, w->n);
+    bench_print_spread(&w->spread, "window", unit);
+}
+
 /* On a fresh run r: o->warmup steps, then o->windows timed windows of o->count steps, each
- * reported as a line (the loss as `loss_label`). */
+ * reported as a line (the loss as `loss_label`), then their spread (bench_windows_done). */
 static inline int bench_time_windows(bench_run *r, const bench_opts *o, const char *loss_label,
                                      bench_windows *w)
 {
     memset(w, 0, sizeof *w);
-    w->best = 1e30;
     int rc = bench_run_steps(r, o->warmup);
     for (int t = 0; t < o->windows && !rc; t++) {
         const double start = bench_now();
@@ -223,14 +239,20 @@ static inline int bench_time_windows(bench_run *r, const bench_opts *o, const ch
         const double sec = (bench_now() - start) * BENCH_PER / o->count;
         if (rc) break;
         w->all[w->n++] = sec;
-        if (sec < w->best) w->best = sec;
         printf("  window %d: %.3f s per 1k %ss (%d %ss%s), %s %.4f at %s %lld\n", t + 1, sec,
                r->unit, o->count, r->unit, o->count != (int)BENCH_PER ? ", scaled" : "",
                loss_label, (double)r->loss, r->unit, (long long)r->step);
     }
+    if (!rc) bench_windows_done(w, r->unit);
     w->last_loss = r->loss;
     w->steps = r->step;
     return rc;
+}
+
+/* The dgm result's label, "dgm train loop (median of N[, quick])", into buf. */
+static inline void bench_dgm_label(char *buf, size_t len, int n, int quick)
+{
+    snprintf(buf, len, "dgm train loop (median of %d%s)", n, quick ? ", quick" : "");
 }
 
 /* A result line and its JSON line: seconds per 1,000 steps (`unit`: "steps" or "it"), the
@@ -260,14 +282,14 @@ static inline void bench_report_floor(const char *bench, const char *unit, const
                  floor_k, flops, extra_json);
 }
 
-/* The last line: dgm against the floor, and what a full default run of `length` steps
- * would take. */
-static inline void bench_verdict(const char *unit, double best, double floor_k, int64_t length)
+/* The last line: dgm (the median window's seconds per 1k) against the floor, and what a
+ * full default run of `length` steps would take. */
+static inline void bench_verdict(const char *unit, double sec, double floor_k, int64_t length)
 {
     printf("dgm / floor = %.2f; dgm spends %.0f%% of its %s outside the floor's GEMMs "
            "(a full default run, %lld %ss: about %.0f s)\n",
-           best / floor_k, 100.0 * (1.0 - floor_k / best), unit, (long long)length, unit,
-           best * (double)length / BENCH_PER);
+           sec / floor_k, 100.0 * (1.0 - floor_k / sec), unit, (long long)length, unit,
+           sec * (double)length / BENCH_PER);
 }
 
 #endif

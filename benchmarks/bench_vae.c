@@ -8,7 +8,9 @@
  * In one run it measures
  *   dgm   : the training loop exactly as `dgm train` runs it (loader_next, zero_grad,
  *           train_step, optim_step, the loss read back every 100 steps and at the end,
- *           step_end), seconds per epoch, best of N epochs of one training run;
+ *           step_end), seconds per epoch, the median of N epochs of one training run
+ *           (every epoch is printed, then their median, range and drift: the last
+ *           epoch's time over the first's, flagged when more than 10% off);
  *   floor : the 14 sgemm calls one training step performs (forward x·W^T for the 5
  *           layers; backward dW for the 5 and dX for all but fc1, with the shapes,
  *           transposes and beta that dgm passes), each timed alone with raw cblas_sgemm
@@ -23,7 +25,10 @@
  * Results also go to stdout as JSON lines (prefix "json: ").
  *
  * Usage: bench_vae [--epochs N] [--quick] [--device cpu|cuda|all] [--reps R] [--data SPEC]
- *   --epochs N  timed epochs, best is reported (default 2)
+ *                  [--keep-denormals]
+ *   --keep-denormals  IEEE subnormals in dgm's CPU compute (dgm_ctx_config.keep_denormals;
+ *               the default flushes them to zero)
+ *   --epochs N  timed epochs (windows with --quick), the median is reported (default 2)
  *   --quick     time windows of 100 steps (N of them, after 10 warm-up steps) and
  *               extrapolate to an epoch: a smoke run of a few seconds
  *   --reps R    trials per sgemm call of the floor (default 7; 3 with --quick)
@@ -108,8 +113,10 @@ typedef struct gemm_buf {
 #endif
 } gemm_buf;
 
+#ifdef DGM_BENCH_CUDA /* the cuBLAS floor's leading dimensions */
 static int lda_of(const gemm_call *c) { return bench_lda(c->ta, c->m, c->k); }
 static int ldb_of(const gemm_call *c) { return bench_ldb(c->tb, c->k, c->n); }
+#endif
 
 static int gemm_cpu(void *p)
 {
@@ -278,6 +285,7 @@ static int run_setup(dgm_device device, const dgm_dataset *ds, uint64_t seed, va
     dgm_ctx_config cfg = dgm_ctx_config_default();
     cfg.device = device;
     cfg.seed = seed;
+    cfg.keep_denormals = bench_keep_denormals;
     if (dgm_ctx_create(&cfg, &r->ctx)) return bench_fail(r->ctx, "context");
     int64_t shape[3];
     const int nd = dgm_dataset_sample_shape(ds, shape);
@@ -342,19 +350,19 @@ static int validate(dgm_device device, const dgm_dataset *ds, uint64_t seed, flo
 }
 
 typedef struct epoch_result {
-    double best, all[64];
+    double all[64]; /* seconds per epoch, each epoch (window) in order */
     int n;
+    bench_spread spread; /* of all[0..n): the median is the headline number */
     float first_loss, last_loss;
     int64_t steps;
 } epoch_result;
 
-/* Best seconds per epoch over o->epochs epochs of one run (or 100-step windows with
- * --quick, extrapolated). */
+/* Seconds per epoch of o->epochs epochs of one run (or 100-step windows with --quick,
+ * extrapolated), each printed, then their spread (median, range, drift). */
 static int time_epochs(dgm_device device, const dgm_dataset *ds, const opts *o, epoch_result *e)
 {
     vae_run r;
     memset(e, 0, sizeof *e);
-    e->best = 1e30;
     int rc = run_setup(device, ds, o->seed, &r);
     if (!rc && o->quick) rc = run_steps(&r, QUICK_WARMUP);
     for (int t = 0; t < o->epochs && t < 64 && !rc; t++) {
@@ -371,10 +379,13 @@ static int time_epochs(dgm_device device, const dgm_dataset *ds, const opts *o, 
             break;
         }
         e->all[e->n++] = sec;
-        if (sec < e->best) e->best = sec;
         printf("  %s %s %d: %.3f s/epoch%s, loss %.2f at step %lld\n", dgm_device_name(device),
                o->quick ? "window" : "epoch", t + 1, sec,
                o->quick ? " (100 steps, extrapolated)" : "", (double)r.loss, (long long)r.step);
+    }
+    if (!rc) {
+        e->spread = bench_spread_of(e->all, e->n);
+        bench_print_spread(&e->spread, o->quick ? "window" : "epoch", "s/epoch");
     }
     e->first_loss = r.first_loss;
     e->last_loss = r.loss;
@@ -434,7 +445,7 @@ static double epoch_flops(const dims *dm)
 static void report(const char *device, const char *key, const char *what, double sec,
                    double floor_sec, double flops, const char *extra_json)
 {
-    printf("%-5s %-34s %9.3f s/epoch %8.1f GFLOP/s", device, what, sec, flops / sec * 1e-9);
+    printf("%-5s %-36s %9.3f s/epoch %8.1f GFLOP/s", device, what, sec, flops / sec * 1e-9);
     if (floor_sec > 0) printf("   %.2fx the floor", sec / floor_sec);
     printf("\n");
     printf("json: {\"bench\":\"vae\",\"device\":\"%s\",\"what\":\"%s\",\"seconds_per_epoch\":%.6e,"
@@ -496,23 +507,25 @@ static int bench_device(dgm_device device, const dgm_dataset *ds, const dims *dm
            dev, BATCH, full.calls, full.flops, full.sum, full.sequence,
            full.flops / full.sum * 1e-9);
 
-    printf("\n%-5s %-34s %17s %16s\n", "dev", "what", "time", "GEMM rate");
+    printf("\n%-5s %-36s %17s %16s\n", "dev", "what", "time", "GEMM rate");
     char extra[1024];
     snprintf(extra, sizeof extra, ",\"steps_per_epoch\":%lld,\"flops_per_epoch\":%.0f",
              (long long)dm->per_epoch, fl);
     report(dev, "floor", "gemm floor (sum of best calls)", floor_epoch, 0, fl, extra);
     report(dev, "floor_sequence", "gemm calls back to back", seq_epoch, floor_epoch, fl, extra);
     char what[64];
-    snprintf(what, sizeof what, "dgm train loop (best of %d%s)", e.n, o->quick ? ", quick" : "");
+    bench_dgm_label(what, sizeof what, e.n, o->quick);
     int k = snprintf(extra, sizeof extra,
                      ",\"epochs\":%d,\"quick\":%s,\"first_loss\":%.4f,\"last_loss\":%.4f,"
                      "\"validate_loss\":%.4f,\"steps_per_epoch\":%lld,\"seconds_each\":[",
                      e.n, o->quick ? "true" : "false", (double)e.first_loss, (double)e.last_loss,
                      (double)first, (long long)dm->per_epoch);
-    bench_json_list_end(extra, sizeof extra, k, e.all, e.n);
-    report(dev, "dgm", what, e.best, floor_epoch, fl, extra);
+    k = bench_json_list_end(extra, sizeof extra, k, e.all, e.n);
+    bench_json_spread(extra, sizeof extra, k, &e.spread);
+    const double med = e.spread.median;
+    report(dev, "dgm", what, med, floor_epoch, fl, extra);
     printf("%-5s dgm / floor = %.2f; dgm spends %.0f%% of its epoch outside the floor's GEMMs\n\n",
-           dev, e.best / floor_epoch, 100.0 * (1.0 - floor_epoch / e.best));
+           dev, med / floor_epoch, 100.0 * (1.0 - floor_epoch / med));
     return 0;
 }
 
@@ -526,9 +539,10 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) o.reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--device") && i + 1 < argc) o.device = argv[++i];
         else if (!strcmp(argv[i], "--data") && i + 1 < argc) o.data = argv[++i];
+        else if (!strcmp(argv[i], "--keep-denormals")) bench_keep_denormals = true;
         else {
             fprintf(stderr, "usage: bench_vae [--epochs N] [--quick] [--device cpu|cuda|all] "
-                            "[--reps R] [--data SPEC]\n");
+                            "[--reps R] [--data SPEC] [--keep-denormals]\n");
             return 2;
         }
     }

@@ -10,6 +10,7 @@ import re
 import sys
 
 TARGET = 1.25  # issue 14: every training step within 1.25x of its GEMM-only time
+DRIFT = 1.10  # a run whose last timed window is more than 10 % off its first drifts
 
 
 def records(work, name):
@@ -35,6 +36,31 @@ def blas_line(work, name):
     return ""
 
 
+def dgm_timing(work, name, bench, field, value, device="cpu"):
+    """The dgm result line (what "dgm") of `bench` on `device` behind a summary's dgm time
+    `value`: NAME.jsonl holds one per thread setting of a sweep, and the summary took the
+    fastest, so the one whose `field` is `value`; else the last; None without any."""
+    hits = [r for r in records(work, name) if r.get("bench") == bench and r.get("what") == "dgm"
+            and r.get("device", "cpu") == device and isinstance(r.get(field), (int, float))]
+    for r in reversed(hits):
+        if value is not None and abs(r[field] - value) <= 1e-4 * abs(value):
+            return r
+    return hits[-1] if hits else None
+
+
+def timing_of(rec):
+    """A row's dgm timing fields from its dgm result line: whether its time is the median
+    of the timed windows (older logs: the best), the drift (the last window's time over the
+    first's) and whether it is flagged; None where the line lacks them."""
+    if not rec:
+        return dict(dgm_stat=None, drift=None, drifting=None)
+    drift = rec.get("drift_ratio")
+    drifting = rec.get("drift")
+    if drifting is None and drift is not None:
+        drifting = drift > DRIFT or drift < 1 / DRIFT
+    return dict(dgm_stat="median" if "median" in rec else "best", drift=drift, drifting=drifting)
+
+
 def last(recs, **kw):
     hits = [r for r in recs if all(r.get(k) == v for k, v in kw.items())]
     return hits[-1] if hits else None
@@ -44,11 +70,22 @@ def fmt(v, spec=".3f"):
     return "" if v is None else format(v, spec)
 
 
+def peer_stat_of(summary):
+    """What a summary's peer time is: "median" (the median of the peer's timed windows, as
+    the drivers record since they compare medians), "best" (an older log, whose peer time
+    is its best window), None without a peer time."""
+    if not summary or summary.get("peer_s") is None:
+        return None
+    return summary.get("peer_stat", "best")
+
+
 def row(model, data, device, unit, dgm, floor, peer=None, blas="", metric="", dgm_q=None,
-        peer_q=None, **extra):
-    """One row of the per-model table (extra: steps, where the timed loop has them)."""
+        peer_q=None, timing=None, peer_stat=None, **extra):
+    """One row of the per-model table (extra: steps, where the timed loop has them; timing:
+    dgm's result line, for timing_of; peer_stat: peer_stat_of its summary)."""
     return dict(model=model, data=data, device=device, unit=unit, dgm=dgm, floor=floor,
-                peer=peer, blas=blas, metric=metric, dgm_q=dgm_q, peer_q=peer_q, **extra)
+                peer=peer, blas=blas, metric=metric, dgm_q=dgm_q, peer_q=peer_q,
+                peer_stat=peer_stat, **timing_of(timing), **extra)
 
 
 def modes(q):
@@ -67,13 +104,15 @@ def rows_of(work):
         rows.append(row(device="cpu", dgm=vae["dgm_s"], floor=vae["floor_s"],
                         peer=vae.get("peer_s"), blas=blas_line(work, "vae"),
                         metric="test −ELBO after 1 epoch (nats, lower is better)",
-                        dgm_q=q and q["dgm_neg_elbo"], peer_q=q and q["peer_neg_elbo"], **vae_row))
+                        dgm_q=q and q["dgm_neg_elbo"], peer_q=q and q["peer_neg_elbo"],
+                        timing=dgm_timing(work, "vae", "vae", "seconds_per_epoch", vae["dgm_s"]),
+                        peer_stat=peer_stat_of(vae), **vae_row))
     cuda_vae = [r for r in vae_recs if r.get("bench") == "vae" and r.get("device") == "cuda"]
     d = next((r for r in cuda_vae if r["what"] == "dgm"), None)
     f = next((r for r in cuda_vae if r["what"] == "floor"), None)
     if d and f:
         rows.append(row(device="cuda", dgm=d["seconds_per_epoch"], floor=f["seconds_per_epoch"],
-                        blas="cuBLAS", **vae_row))
+                        blas="cuBLAS", timing=d, **vae_row))
     gan_recs = records(work, "gan2d")
     gan = last(gan_recs, bench="gan2d_summary")
     if gan:
@@ -81,14 +120,18 @@ def rows_of(work):
         rows.append(row("GAN (MLP, non-saturating)", "grid25", "cpu", "s/1k it", gan["dgm_s"],
                         gan["floor_s"], gan.get("peer_s"), blas_line(work, "gan2d"),
                         "modes of 25 / high-quality share",
-                        q and modes(q["dgm"]), q and modes(q["peer"])))
+                        q and modes(q["dgm"]), q and modes(q["peer"]),
+                        timing=dgm_timing(work, "gan2d", "gan2d", "seconds_per_1k_iters",
+                                          gan["dgm_s"]), peer_stat=peer_stat_of(gan)))
     for r in records(work, "flow2d"):
         if r.get("bench") != "flow2d_summary":
             continue
         rows.append(row("RealNVP (2-D)", r["dataset"], "cpu", "s/1k steps", r["dgm_s"],
                         r["floor_s"], r.get("peer_s"), blas_line(work, "flow2d"),
                         "test NLL, nats (true density %.4f)" % r["true_nll"],
-                        r["dgm_nll"], r.get("peer_nll"), steps=r["steps"]))
+                        r["dgm_nll"], r.get("peer_nll"), steps=r["steps"],
+                        timing=dgm_timing(work, "flow2d", "flow2d", "seconds_per_1k_steps",
+                                          r["dgm_s"]), peer_stat=peer_stat_of(r)))
     for r in records(work, "diffusion2d"):
         if r.get("bench") != "diffusion2d_summary":
             continue
@@ -96,7 +139,10 @@ def rows_of(work):
         rows.append(row(name, "moons", "cpu", "s/1k steps", r["dgm_s"], r["gemm_floor_s"],
                         r.get("peer_s"), blas_line(work, "diffusion2d"),
                         "W2 to the data (%s; floor %.4f)" % (r["sampler"], r["floor_w2"]),
-                        r["dgm_w2"], r.get("peer_w2"), steps=r["steps"]))
+                        r["dgm_w2"], r.get("peer_w2"), steps=r["steps"],
+                        timing=dgm_timing(work, "diffusion2d", "diffusion2d_" + r["model"],
+                                          "seconds_per_1k_steps", r["dgm_s"]),
+                        peer_stat=peer_stat_of(r)))
     return rows
 
 
@@ -121,6 +167,24 @@ def floor_gflops(work):
             if r.get("what") == "floor" and r.get("device", "cpu") == "cpu" and "gemm_gflops" in r:
                 out[r.get("bench", name)] = (r["gemm_gflops"], blas_line(work, name))
     return out
+
+
+def dgm_cell(r):
+    """dgm's time: the median of its timed windows; an older log's best window says so."""
+    return fmt(r["dgm"]) + (" (best)" if r["dgm_stat"] == "best" else "")
+
+
+def peer_cell(r):
+    """The peer's time: the median of its timed windows; an older log's best window says so."""
+    return fmt(r["peer"]) + (" (best)" if r["peer_stat"] == "best" else "")
+
+
+def drift_cell(r):
+    """The last timed window over the first, flagged past DRIFT either way; n/a when the
+    log does not give it."""
+    if r["drift"] is None:
+        return "n/a"
+    return ("**%.2f drift**" if r["drifting"] else "%.2f") % r["drift"]
 
 
 def quality(v):
@@ -228,17 +292,25 @@ def main():
         o.append("")
     o.append("## Per model")
     o.append("")
-    o.append("Time per step: dgm's best timed window and PyTorch's (the same model, its "
-             "thread settings tuned); the GEMM floor is the time of the step's matrix "
-             "products alone, through the same BLAS, in the same run. peer / dgm > 1: dgm is "
-             "faster. Target (issue 14): dgm / floor ≤ %.2f." % TARGET)
+    o.append("Time per step: the median timed window on both sides, dgm's and PyTorch's "
+             "(the same model, its thread settings tuned: the fastest setting by that median), "
+             "so peer / dgm compares two medians; every window's time is in the "
+             "`seconds_each` of the `json:` lines (dgm's in `WORK/NAME.log`, the peer's in "
+             "its sweep's logs under `WORK/NAME/`). The GEMM floor is the time of the step's matrix products "
+             "alone, through the same BLAS, in the same run. peer / dgm > 1: dgm is faster. "
+             "Target (issue 14): dgm / floor ≤ %.2f. Drift: dgm's last timed window over its "
+             "first, **flagged** when more than %.0f %% off either way (a loop that slows "
+             "down or speeds up as it runs, which the median alone does not show); n/a and "
+             "\"(best)\": a log from before the windows' median and drift were recorded, "
+             "whose time (dgm's or the peer's) is its best window." % (TARGET, 100 * (DRIFT - 1)))
     o.append("")
-    o.append("| model | data | device | unit | dgm | PyTorch | peer / dgm | GEMM floor | dgm / floor | quality | dgm | PyTorch |")
-    o.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    o.append("| model | data | device | unit | dgm (median) | drift (last / first) | PyTorch (median) | peer / dgm | GEMM floor | dgm / floor | quality | dgm | PyTorch |")
+    o.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         ratio = r["dgm"] / r["floor"] if r["floor"] else None
-        o.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            r["model"], r["data"], r["device"], r["unit"], fmt(r["dgm"]), fmt(r["peer"]),
+        o.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            r["model"], r["data"], r["device"], r["unit"], dgm_cell(r), drift_cell(r),
+            peer_cell(r),
             fmt(r["peer"] / r["dgm"] if r["peer"] else None, ".2f"), fmt(r["floor"]),
             ("**%.2f**" % ratio) if ratio and ratio > TARGET else fmt(ratio, ".2f"),
             r["metric"], quality(r["dgm_q"]), quality(r["peer_q"])))

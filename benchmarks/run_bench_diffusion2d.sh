@@ -12,10 +12,12 @@
 #          the first 5 (mean ± sd), and the floor, the W2 between two sets of 2,000 true
 #          samples, is the 6th's W2 to each of the 5 (mean ± sd);
 #   speed  per model, bench_diffusion2d --model M on the training file under
-#          OPENBLAS_NUM_THREADS 1 and 2: dgm's seconds per 1,000 steps (best window) and the
-#          GEMM floor of a step; the faster setting trains dgm (a setting with more threads
-#          only when THREAD_MARGIN faster). Then the peer's sweep, torch threads {1,2} x
-#          OPENBLAS_NUM_THREADS {1,2}, per model; the fastest trains the peer;
+#          OPENBLAS_NUM_THREADS 1 and 2: dgm's seconds per 1,000 steps (the median of its
+#          timed windows) and the GEMM floor of a step; the faster setting by that median
+#          trains dgm (a setting with more threads only when THREAD_MARGIN faster). Then
+#          the peer's sweep, torch threads {1,2} x OPENBLAS_NUM_THREADS {1,2}, per model,
+#          each setting's time the median of its timed windows too; the fastest trains
+#          the peer;
 #   train  per model: `dgm train M --data train.npy --steps N --device cpu --seed SEED`, then
 #          `dgm sample CKPT -n 2000 --seed SAMPLE_SEED`; the peer the same steps from the same
 #          seed, 2,000 samples; and, as a check that the two are one model, dgm's checkpoint
@@ -31,7 +33,8 @@
 #          Checked first, by an independent route: bench_diffusion2d --sample (which makes
 #          the model under the changed config itself and copies the checkpoint's tensors
 #          into it) gives `dgm sample --set`'s samples bit for bit (fm, RK4, 10 steps);
-#   report per model: W2 mean ± sd of dgm, the peer and dgm-in-the-peer, the floor, dgm − peer against the target; s/1k steps (best window and
+#   report per model: W2 mean ± sd of dgm, the peer and dgm-in-the-peer, the floor, dgm −
+#          peer against the target; s/1k steps (the median timed window, both sides, and
 #          the whole training run) of both, peer/dgm, dgm/floor against 1.25; JSON lines
 #          (bench "diffusion2d_summary", "diffusion2d_steps").
 #
@@ -53,8 +56,9 @@
 #                    be taken (default 0.05)
 #   BENCH_ARGS       more arguments of bench_diffusion2d's timing (default none: 3 windows of
 #                    1000 steps; --quick adds --quick)
-#   PEER_TIME_ARGS   the peer's timing arguments (default --time-only 1000 --windows 2; with
-#                    --quick: --time-only 200 --windows 2 --warmup 20)
+#   PEER_TIME_ARGS   the peer's timing arguments, the median of its windows taken (default
+#                    --time-only 1000 --windows 2; with --quick: --time-only 200 --windows 2
+#                    --warmup 20)
 #   PEER_TIMEOUT     seconds one peer timing setting may take before it is skipped (default
 #                    600; 120 with --quick)
 #   PYTHON           python with torch and numpy (default /usr/bin/python3, Debian's)
@@ -325,7 +329,7 @@ for m in ("ddpm", "fm"):
         same = abs(cw - dw) <= 0.15 * max(cw, dw) + 0.01
         r.update(peer_w2=pw, peer_w2_sd=pw_sd, w2_diff=dw - pw, w2_target_met=met,
                  dgm_ckpt_in_peer_w2=cw, dgm_ckpt_in_peer_w2_sd=cw_sd, same_model=same,
-                 peer_s=peer_s, peer_run_s=p["seconds_per_1k_steps"],
+                 peer_s=peer_s, peer_stat="median", peer_run_s=p["seconds_per_1k_steps"],
                  peer_over_dgm=peer_s / dgm_s,
                  issue_peer_w2=ISSUE_PEER[m][0], issue_peer_s=ISSUE_PEER[m][1])
         print("  %-34s %9.4f ±%.4f %9.4f ±%.4f   dgm - peer = %+.4f (target <= 0: %s)"
@@ -336,7 +340,7 @@ for m in ("ddpm", "fm"):
               % ("dgm's checkpoint in the peer", cw, cw_sd, "",
                  "EMA" if ema else "weights", dw, "yes" if same else "NO"))
         print("  %-34s %16.3f %16.3f   peer / dgm = %.2f"
-              % ("s/1k steps, best timed window", dgm_s, peer_s, peer_s / dgm_s))
+              % ("s/1k steps, median timed window", dgm_s, peer_s, peer_s / dgm_s))
         print("  %-34s %16.3f %16.3f   peer / dgm = %.2f"
               % ("s/1k steps, the training run", dgm_run, p["seconds_per_1k_steps"],
                  p["seconds_per_1k_steps"] / dgm_run))
@@ -345,7 +349,7 @@ for m in ("ddpm", "fm"):
     else:
         print("  %-34s %9.4f ±%.4f" % ("W2 to the data" + (" (EMA weights)" if ema else ""),
                                       dw, dw_sd))
-        print("  %-34s %16.3f" % ("s/1k steps, best timed window", dgm_s))
+        print("  %-34s %16.3f" % ("s/1k steps, median timed window", dgm_s))
         print("  %-34s %16.3f" % ("s/1k steps, the training run", dgm_run))
     print("  %-34s %16.3f %16s   dgm / floor = %.2f (target <= 1.25: %s)"
           % ("GEMM floor, s/1k steps", floor_s, "", dgm_s / floor_s,
@@ -369,5 +373,5 @@ if table:
                                          steps=n, w2=mean, w2_sd=sd)))
 EOF
 echo
-echo "timed windows: bench_diffusion2d and the peer's sweep; the training run: its whole-run"
-echo "mean under the same settings. logs: $WORK"
+echo "timed windows: the median window of bench_diffusion2d and of the peer's fastest"
+echo "setting; the training run: its whole-run mean under the same settings. logs: $WORK"

@@ -11,23 +11,26 @@
 #          test rows (8 gaussians: the mixture itself; moons: the noise convolved with the
 #          two arcs, t uniform, integrated numerically), the floor any model can reach;
 #   speed  bench_flow2d on the moons training file under OPENBLAS_NUM_THREADS 1 and 2: dgm's
-#          seconds per 1,000 steps (best window) and the GEMM floor of the same run; the
-#          faster setting trains dgm below. Then the peer's timing sweep, torch threads
-#          {1,2} x OPENBLAS_NUM_THREADS {1,2}; the fastest trains the peer. A setting with
-#          more threads is taken only when it beats the fewer-threaded best by
-#          THREAD_MARGIN (5 %): this network's GEMMs are small (512x64x64 at most), a
-#          second thread gains little on them, and on a machine with other work a
-#          spinning OpenBLAS thread can make a whole run several times slower than its
-#          short timing promised. (Both programs train the same network on rows of the
-#          same size: their speed does not depend on the data set, so the sweep runs once.)
+#          seconds per 1,000 steps (the median of its timed windows) and the GEMM floor of
+#          the same run; the faster setting (by that median) trains dgm below. Then the
+#          peer's timing sweep, torch threads {1,2} x OPENBLAS_NUM_THREADS {1,2}, each
+#          setting's time the median of its timed windows too; the fastest trains the
+#          peer. A setting with more threads is taken only when it beats the
+#          fewer-threaded best by THREAD_MARGIN (5 %): this network's GEMMs are small
+#          (512x64x64 at most), a second thread gains little on them, and on a machine
+#          with other work a spinning OpenBLAS thread can make a whole run several times
+#          slower than its short timing promised. (Both programs train the same network on
+#          rows of the same size: their speed does not depend on the data set, so the sweep
+#          runs once.)
 #   train  per data set: `dgm train realnvp --data train.npy --steps N --device cpu`, then
 #          `dgm eval CKPT --data test.npy` (nll, nats per sample); the peer the same steps
 #          from the same seed, its test NLL on the same file; and, as a check that the two
 #          are one model, dgm's checkpoint loaded into the peer's model (--eval-dgm): its
 #          test NLL there must equal dgm eval's (to 1e-4);
 #   report per data set: the test NLLs, dgm − peer against the target +0.02, seconds per
-#          1,000 steps of both (best timed window, and the training run's whole-run mean),
-#          peer/dgm, dgm/floor; JSON lines (prefix "json: ", bench "flow2d_summary").
+#          1,000 steps of both (the median timed window, both sides, and the training run's
+#          whole-run mean), peer/dgm, dgm/floor; JSON lines (prefix "json: ", bench
+#          "flow2d_summary").
 #
 # Usage: benchmarks/run_bench_flow2d.sh [--quick] [--steps N] [--no-peer]
 #   --quick     a smoke run: 1,000 training steps, bench_flow2d --quick, a short peer sweep
@@ -43,8 +46,9 @@
 #                    to be taken (default 0.05)
 #   BENCH_ARGS       arguments of bench_flow2d (default none: 3 windows of 1000 steps;
 #                    --quick adds --quick)
-#   PEER_TIME_ARGS   the peer's timing arguments (default --time-only 1000 --windows 2;
-#                    with --quick: --time-only 200 --windows 2 --warmup 20)
+#   PEER_TIME_ARGS   the peer's timing arguments, the median of its windows taken
+#                    (default --time-only 1000 --windows 2; with --quick: --time-only 200
+#                    --windows 2 --warmup 20)
 #   PEER_TIMEOUT     seconds one peer timing setting may take before it is skipped (default
 #                    600; 120 with --quick): oversubscribed threads on a busy machine crawl
 #   PYTHON           python with torch and numpy (default /usr/bin/python3, Debian's)
@@ -252,6 +256,7 @@ for ds in ("moons", "gauss8"):
         c = [d for d in jlines("%s/peer_eval_dgm_%s.log" % (work, ds))][-1]["test_nll"]
         same = abs(c - dgm_nll) < 1e-4
         r.update(peer_nll=p["test_nll"], nll_diff=diff, nll_target_met=met, peer_s=peer_s,
+                 peer_stat="median",
                  peer_run_s=p["seconds_per_1k_steps"], peer_over_dgm=peer_s / dgm_s,
                  dgm_ckpt_in_peer_nll=c, same_model=same)
         print("  %-34s %10.4f %10.4f   dgm - peer = %+.4f (target <= %+.2f: %s)"
@@ -261,13 +266,13 @@ for ds in ("moons", "gauss8"):
               % ("dgm's checkpoint in the peer", c, "", dgm_nll,
                  "the same model" if same else "MISMATCH: not the same model"))
         print("  %-34s %10.3f %10.3f   peer / dgm = %.2f"
-              % ("s/1k steps, best timed window", dgm_s, peer_s, peer_s / dgm_s))
+              % ("s/1k steps, median timed window", dgm_s, peer_s, peer_s / dgm_s))
         print("  %-34s %10.3f %10.3f   peer / dgm = %.2f"
               % ("s/1k steps, the training run", dgm_run, p["seconds_per_1k_steps"],
                  p["seconds_per_1k_steps"] / dgm_run))
     else:
         print("  %-34s %10.4f" % ("test NLL, nats per sample", dgm_nll))
-        print("  %-34s %10.3f" % ("s/1k steps, best timed window", dgm_s))
+        print("  %-34s %10.3f" % ("s/1k steps, median timed window", dgm_s))
         print("  %-34s %10.3f" % ("s/1k steps, the training run", dgm_run))
     print("  %-34s %10.3f %10s   dgm / floor = %.2f (target <= 1.25: %s)"
           % ("GEMM floor, s/1k steps", floor_s, "", dgm_s / floor_s,
@@ -275,6 +280,7 @@ for ds in ("moons", "gauss8"):
     print("json: " + json.dumps(r))
 EOF
 echo
-echo "timed windows: bench_flow2d and the peer's sweep, both on moons (the speed is the same"
-echo "on either data set); the training run: its whole-run mean under the same settings."
+echo "timed windows: the median window of bench_flow2d and of the peer's fastest setting,"
+echo "both on moons (the speed is the same on either data set); the training run: its"
+echo "whole-run mean under the same settings."
 echo "logs: $WORK"

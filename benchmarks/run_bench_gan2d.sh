@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The 2-D GAN benchmark end to end: dgm's time per 1,000 iterations of `dgm train gan
-# --data grid25` and its GEMM floor (bench_gan2d, best over OPENBLAS_NUM_THREADS {1,2}),
-# and the PyTorch peer's time (benchmarks/peers/torch_gan2d.py, best over torch threads
-# {1,2} x OPENBLAS_NUM_THREADS {1,2}). With --quality, also both trained the full default
+# --data grid25` (the median of bench_gan2d's timed windows) and its GEMM floor
+# (bench_gan2d, under the fastest of OPENBLAS_NUM_THREADS {1,2} by that median), and the
+# PyTorch peer's time (benchmarks/peers/torch_gan2d.py: the median of its timed windows,
+# under the fastest of torch threads {1,2} x OPENBLAS_NUM_THREADS {1,2} by that median):
+# peer / dgm compares two medians. With --quality, also both trained the full default
 # run from one seed and their mode coverage on grid25 (dgm eval's modes, high_quality,
 # reverse_kl; the peer's --eval).
 #
@@ -12,11 +14,12 @@
 #   JOBS           parallel build jobs (default 2)
 #   BENCH_ARGS     arguments of bench_gan2d (default none: 3 windows of 1000 iterations;
 #                  --quick adds --quick)
-#   DGM_BLAS_THREADS  OPENBLAS_NUM_THREADS values bench_gan2d runs under, the best dgm
-#                  time taken with the floor of the same run (default "1 2"; "env": one
+#   DGM_BLAS_THREADS  OPENBLAS_NUM_THREADS values bench_gan2d runs under, the fastest
+#                  dgm median taken with the floor of the same run (default "1 2"; "env": one
 #                  run with the environment as it is)
-#   PEER_ARGS      timing arguments of the peer (default --iters 1000 --windows 2; with
-#                  --quick: --iters 100 --windows 2 --warmup 20)
+#   PEER_ARGS      timing arguments of the peer, the median of its windows taken (default
+#                  --iters 1000 --windows 2; with --quick: --iters 100 --windows 2
+#                  --warmup 20)
 #   PEER_TIMEOUT   seconds one peer setting may take before it is skipped (default 900;
 #                  120 with --quick): oversubscribed threads on a busy machine crawl
 #   QUALITY_SEED   seed of the --quality runs (default 0)
@@ -43,7 +46,7 @@ for a in "$@"; do
     --quick) quick=1 ;;
     --no-peer) peer=0 ;;
     --quality) quality=1 ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "run_bench_gan2d.sh: unknown argument $a" >&2; exit 2 ;;
   esac
 done
@@ -89,17 +92,18 @@ fi
 echo
 echo "== summary (cpu)"
 print_dgm_table
-printf 'dgm    %8.3f s/1k it (best window of bench_gan2d%s; %s)\n' "$dgm_s" \
+printf 'dgm    %8.3f s/1k it (median window of bench_gan2d%s; %s)\n' "$dgm_s" \
   "${BENCH_ARGS:+ $BENCH_ARGS}" "$dgm_blas"
 printf 'floor  %8.3f s/1k it (the iteration'"'"'s sgemm calls, raw OpenBLAS, same run)\n' \
   "$floor_s"
 printf 'dgm / floor = %.2f\n' "$(calc "$dgm_s / $floor_s")"
 summary="\"bench\":\"gan2d_summary\",\"dgm_s\":$dgm_s,\"floor_s\":$floor_s,\"dgm_over_floor\":$(calc "$dgm_s / $floor_s")"
 if [[ -n $peer_best ]]; then
-  printf 'peer   %8.3f s/1k it (PyTorch %s, Adam %s, best: %s)\n' "$peer_best" \
-    "$("$PYTHON" -c 'import torch; print(torch.__version__)')" "$peer_adam" "$peer_cfg"
-  printf 'peer / dgm = %.2f\n' "$(calc "$peer_best / $dgm_s")"
-  summary="$summary,\"peer_s\":$peer_best,\"peer_over_dgm\":$(calc "$peer_best / $dgm_s")"
+  printf 'peer   %8.3f s/1k it (PyTorch %s, Adam %s, median window; fastest setting: %s)\n' \
+    "$peer_best" "$("$PYTHON" -c 'import torch; print(torch.__version__)')" "$peer_adam" \
+    "$peer_cfg"
+  printf 'peer / dgm = %.2f (median against median)\n' "$(calc "$peer_best / $dgm_s")"
+  summary="$summary,\"peer_s\":$peer_best,\"peer_stat\":\"median\",\"peer_over_dgm\":$(calc "$peer_best / $dgm_s")"
 fi
 echo "json: {$summary,\"quick\":$( ((quick)) && echo true || echo false)}"
 

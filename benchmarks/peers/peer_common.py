@@ -1,9 +1,12 @@
 """What the PyTorch peers of dgm's benchmarks share: torch's version, dgm's data loader and
 its one-optimizer training loop (StepTrainer), the choice of Adam implementation, torch's
-thread setting and the run's settings in their JSON lines, and timed windows of training.
+thread setting and the run's settings in their JSON lines, timed windows of training and
+their spread (median, range, drift), the same fields dgm's benchmarks report
+(benchmarks/bench_common.h: bench_spread_of).
 
 Imported by the peers from their own folder (python puts a script's folder on sys.path).
 """
+import json
 import math
 import os
 import time
@@ -133,3 +136,56 @@ def timed_windows(run, n, windows, report):
         times.append(sec)
         report(w, sec, loss.item())
     return times
+
+
+DRIFT = 1.10  # as dgm's BENCH_DRIFT: the last window more than 10 % off the first drifts
+
+
+def spread(times):
+    """The spread of timed windows (or epochs) `times`, as dgm's benchmarks report it: the
+    median (the headline number; with an even count, the mean of the two middle ones), min,
+    max, drift_ratio = the last window's time over the first's, drift = two or more windows
+    and drift_ratio beyond DRIFT either way, and seconds_each (every window, in order)."""
+    n = len(times)
+    if n == 0:
+        return {}
+    s = sorted(times)
+    median = s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+    ratio = times[-1] / times[0] if times[0] > 0 else 1.0
+    return dict(median=median, min=s[0], max=s[-1], drift_ratio=ratio,
+                drift=n >= 2 and (ratio > DRIFT or ratio < 1.0 / DRIFT),
+                seconds_each=list(times))
+
+
+def print_spread(sp, each, unit):
+    """One line, as dgm's bench_print_spread: "windows: median 1.262 s/1k steps (min 1.240,
+    max 2.350, spread 88%); last/first 1.87  DRIFT: ..."; `each` names one window."""
+    if not sp:
+        return
+    line = ("%ss: median %.3f %s (min %.3f, max %.3f, spread %.0f%%); last/first %.2f"
+            % (each, sp["median"], unit, sp["min"], sp["max"],
+               100.0 * (sp["max"] - sp["min"]) / sp["median"] if sp["median"] > 0 else 0.0,
+               sp["drift_ratio"]))
+    if sp["drift"]:
+        line += "  DRIFT: the last %s is more than %.0f%% off the first" % (
+            each, 100.0 * (DRIFT - 1.0))
+    print(line, flush=True)
+
+
+def report_windows(bench, field, times, info, each="window", unit="s/1k steps", **extra):
+    """The JSON lines of a run's timed windows `times`: "median_<each>" (the headline: `field`
+    holds the median, with the spread's fields) and, for older readers, "best_<each>"
+    (`field` holds the best, the spread's fields too); the spread's line first. `extra`:
+    more keys of both lines (windows, iters, ...). Returns the spread."""
+    sp = spread(times)
+    if not sp:
+        return sp
+    print_spread(sp, each, unit)
+    for what, v in (("median_" + each, sp["median"]), ("best_" + each, sp["min"])):
+        rec = dict(bench=bench, what=what)
+        rec[field] = v
+        rec.update(extra)
+        rec.update(sp)
+        rec.update(info)
+        print("json: " + json.dumps(rec), flush=True)
+    return sp

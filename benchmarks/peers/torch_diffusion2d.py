@@ -31,6 +31,7 @@ permutation per epoch, no drop_last), the loss read back every 500 steps.
   --samples FILE.npy after training, write --n (default 2000) samples there
   --time-only N      no full run: time --windows windows (default 3) of N steps after
                      --warmup steps (default 100), print seconds per 1,000 steps
+                     (JSON "median_window": the median, the headline)
   --threads T        torch.set_num_threads(T) (OPENBLAS_NUM_THREADS: in the environment)
   --eval-dgm CKPT    no training: load a dgm ddpm/fm checkpoint (.safetensors, read with
                      numpy) into this model (strict, EMA included) and write --n samples
@@ -38,8 +39,12 @@ permutation per epoch, no drop_last), the loss read back every 500 steps.
                      must match that of dgm's sampler on the same weights (the same model);
                      --weights raw: ddpm samples from the weights instead of the EMA
 
-Output: progress lines and JSON lines (prefix "json: "): "window", "best_window" and
-"result" (steps, s/1k steps over the whole run, the best window, the last loss).
+Output: progress lines and JSON lines (prefix "json: "): "window" per timed window;
+"median_window", the headline: seconds_per_1k_steps the windows' median, with "median",
+"min", "max", "drift_ratio" (the last window's time over the first's), "drift" (true
+beyond 1.10 either way) and "seconds_each" (every window), as dgm's benchmarks report
+them; "best_window" (seconds_per_1k_steps the best, the same fields); and "result" (steps,
+s/1k steps over the whole run, the median and best windows, the last loss).
 Run it with Debian's python (/usr/bin/python3, python3-torch, python3-numpy).
 """
 import argparse
@@ -55,7 +60,7 @@ import torch
 from torch import nn
 
 from peer_common import Loader, StepTrainer, adam_kwargs, add_adam_arg, add_threads_arg, \
-    set_threads, timed_windows
+    report_windows, set_threads, timed_windows
 
 DEFAULTS = {  # dgm's 2-D training defaults per model
     "ddpm": dict(steps=30000, batch=256, lr=1e-3, weight_decay=0.01),
@@ -325,17 +330,16 @@ def main():
             done += n
             times.append(sec * 1000.0 / n)
             window(len(times), n, times[-1], loss.item())
-    best = min(times)
-    print("json: " + json.dumps(dict(bench=bench, what="best_window",
-                                     seconds_per_1k_steps=best, windows=len(times), **info)))
-    res = dict(bench=bench, what="result", steps=t.step, best_window_s=best,
-               data=os.path.basename(args.data), seed=args.seed, **info)
+    sp = report_windows(bench, "seconds_per_1k_steps", times, info, windows=len(times))
+    median, best = sp.get("median"), sp.get("min")
+    res = dict(bench=bench, what="result", steps=t.step, median_window_s=median,
+               best_window_s=best, data=os.path.basename(args.data), seed=args.seed, **info)
     if total_sec is not None:
         res["seconds_per_1k_steps"] = total_sec * 1000.0 / t.step
         res["seconds_total"] = total_sec
         res["last_loss"] = t.loss
-        print("trained %d steps in %.1f s: %.3f s per 1k steps (best window %.3f)"
-              % (t.step, total_sec, res["seconds_per_1k_steps"], best))
+        print("trained %d steps in %.1f s: %.3f s per 1k steps (median window %.3f, best %.3f)"
+              % (t.step, total_sec, res["seconds_per_1k_steps"], median, best))
     if args.samples:
         torch.manual_seed(args.seed + 1)
         res["sample_s"] = write_samples(t.model, args.n, args.samples)

@@ -26,8 +26,10 @@ from the in-memory tensor with a fresh torch.randperm each epoch (1,000 batches)
 loader serves them.
 
   --iters N --windows W   time W windows of N iterations (default 3 of 1000) after 100
-                          warm-up ones; prints seconds per 1,000 iterations (JSON lines,
-                          "best_window": the best)
+                          warm-up ones; prints seconds per 1,000 iterations (JSON lines:
+                          "window" each, "median_window" their median, the headline, with
+                          min, max, drift_ratio = last window / first, drift (beyond 1.10
+                          either way) and seconds_each; "best_window" the best, same fields)
   --threads T             torch.set_num_threads(T) (OPENBLAS_NUM_THREADS: set it in the
                           environment; Debian's torch does its GEMMs in OpenBLAS)
   --eval                  train the full 20,000 iterations from --seed, then print the mode
@@ -47,8 +49,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from peer_common import Loader, adam_kwargs, add_adam_arg, add_threads_arg, set_threads, \
-    timed_windows
+from peer_common import Loader, adam_kwargs, add_adam_arg, add_threads_arg, report_windows, \
+    set_threads, timed_windows
 
 BATCH = 100
 LOG_EVERY = 500
@@ -182,7 +184,7 @@ def mode_coverage(samples, centres, std):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--iters", type=int, default=1000, help="iterations per timed window")
-    ap.add_argument("--windows", type=int, default=3, help="timed windows (best reported)")
+    ap.add_argument("--windows", type=int, default=3, help="timed windows (the median reported)")
     ap.add_argument("--warmup", type=int, default=100, help="untimed iterations first")
     add_threads_arg(ap)
     add_adam_arg(ap, "single")
@@ -224,9 +226,8 @@ def main():
 
     t.run(args.warmup)
     times = timed_windows(t.run, args.iters, args.windows, window)
-    print("json: " + json.dumps(dict(bench="gan2d_torch", what="best_window",
-                                     seconds_per_1k_iters=min(times), windows=args.windows,
-                                     iters=args.iters, **info)))
+    report_windows("gan2d_torch", "seconds_per_1k_iters", times, info, unit="s/1k it",
+                   windows=args.windows, iters=args.iters)
 
 
 if __name__ == "__main__":

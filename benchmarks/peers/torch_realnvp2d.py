@@ -27,8 +27,8 @@ CUDA-only).
   --steps N          training steps (default 15000); the test NLL is printed at the end
   --time-only N      no full run: time W windows (--windows, default 3) of N steps each
                      after --warmup steps (default 100), print seconds per 1,000 steps
-                     (JSON "best_window": the best), then the test NLL at that point if
-                     --test is given
+                     (JSON "median_window": the median, the headline), then the test NLL
+                     at that point if --test is given
   --threads T        torch.set_num_threads(T) (OPENBLAS_NUM_THREADS: set it in the
                      environment; Debian's torch does its GEMMs in OpenBLAS)
   --eval-dgm CKPT    no training: load a dgm realnvp checkpoint (.safetensors, read with
@@ -37,8 +37,12 @@ CUDA-only).
                      same model, to float rounding)
 
 Output: progress lines and JSON lines (prefix "json: "): "window" per timed window of
-1,000 steps (of N with --time-only), "best_window", and "result" with the test NLL
-(nats per sample), the steps, s/1k steps over the whole run and the best window.
+1,000 steps (of N with --time-only); "median_window", the headline: seconds_per_1k_steps
+the windows' median, with "median", "min", "max", "drift_ratio" (the last window's time
+over the first's), "drift" (true beyond 1.10 either way) and "seconds_each" (every
+window), as dgm's benchmarks report them; "best_window" (seconds_per_1k_steps the best,
+the same fields); and "result" with the test NLL (nats per sample), the steps, s/1k steps
+over the whole run and the median and best windows.
 Run it with Debian's python (/usr/bin/python3, python3-torch, python3-numpy).
 """
 import argparse
@@ -52,7 +56,7 @@ import torch
 from torch import nn
 
 from peer_common import Loader, StepTrainer, adam_kwargs, add_adam_arg, add_threads_arg, \
-    set_threads, timed_windows
+    report_windows, set_threads, timed_windows
 
 BATCH = 512
 LR = 1e-3
@@ -225,11 +229,10 @@ def main():
             done += n
             times.append(sec * 1000.0 / n)
             window(len(times), n, times[-1], loss.item())
-    best = min(times)
-    print("json: " + json.dumps(dict(bench="flow2d_torch", what="best_window",
-                                     seconds_per_1k_steps=best, windows=len(times), **info)))
-    res = dict(bench="flow2d_torch", what="result", steps=t.step, best_window_s=best,
-               data=os.path.basename(args.data), seed=args.seed, **info)
+    sp = report_windows("flow2d_torch", "seconds_per_1k_steps", times, info, windows=len(times))
+    median, best = sp.get("median"), sp.get("min")
+    res = dict(bench="flow2d_torch", what="result", steps=t.step, median_window_s=median,
+               best_window_s=best, data=os.path.basename(args.data), seed=args.seed, **info)
     if total_sec is not None:
         res["seconds_per_1k_steps"] = total_sec * 1000.0 / t.step
         res["seconds_total"] = total_sec
@@ -239,8 +242,8 @@ def main():
         res["test_rows"] = test.shape[0]
         print("test NLL %.4f nats per sample (%d rows) after %d steps" % (nll, test.shape[0], t.step))
     if total_sec is not None:
-        print("trained %d steps in %.1f s: %.3f s per 1k steps (best window %.3f)"
-              % (t.step, total_sec, res["seconds_per_1k_steps"], best))
+        print("trained %d steps in %.1f s: %.3f s per 1k steps (median window %.3f, best %.3f)"
+              % (t.step, total_sec, res["seconds_per_1k_steps"], median, best))
     print("json: " + json.dumps(res))
 
 

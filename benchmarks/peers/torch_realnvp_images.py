@@ -49,7 +49,8 @@ constant; the loss read back (.item()) and printed every 500 steps (--log-every)
                      batches of 500, one dequantization draw (its own generator, --seed)
   --time-only N      no full run: time W windows (--windows, default 3) of N steps each
                      after --warmup steps (default 100), print seconds per 1,000 steps
-                     (JSON "best_window": the best), then the test bpd at that point
+                     (JSON "median_window": the median, the headline), then the test
+                     bpd at that point
   --threads T        torch.set_num_threads(T) (OPENBLAS_NUM_THREADS: set it in the
                      environment; Debian's torch does its GEMMs in OpenBLAS)
   --eval-dgm CKPT    no training: load a dgm realnvp checkpoint (.safetensors, read with
@@ -70,9 +71,13 @@ constant; the loss read back (.item()) and printed every 500 steps (--log-every)
                      step 0 and after training
 
 Output: progress lines and JSON lines (prefix "json: "): "window" per timed window of
-1,000 steps (of N with --time-only), "best_window", "check" with --check, and "result"
-with the test bpd and NLL (nats per image), the steps, the batch, s/1k steps over the
-run, the training and whole-script wall times, torch's version and threads.
+1,000 steps (of N with --time-only); "median_window", the headline: seconds_per_1k_steps
+the windows' median, with "median", "min", "max", "drift_ratio" (the last window's time
+over the first's), "drift" (true beyond 1.10 either way) and "seconds_each" (every
+window), as dgm's benchmarks report them; "best_window" (seconds_per_1k_steps the best, the
+same fields); "check" with --check; and "result" with the test bpd and NLL (nats per
+image), the steps, the batch, s/1k steps over the run, the median and best windows, the
+training and whole-script wall times, torch's version and threads.
 Run it with Debian's python (/usr/bin/python3, python3-torch, python3-numpy), e.g.
   OPENBLAS_NUM_THREADS=2 /usr/bin/python3 benchmarks/peers/torch_realnvp_images.py --threads 2
 """
@@ -89,7 +94,7 @@ import torch
 from torch import nn
 
 from peer_common import Loader, StepTrainer, adam_kwargs, add_adam_arg, add_threads_arg, \
-    set_threads, timed_windows
+    report_windows, set_threads, timed_windows
 from torch_realnvp2d import Coupling, load_dgm_checkpoint
 from torch_vae import DEFAULT_DATA, FILES, read_idx_images
 
@@ -461,10 +466,10 @@ def main():
             window(len(times), n, times[-1], loss.item())
     res = dict(bench="realnvp_images_torch", what="result", steps=t.step, seed=args.seed, **info)
     if times:
-        best = min(times)
-        print("json: " + json.dumps(dict(bench="realnvp_images_torch", what="best_window",
-                                         seconds_per_1k_steps=best, windows=len(times), **info)))
-        res["best_window_s"] = best
+        sp = report_windows("realnvp_images_torch", "seconds_per_1k_steps", times, info,
+                            windows=len(times))
+        res["median_window_s"] = sp["median"]
+        res["best_window_s"] = sp["min"]
     if total_sec is not None and t.step > 0:
         res["seconds_per_1k_steps"] = total_sec * 1000.0 / t.step
         res["seconds_total"] = total_sec

@@ -12,7 +12,10 @@ read with gzip + numpy: no torchvision. Batches are gathered from one in-memory 
 with a fresh torch.randperm each epoch (as dgm's loader does on its device), not through
 torch.utils.data.DataLoader, whose per-sample Python work would only slow the peer down.
 
-  --epochs N --time-epoch    train N epochs, print seconds per epoch (JSON lines)
+  --epochs N --time-epoch    train N epochs, print seconds per epoch (JSON lines: "epoch"
+                             each, "median_epoch" their median, the headline, with min, max,
+                             drift_ratio = last epoch / first, drift (beyond 1.10 either
+                             way) and seconds_each; "best_epoch" the fastest, same fields)
   --threads T                torch.set_num_threads(T) (OPENBLAS_NUM_THREADS: set it in
                              the environment; Debian's torch does its GEMMs in OpenBLAS)
   --save PATH                after training, write the weights as a dgm checkpoint
@@ -35,6 +38,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from peer_common import report_windows
 
 DEFAULT_DATA = "/usr/share/datasets/fashion-mnist"
 FILES = {"train": "train-images-idx3-ubyte.gz", "test": "t10k-images-idx3-ubyte.gz"}
@@ -190,8 +195,8 @@ def main():
                                              seconds=sec, loss=loss, steps=steps_per_epoch,
                                              **info)), flush=True)
     if args.time_epoch:
-        print("json: " + json.dumps(dict(bench="vae_torch", what="best_epoch", seconds=min(times),
-                                         epochs=args.epochs, **info)))
+        report_windows("vae_torch", "seconds", times, info, each="epoch", unit="s/epoch",
+                       epochs=args.epochs)
     if args.save:
         save_dgm_checkpoint(model, args.save, args.epochs * steps_per_epoch)
         neg = test_neg_elbo(model, x_test, args.seed)
