@@ -58,7 +58,10 @@ bool dgm_cuda_available(char *why, size_t why_len)
     return st == DGM_STATUS_OK;
 }
 
-bool dgm_ctx_flush_denormals(const dgm_ctx *ctx) { return ctx && !ctx->keep_denormals; }
+bool dgm_ctx_flush_denormals(const dgm_ctx *ctx)
+{
+    return ctx && !ctx->keep_denormals && ctx->device == DGM_DEVICE_CPU;
+}
 
 dgm_ctx_config dgm_ctx_config_default(void)
 {

@@ -356,6 +356,7 @@ dgm_status dgm_model_train_step(dgm_model *m, dgm_tensor *batch, int64_t step, d
 {
     if (!m || !loss) return DGM_STATUS_INVALID_ARGUMENT;
     *loss = NULL;
+    DGM_MODEL_FP_SCOPE(m->ctx);
     DGM_TRY(check_batch(m, batch, "dgm_model_train_step"));
     DGM_TRY(m->ops->train_step(m, batch, step, loss));
     return dgm_backward(m->ctx, *loss);
@@ -377,6 +378,7 @@ dgm_status dgm_model_train_iteration(dgm_model *m, dgm_loader *loader,
                              "dgm_model_train_iteration: a %s model trains with "
                              "dgm_model_train_step and an optimizer of its parameters",
                              m->ops->kind);
+    DGM_MODEL_FP_SCOPE(m->ctx);
     return m->ops->train_iteration(m, loader, optim, step, loss);
 }
 
@@ -386,6 +388,7 @@ dgm_status dgm_model_sample(dgm_model *m, int64_t n, dgm_tensor **out)
     *out = NULL;
     if (n < 1)
         return dgm_set_error(m->ctx, DGM_STATUS_INVALID_ARGUMENT, "sample: n = %lld", (long long)n);
+    DGM_MODEL_FP_SCOPE(m->ctx);
     bool grad = dgm_ctx_grad_enabled(m->ctx);
     dgm_ctx_set_grad_enabled(m->ctx, false);
     dgm_status st = m->ops->sample(m, n, out);
@@ -540,6 +543,7 @@ bool dgm_model_in_list(const char *list, const char *name, size_t len)
 dgm_status dgm_model_mean_metric(dgm_model *m, const float *x, int64_t n, const char *name,
                                  double *mean)
 {
+    DGM_MODEL_FP_SCOPE(m->ctx);
     dgm_ctx *ctx = m->ctx;
     const int64_t B = 1000;
     double total = 0.0;
@@ -568,6 +572,7 @@ dgm_status dgm_model_evaluate(dgm_model *m, const dgm_dataset *data, const char 
         return dgm_set_error(m->ctx, DGM_STATUS_INVALID_ARGUMENT,
                              "dgm_model_evaluate: data and out must not be NULL, out_len > 0");
     dgm_ctx *ctx = m->ctx;
+    DGM_MODEL_FP_SCOPE(ctx);
     if (dgm_dataset_dim(data) != m->dim)
         return dgm_set_error(ctx, DGM_STATUS_SHAPE_MISMATCH,
                              "evaluate: data has %lld values per sample, the %s model %lld",
