@@ -272,6 +272,11 @@ def main():
              % (m["dgm"], (m["compiler"] or [""])[0],
                 ("; " + m["cuda"][0]) if m.get("cuda") else "", m["torch"] or "absent",
                 m["python"], m["kernel"]))
+    if m.get("openblas_coretype"):
+        o.append("- OpenBLAS kernels: `OPENBLAS_CORETYPE=%s`%s" % (
+            m["openblas_coretype"],
+            " (set by benchmarks/run for dgm and the peers alike: OpenBLAS fell back to its "
+            "generic kernels on this CPU)" if m.get("coretype_by_run") else " (set by the user)"))
     blas = sorted({r["blas"] for r in rows if r["blas"]})
     o.append("- BLAS that ran: %s" % ("; ".join(blas) if blas else "unknown"))
     peak = fma_peaks(work)
