@@ -9,8 +9,18 @@
  *   dots:    C[i, j] = A(i, :)·B(:, j), along p (A's rows and B's columns contiguous);
  *   columns: C[:, j] = sum over p of A(:, p)·B(p, j), along i (A stored transposed),
  *            into a contiguous buffer, then written to C's column.
- * Every form adds its terms in a fixed order, so results do not depend on the threads. */
+ * Every form adds its terms in a fixed order, so results do not depend on the threads.
+ *
+ * Which products come here depends on OpenBLAS's kernels. Against its Haswell/Zen kernels
+ * (AVX2) every form won (1.1-4x, an AMD machine). Against its AVX-512 kernels (SkylakeX,
+ * on a Sapphire Rapids Xeon: bench_small_gemm, 2026-12-07) only the short inner dimension
+ * did (k <= 4: 1.2-3x): OpenBLAS ran the training steps' long ones (a 512x2x64 forward, a
+ * 2x64x512 weight gradient) in 0.16-0.41 of these loops' time, but a sampler's 20000x2x64
+ * product in 1.6x. So with AVX-512 kernels a product with k > 4 comes here only when A is
+ * large (m·k above 2^17 values). */
+#include <stdatomic.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cpu/cpu_internal.h"
 
@@ -132,12 +142,29 @@ DGM_CPU_CLONES static void columns_form(int64_t m, int64_t n, int64_t k, float a
     }
 }
 
+char *openblas_get_corename(void); /* OpenBLAS: the kernels' core */
+
+/* Whether OpenBLAS runs AVX-512 kernels (asked once; the answer never changes). */
+static int blas_avx512(void)
+{
+    static atomic_int known = -1;
+    int v = atomic_load_explicit(&known, memory_order_relaxed);
+    if (v < 0) {
+        const char *core = openblas_get_corename();
+        v = core && (!strcasecmp(core, "SkylakeX") || !strcasecmp(core, "Cooperlake") ||
+                     !strcasecmp(core, "SapphireRapids"));
+        atomic_store_explicit(&known, v, memory_order_relaxed);
+    }
+    return v;
+}
+
 int dgm_cpu_small_gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                        const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                        float *c, int64_t ldc)
 {
     if (m < 1 || n < 1 || k < 1) return 0;
     const int64_t small = DGM_CPU_SMALL_DIM;
+    if (k > small && m * k <= ((int64_t)1 << 17) && blas_avx512()) return 0;
     const operand A = {a, trans_a ? 1 : lda, trans_a ? lda : 1};
     const operand B = {b, trans_b ? 1 : ldb, trans_b ? ldb : 1};
     if (n <= small && !trans_a) {
