@@ -329,10 +329,12 @@ def main():
         o.append("## Small products: dgm's loops against OpenBLAS (bench_small_gemm)")
         o.append("")
         o.append("Products with a side of at most 4 (the 2-D layers' 1-3 inputs, 1-2 outputs "
-                 "and their gradients) run on dgm's own loops, faster than OpenBLAS at each such "
-                 "shape (per-shape times in `WORK/small_gemm.log`). The GEMM floor above keeps "
+                 "and their gradients) run where `dgm_cpu_small_gemm` sends them: dgm's own "
+                 "loops, or, with OpenBLAS's AVX-512 kernels, OpenBLAS for those with an inner "
+                 "dimension above 4 (a build before 2026-12-07 kept every one on its loops; "
+                 "per-shape times in `WORK/small_gemm.log`). The GEMM floor above keeps "
                  "OpenBLAS for every product; with these products at dgm's time instead, the "
-                 "floor is lower and dgm's ratio to it higher:")
+                 "floor moves by the difference and dgm's ratio to it with it:")
         o.append("")
         o.append("| model | data | small products a step: OpenBLAS µs | dgm µs | floor with them at dgm's time | dgm / that floor |")
         o.append("|---|---|---|---|---|---|")
