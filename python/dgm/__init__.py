@@ -17,7 +17,7 @@ from . import _lib
 from ._compare import compare
 from ._core import (cuda_available, kinds, metric_names, options, summary, toy_names,
                     train_defaults, version)
-from ._model import Model, load
+from ._model import Model, load, load_bytes
 from ._train import Progress, dataset, train
 from .errors import (BackendError, BadFormat, Error, FileError, InvalidArgument, NoDevice,
                      NotFinite, OutOfMemory, ShapeMismatch, StateError, Unsupported,
@@ -39,7 +39,7 @@ if _lib.better_blas_core():
                    f"{_lib.better_blas_core()} before Python starts for matrix products "
                    "several times faster", RuntimeWarning, stacklevel=2)
 
-__all__ = ["load", "train", "compare", "dataset", "Model", "Progress", "kinds", "options", "summary",
+__all__ = ["load", "load_bytes", "train", "compare", "dataset", "Model", "Progress", "kinds", "options", "summary",
            "metric_names", "toy_names", "train_defaults", "version", "cuda_available",
            "library_path", "blas_library", "blas_core", "Error", "InvalidArgument", "ShapeMismatch", "WrongDevice",
            "OutOfMemory", "Unsupported", "NoDevice", "BackendError", "FileError", "BadFormat",

@@ -172,6 +172,7 @@ _sig("dgm_model_score", st, P, FP, c_int64, c_char_p, POINTER(c_double))
 _sig("dgm_model_metric_names", c_char_p, c_char_p)
 _sig("dgm_model_save", st, P, c_char_p, c_void_p)
 _sig("dgm_model_load_with", st, P, c_char_p, c_char_p, POINTER(P))
+_sig("dgm_model_load_memory", st, P, c_char_p, c_size_t, c_char_p, POINTER(P))
 _sig("dgm_checkpoint_meta", st, P, c_char_p, c_char_p, POINTER(c_void_p))
 
 # metrics.h

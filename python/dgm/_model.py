@@ -244,3 +244,22 @@ def load(path, device="auto", seed=0, **overrides):
         L.dgm_ctx_free(ctx)
         raise err
     return Model(ctx, m)
+
+
+def load_bytes(data, device="auto", seed=0, **overrides):
+    """dgm.load from a checkpoint file's bytes already in memory (bytes or bytearray, e.g.
+    read from an archive or a network): the same model, nothing written to disk. A
+    checkpoint is untrusted input: any bytes give a Model or a dgm.BadFormat, never a
+    crash or an allocation beyond what the bytes hold."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InvalidArgument(f"data: expected bytes, got {type(data).__name__}")
+    data = bytes(data)
+    cfg = _core.options_json(overrides).encode() if overrides else None
+    ctx = _core.new_ctx(device, seed)
+    m = ctypes.c_void_p()
+    status = L.dgm_model_load_memory(ctx, data, len(data), cfg, ctypes.byref(m))
+    if status:
+        err = make(status, _lib.text(L.dgm_last_error(ctx)) or "loading the checkpoint failed")
+        L.dgm_ctx_free(ctx)
+        raise err
+    return Model(ctx, m)

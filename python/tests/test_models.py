@@ -204,3 +204,16 @@ def test_fashion_mnist(tmp_path):
         elbo = v.score(test)
         assert np.isfinite(elbo) and 100 < elbo < 600  # nats; about 244 when fully trained
         assert v.score(test, "iwae") == pytest.approx(elbo, rel=0.1)
+
+
+def test_load_bytes_equals_load(flow):
+    """A checkpoint's bytes in memory load as the file does; broken bytes are BadFormat."""
+    data = open(flow, "rb").read()
+    a = dgm.load(flow, device="cpu").sample(100, seed=4)
+    b = dgm.load_bytes(data, device="cpu").sample(100, seed=4)
+    assert a.tobytes() == b.tobytes()
+    for cut in (0, 7, len(data) // 2):
+        with pytest.raises(dgm.BadFormat):
+            dgm.load_bytes(data[:cut], device="cpu")
+    with pytest.raises(dgm.InvalidArgument):
+        dgm.load_bytes("not bytes")
