@@ -405,17 +405,19 @@ TEST_F(Hostile, FilesOfAnotherFormatAreRefusedAtTheirFirstBytes)
 TEST_F(Hostile, ImpossibleBatchesAreUsageErrorsBeforeAnythingIsWritten)
 {
     const std::string out = dir + "/new/run";
-    CliResult g = dgm("train gan --data moons --batch 1 --steps 3 --device cpu --out " + out);
-    EXPECT_EQ(g.code, 2) << g.err;
-    EXPECT_NE(g.err.find("--batch 1: a gan trains on batches of at least 2 samples"), std::string::npos) << g.err;
-    EXPECT_FALSE(exists(dir + "/new"));
-    CliResult p = dgm("train gan --data moons --batch 9 --pack 2 --steps 3 --device cpu --out " + out);
-    EXPECT_EQ(p.code, 2) << p.err;
-    EXPECT_NE(p.err.find("a multiple of --pack 2"), std::string::npos) << p.err;
-    CliResult f = dgm("train fm --data moons --coupling ot --batch 5000 --steps 3 --device cpu --out " + out);
-    EXPECT_EQ(f.code, 2) << f.err;
-    EXPECT_NE(f.err.find("--batch 5000: exact OT coupling"), std::string::npos) << f.err;
-    EXPECT_FALSE(exists(dir + "/new"));
+    const struct {
+        const char *args, *says;
+    } cases[] = {
+        {"gan --batch 1", "--batch 1: a gan trains on batches of at least 2 samples"},
+        {"gan --batch 9 --pack 2", "a multiple of --pack 2"},
+        {"fm --coupling ot --batch 5000", "--batch 5000: exact OT coupling"},
+    };
+    for (const auto &c : cases) {
+        CliResult r = dgm(std::string("train ") + c.args + " --data moons --steps 3 --device cpu --out " + out);
+        EXPECT_EQ(r.code, 2) << c.args << ": " << r.err;
+        EXPECT_NE(r.err.find(c.says), std::string::npos) << c.args << ": " << r.err;
+        EXPECT_FALSE(exists(dir + "/new")) << c.args;
+    }
     // A failure after the folder was made (data the model refuses) removes the folder it made.
     CliResult v = dgm("train vae --data moons --steps 3 --device cpu --out " + out);
     EXPECT_EQ(v.code, 2) << v.err;

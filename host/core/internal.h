@@ -89,6 +89,9 @@ struct dgm_ctx {
     char err[1024];
 };
 
+/* Seconds on the monotonic clock (host/core/clock.c), for durations. */
+double dgm_seconds_now(void);
+
 #define DGM_TRY(expr)                                                                         \
     do {                                                                                      \
         dgm_status dgm_try_status_ = (expr);                                                  \

@@ -11,13 +11,10 @@
  * dx/dt = v_θ(x, t) from t = 0 to 1 with Euler, Heun or RK4 in --sample-steps steps
  * (ode.c). With --ema d > 0 a moving average of the weights samples. Images (values in
  * [0, 1]) are modelled in [−1, 1]. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
-
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "metrics/assignment.h"
 #include "models/ema_weights.h"
@@ -124,13 +121,6 @@ static dgm_status check_batch_size(dgm_model *m, int64_t batch)
     return DGM_STATUS_OK;
 }
 
-static double seconds_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* OT-CFM: x1's rows reordered so that row i goes with x0's row i in the batch's optimal
  * assignment (squared Euclidean cost), through the host. */
 static dgm_status ot_pair(dgm_model *m, dgm_tensor *x0, dgm_tensor *x1, dgm_tensor **out)
@@ -167,9 +157,9 @@ static dgm_status ot_pair(dgm_model *m, dgm_tensor *x0, dgm_tensor *x1, dgm_tens
             s->cost[i * n + j] = c;
         }
     double total = 0.0;
-    const double t0 = seconds_now();
+    const double t0 = dgm_seconds_now();
     DGM_TRY(dgm_assignment_solve(ctx, n, s->cost, s->match, &total));
-    const double took = seconds_now() - t0;
+    const double took = dgm_seconds_now() - t0;
     if (took > OT_SLOW_S && !m->warning[0])
         snprintf(m->warning, sizeof m->warning,
                  "fm: the exact OT coupling of a batch of %lld took %.1f s this step (an n x n "

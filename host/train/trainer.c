@@ -46,13 +46,6 @@ struct dgm_trainer {
     bool made_dir; /* the folder did not exist: a failed setup removes it again */
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* mkdir -p */
 static int make_dirs(const char *path)
 {
@@ -215,7 +208,7 @@ static dgm_status trainer_new(dgm_ctx *ctx, const dgm_train_options *o, dgm_trai
     t->o = *o;
     t->lr_scale = 1.0;
     t->last_loss = NAN;
-    t->start = t->last_call = now_s();
+    t->start = t->last_call = dgm_seconds_now();
     t->lock_fd = -1;
     snprintf(t->data_name, sizeof t->data_name, "%s", o->data_name ? o->data_name : "");
     t->o.data_name = t->data_name[0] ? t->data_name : NULL;
@@ -459,7 +452,7 @@ static dgm_status trainer_step(dgm_trainer *t)
     bool log_now = t->step % r->log_every == 0 || t->step == t->total;
     /* A periodic checkpoint is written only after this step's loss is known to be finite. */
     const bool save_now = r->save_every && t->step % r->save_every == 0 && t->ckpt[0] && t->model;
-    const double now = t->o.progress_seconds > 0 ? now_s() : 0.0;
+    const double now = t->o.progress_seconds > 0 ? dgm_seconds_now() : 0.0;
     bool call_now = false;
     if (t->o.on_progress) {
         call_now = t->o.progress_every ? t->step % t->o.progress_every == 0 : log_now;
@@ -478,7 +471,7 @@ static dgm_status trainer_step(dgm_trainer *t)
             if (ev == DGM_PLATEAU_DECAY) t->lr_scale *= r->converge.lr_factor;
             if (ev == DGM_PLATEAU_STOP) t->converged = log_now = true;
         }
-        const double elapsed = now_s() - t->start;
+        const double elapsed = dgm_seconds_now() - t->start;
         if (log_now && t->o.dir) DGM_TRY(open_metrics(t));
         if (log_now && t->metrics) {
             fprintf(t->metrics, "{\"step\": %lld, \"epoch\": %.4f, \"loss\": %.7g, \"lr\": %.6g, \"elapsed_s\": %.3f}\n",
