@@ -286,6 +286,7 @@ static const dgm_backend dgm_cuda_table = {
     dgm_cuda_ema_update,                  /* ema_update */
     dgm_cuda_swap,                        /* swap */
     dgm_cuda_unary_backward2,             /* unary_backward2 */
+    dgm_cuda_unary_backward3,             /* unary_backward3 */
 };
 
 extern "C" const dgm_backend *dgm_cuda_backend(void)

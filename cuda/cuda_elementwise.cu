@@ -99,22 +99,32 @@ extern "C" dgm_status dgm_cuda_unary_backward(dgm_ctx *ctx, int kind, float pa, 
     return DGM_STATUS_OK;
 }
 
-static __global__ void dgm_unary_backward2_kernel(int kind, float pa, float pb, size_t n,
-                                                  const float *x, const float *y,
-                                                  const float *g, const float *dy, float beta,
-                                                  float *dx)
+/* dx = beta·dx + f⁽ᵏ⁾(x)·g·dy, k = order (2 or 3). */
+static __global__ void dgm_unary_higher_kernel(int order, int kind, float pa, float pb, size_t n,
+                                               const float *x, const float *y, const float *g,
+                                               const float *dy, float beta, float *dx)
 {
     DGM_GRID_STRIDE(i, n)
-    dx[i] = dgm_axpby(beta, dx[i],
-                      dgm_unary_second_derivative(kind, x[i], y[i], pa, pb) * g[i] * dy[i]);
+    {
+        const float d = order == 2 ? dgm_unary_second_derivative(kind, x[i], y[i], pa, pb)
+                                   : dgm_unary_third_derivative(kind, x[i], y[i], pa, pb);
+        dx[i] = dgm_axpby(beta, dx[i], d * g[i] * dy[i]);
+    }
 }
 
-static void dgm_unary_backward2_launch(cudaStream_t stream, int kind, float pa, float pb,
-                                       size_t n, const float *x, const float *y,
-                                       const float *g, const float *dy, float beta, float *dx)
+static dgm_status dgm_unary_higher(dgm_ctx *ctx, int order, int kind, float pa, float pb, size_t n,
+                                   const float *x, const float *y, const float *g,
+                                   const float *dy, float beta, float *dx)
 {
-    dgm_unary_backward2_kernel<<<dgm_cuda_grid(n), DGM_CUDA_BLOCK, 0, stream>>>(
-        kind, pa, pb, n, x, y, g, dy, beta, dx);
+    if (n == 0) return DGM_STATUS_OK;
+    if (kind < 0 || kind >= DGM_UNARY_COUNT)
+        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
+                             "cuda unary derivative of order %d: unknown kind %d", order, kind);
+    DGM_CUDA_ENTER(ctx, st);
+    dgm_unary_higher_kernel<<<dgm_cuda_grid(n), DGM_CUDA_BLOCK, 0, st->stream>>>(
+        order, kind, pa, pb, n, x, y, g, dy, beta, dx);
+    DGM_CUDA_CHECK_LAUNCH(ctx, "dgm_unary_higher_kernel");
+    return DGM_STATUS_OK;
 }
 
 extern "C" dgm_status dgm_cuda_unary_backward2(dgm_ctx *ctx, int kind, float pa, float pb,
@@ -122,14 +132,15 @@ extern "C" dgm_status dgm_cuda_unary_backward2(dgm_ctx *ctx, int kind, float pa,
                                                const float *g, const float *dy, float beta,
                                                float *dx)
 {
-    if (n == 0) return DGM_STATUS_OK;
-    if (kind < 0 || kind >= DGM_UNARY_COUNT)
-        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
-                             "cuda unary second derivative: unknown kind %d", kind);
-    DGM_CUDA_ENTER(ctx, st);
-    dgm_unary_backward2_launch(st->stream, kind, pa, pb, n, x, y, g, dy, beta, dx);
-    DGM_CUDA_CHECK_LAUNCH(ctx, "dgm_unary_backward2_kernel");
-    return DGM_STATUS_OK;
+    return dgm_unary_higher(ctx, 2, kind, pa, pb, n, x, y, g, dy, beta, dx);
+}
+
+extern "C" dgm_status dgm_cuda_unary_backward3(dgm_ctx *ctx, int kind, float pa, float pb,
+                                               size_t n, const float *x, const float *y,
+                                               const float *g, const float *dy, float beta,
+                                               float *dx)
+{
+    return dgm_unary_higher(ctx, 3, kind, pa, pb, n, x, y, g, dy, beta, dx);
 }
 
 /* ---- binary ---- */

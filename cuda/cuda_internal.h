@@ -171,6 +171,9 @@ dgm_status dgm_cuda_unary_backward(dgm_ctx *ctx, int kind, float pa, float pb, s
 dgm_status dgm_cuda_unary_backward2(dgm_ctx *ctx, int kind, float pa, float pb, size_t n,
                                     const float *x, const float *y, const float *g,
                                     const float *dy, float beta, float *dx);
+dgm_status dgm_cuda_unary_backward3(dgm_ctx *ctx, int kind, float pa, float pb, size_t n,
+                                    const float *x, const float *y, const float *g,
+                                    const float *dy, float beta, float *dx);
 dgm_status dgm_cuda_binary(dgm_ctx *ctx, int kind, int64_t rows, int64_t cols, const float *a,
                            int bcast_a, const float *b, int bcast_b, float *out);
 dgm_status dgm_cuda_binary_backward(dgm_ctx *ctx, int kind, int64_t rows, int64_t cols,

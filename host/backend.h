@@ -161,6 +161,11 @@ typedef struct dgm_backend {
     dgm_status (*unary_backward2)(dgm_ctx *ctx, int kind, float pa, float pb, size_t n,
                                   const float *x, const float *y, const float *g,
                                   const float *dy, float beta, float *dx);
+    /* dx[i] = beta·dx[i] + f'''(x[i], y[i])·g[i]·dy[i] (dgm_unary_third_derivative): the
+     * gradient w.r.t. x of a second-order gradient f''(x)·h, g = h (itself a product). */
+    dgm_status (*unary_backward3)(dgm_ctx *ctx, int kind, float pa, float pb, size_t n,
+                                  const float *x, const float *y, const float *g,
+                                  const float *dy, float beta, float *dx);
 } dgm_backend;
 
 /* The CPU backend; always present. */

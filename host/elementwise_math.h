@@ -354,6 +354,37 @@ DGM_HD static inline float dgm_unary_second_derivative(int kind, float x, float 
     }
 }
 
+/* d³y/dx³ given x and y = forward(x): the derivative of dgm_unary_second_derivative, for a
+ * loss of a Hessian (sliced score matching of an energy) differentiated to the weights.
+ * Zero for the piecewise-linear kinds and the square. */
+DGM_HD static inline float dgm_unary_third_derivative(int kind, float x, float y, float a,
+                                                      float b)
+{
+    (void)b;
+    switch (kind) {
+    case DGM_UNARY_ELU: return x > 0.0f ? 0.0f : y + a;
+    case DGM_UNARY_SELU: return x > 0.0f ? 0.0f : y + DGM_SELU_SCALE * DGM_SELU_ALPHA;
+    case DGM_UNARY_GELU: /* φ(x)·(x³ − 4x) */
+        return 0.39894228040143268f * dgm_exp_nonpos(-0.5f * x * x) * x * (x * x - 4.0f);
+    case DGM_UNARY_SILU: { /* σ(1−σ)·[(1−2σ)(3 + x(1−2σ)) − 2xσ(1−σ)] */
+        float s = dgm_sigmoidf(x), v = s * (1.0f - s), w = 1.0f - 2.0f * s;
+        return v * (w * (3.0f + x * w) - 2.0f * x * v);
+    }
+    case DGM_UNARY_TANH: return (1.0f - y * y) * (6.0f * y * y - 2.0f);
+    case DGM_UNARY_SIGMOID: return y * (1.0f - y) * (1.0f - 6.0f * y + 6.0f * y * y);
+    case DGM_UNARY_SOFTPLUS: {
+        float s = dgm_sigmoidf(x);
+        return s * (1.0f - s) * (1.0f - 2.0f * s);
+    }
+    case DGM_UNARY_EXP: return y;
+    case DGM_UNARY_LOG: return 2.0f / (x * x * x);
+    case DGM_UNARY_SQRT: return 0.375f / (y * y * y * y * y);
+    case DGM_UNARY_SIN: return -dgm_sin_or_cos(x, 1);
+    case DGM_UNARY_COS: return dgm_sin_or_cos(x, 0);
+    default: return 0.0f;
+    }
+}
+
 /* Whether the kind's second derivative is not identically zero (relu, leaky relu, identity
  * and affine are piecewise linear: their gradient's gradient w.r.t. x vanishes). */
 DGM_HD static inline int dgm_unary_has_curvature(int kind)

@@ -174,9 +174,13 @@ BackendCase unary_case(int kind, size_t n, float beta, bool big)
         float *dx2 = destination(d, n, beta, 130 + kind);
         ok(d, d.be()->unary_backward2(d.ctx(), kind, pa, pb, n, x, y, g, dy, beta, dx2),
            "unary_backward2");
+        float *dx3 = destination(d, n, beta, 160 + kind);
+        ok(d, d.be()->unary_backward3(d.ctx(), kind, pa, pb, n, x, y, g, dy, beta, dx3),
+           "unary_backward3");
         return std::vector<BackendOutput>{{"y", d.download(y, n)},
                                           {"dx", d.download(dx, n)},
-                                          {"dx2", d.download(dx2, n)}};
+                                          {"dx2", d.download(dx2, n)},
+                                          {"dx3", d.download(dx3, n)}};
     };
     return c;
 }

@@ -73,6 +73,38 @@ protected:
         }
         return v;
     }
+    // Trains on 4,000 rows of N((m0, m1), diag(s0², s1²)) (DIR/data.csv) into DIR/m; 2,000
+    // samples' moments match.
+    void learns_gaussian(const std::string &model_and_options, double mean_tol, double sd_tol, double m0 = 2.0,
+                         double s0 = 0.5, double m1 = -1.0, double s1 = 0.25)
+    {
+        const std::string data = gaussian_csv(4000, m0, s0, m1, s1);
+        CliResult r = dgm("train " + model_and_options + " --data " + data + " --device cpu --out " + dir + "/m");
+        ASSERT_EQ(r.code, 0) << r.err;
+        const std::vector<double> v = sample_values(dir + "/m/checkpoint.safetensors", 2000);
+        ASSERT_EQ(v.size(), 4000u);
+        double m[2], sd[2];
+        moments2(v, m, sd);
+        EXPECT_NEAR(m[0], m0, mean_tol) << model_and_options;
+        EXPECT_NEAR(m[1], m1, mean_tol) << model_and_options;
+        EXPECT_NEAR(sd[0], s0, sd_tol) << model_and_options;
+        EXPECT_NEAR(sd[1], s1, sd_tol) << model_and_options;
+    }
+    // Every tensor of a checkpoint (names and bytes).
+    static std::string tensors_of(const std::string &path)
+    {
+        CtxPtr ctx = make_ctx(DGM_DEVICE_CPU);
+        dgm_safetensors *st = nullptr;
+        EXPECT_EQ(dgm_safetensors_load(ctx.get(), path.c_str(), &st), DGM_STATUS_OK) << dgm_last_error(ctx.get());
+        std::string bytes;
+        for (int i = 0; st && i < dgm_safetensors_count(st); i++) {
+            bytes += dgm_safetensors_name(st, i);
+            bytes.append((const char *)dgm_safetensors_data(st, i),
+                         (size_t)dgm_safetensors_numel(st, i) * sizeof(float));
+        }
+        dgm_safetensors_free(st);
+        return bytes;
+    }
     // Means and standard deviations of the columns of 2-column values.
     static void moments2(const std::vector<double> &v, double mean[2], double sd[2])
     {

@@ -326,8 +326,10 @@ TEST(Autograd, LeavesParameterGradientsAlone)
     DGM_ASSERT_OK(c, dgm_ctx_step_end(c));
 }
 
-// A third derivative of a curved activation is refused, naming the op, not computed wrong.
-TEST(Autograd, ThirdOrderIsUnsupportedAndSaysSo)
+// A third derivative through dgm_autograd (a recorded backward of activation_grad2) is
+// refused, naming the op, not computed wrong. dgm_backward computes it (the fast backward of
+// activation_grad2, checked against finite differences in test_score.cpp).
+TEST(Autograd, ThirdOrderThroughAutogradIsUnsupportedAndSaysSo)
 {
     CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 5);
     ASSERT_TRUE(ctx);

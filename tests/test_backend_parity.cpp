@@ -112,6 +112,8 @@ void expect_unknown_kinds_rejected(dgm_ctx *ctx)
                  "unary_backward kind " + std::to_string(bad));
         rejected(be->unary_backward2(ctx, bad, 0, 0, 4, x, x, x, x, 0.0f, y),
                  "unary_backward2 kind " + std::to_string(bad));
+        rejected(be->unary_backward3(ctx, bad, 0, 0, 4, x, x, x, x, 0.0f, y),
+                 "unary_backward3 kind " + std::to_string(bad));
     }
     for (int bad : {-1, (int)DGM_BINARY_COUNT, 1000}) {
         rejected(be->binary(ctx, bad, 2, 2, x, DGM_BCAST_FULL, x, DGM_BCAST_FULL, y),

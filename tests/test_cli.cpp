@@ -72,21 +72,6 @@ TEST_F(Cli, GaussianMatchesClosedFormMleOnMoons)
     EXPECT_NEAR(got, want, 0.01) << e.out;
 }
 
-// Reads every tensor of a checkpoint as bytes.
-std::string tensors_of(const std::string &path)
-{
-    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU);
-    dgm_safetensors *st = nullptr;
-    EXPECT_EQ(dgm_safetensors_load(ctx.get(), path.c_str(), &st), DGM_STATUS_OK) << dgm_last_error(ctx.get());
-    std::string bytes;
-    for (int i = 0; st && i < dgm_safetensors_count(st); i++) {
-        bytes += dgm_safetensors_name(st, i);
-        bytes.append((const char *)dgm_safetensors_data(st, i),
-                     (size_t)dgm_safetensors_numel(st, i) * sizeof(float));
-    }
-    dgm_safetensors_free(st);
-    return bytes;
-}
 
 TEST_F(Cli, ResumeEqualsAnUninterruptedRun)
 {

@@ -11,26 +11,7 @@ using namespace dgmtest;
 
 namespace {
 
-class Diffusion : public CliTest {
-protected:
-    // Trains on the Gaussian CSV, samples 2,000 and checks the moments.
-    // Trains on 4,000 rows of N((m0, m1), diag(s0², s1²)); 2,000 samples' moments match.
-    void learns_gaussian(const std::string &model_and_options, double mean_tol, double sd_tol, double m0 = 2.0,
-                         double s0 = 0.5, double m1 = -1.0, double s1 = 0.25)
-    {
-        const std::string data = gaussian_csv(4000, m0, s0, m1, s1);
-        CliResult r = dgm("train " + model_and_options + " --data " + data + " --device cpu --out " + dir + "/m");
-        ASSERT_EQ(r.code, 0) << r.err;
-        const std::vector<double> v = sample_values(dir + "/m/checkpoint.safetensors", 2000);
-        ASSERT_EQ(v.size(), 4000u);
-        double m[2], sd[2];
-        moments2(v, m, sd);
-        EXPECT_NEAR(m[0], m0, mean_tol) << model_and_options;
-        EXPECT_NEAR(m[1], m1, mean_tol) << model_and_options;
-        EXPECT_NEAR(sd[0], s0, sd_tol) << model_and_options;
-        EXPECT_NEAR(sd[1], s1, sd_tol) << model_and_options;
-    }
-};
+class Diffusion : public CliTest {};
 
 struct ModelDeleter {
     void operator()(dgm_model *m) const { dgm_model_free(m); }

@@ -299,6 +299,7 @@ int cmd_eval(int argc, char **argv)
         if (st == DGM_STATUS_INVALID_ARGUMENT && a.metrics) rc = cli_usage_error("--metric: %s", cli_last_error(ctx));
         else if (st) rc = cli_fail(ctx, "evaluation");
         if (!rc && (fid || is)) rc = image_metrics(ctx, m, ds, &a, fid, is, out, sizeof out);
+        if (!rc && dgm_model_note(m)[0]) fprintf(stderr, "dgm: %s\n", dgm_model_note(m));
         if (!rc) printf("%s\n", out);
     }
     dgm_dataset_free(ds);

@@ -77,8 +77,10 @@ static int write_samples(run *r)
 {
     dgm_ctx *ctx = r->ctx;
     const int64_t dim = dgm_model_dim(r->model);
-    /* 2-D: enough points for a density picture, fewer for a many-step sampler */
-    const int64_t n = dim != 2 ? 64 : dgm_model_sampler_passes(r->model) > 1 ? 4000 : 20000;
+    /* 2-D: enough points for a density picture, fewer for a many-step sampler (an EBM's
+     * 5,000 Langevin steps: 2,000 points) */
+    const int64_t passes = dgm_model_sampler_passes(r->model);
+    const int64_t n = dim != 2 ? 64 : passes > 2000 ? 2000 : passes > 1 ? 4000 : 20000;
     int64_t shape[3];
     int nd = dgm_model_sample_shape(r->model, shape);
     float *host = malloc((size_t)(n * dim) * sizeof *host);

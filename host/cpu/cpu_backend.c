@@ -201,6 +201,7 @@ static const dgm_backend cpu_backend = {
     .ema_update = dgm_cpu_ema_update,
     .swap = dgm_cpu_swap,
     .unary_backward2 = dgm_cpu_unary_backward2,
+    .unary_backward3 = dgm_cpu_unary_backward3,
 };
 
 const dgm_backend *dgm_cpu_backend(void) { return &cpu_backend; }

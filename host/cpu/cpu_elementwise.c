@@ -61,24 +61,38 @@ DGM_CPU_CLONES_WIDE dgm_status dgm_cpu_unary_backward(dgm_ctx *ctx, int kind, fl
                          kind);
 }
 
+/* dx = beta·dx + f⁽ᵏ⁾(x)·g·dy for the derivative DERIV (the second or the third). */
+#define HIGHER_DERIVATIVE_LOOP(DERIV, what)                                                   \
+    DGM_CPU_FP_SCOPE(ctx);                                                                    \
+    switch (kind) { DGM_FOR_EACH_UNARY(HIGHER_CASE_##DERIV) }                                  \
+    return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "cpu unary " what ": unknown kind %d", \
+                         kind)
+#define HIGHER_CASE(K, DERIV)                                                                 \
+    case K: {                                                                                 \
+        DGM_CPU_LOOP(n, i, n,                                                                 \
+                     dx[i] = dgm_axpby(beta, dx[i], DERIV(K, x[i], y[i], pa, pb) * g[i] * dy[i])); \
+        return DGM_STATUS_OK;                                                                 \
+    }
+#define HIGHER_CASE_2(K) HIGHER_CASE(K, dgm_unary_second_derivative)
+#define HIGHER_CASE_3(K) HIGHER_CASE(K, dgm_unary_third_derivative)
+
 DGM_CPU_CLONES_WIDE dgm_status dgm_cpu_unary_backward2(dgm_ctx *ctx, int kind, float pa, float pb, size_t n,
                                    const float *x, const float *y, const float *g,
                                    const float *dy, float beta, float *dx)
 {
-    DGM_CPU_FP_SCOPE(ctx);
-#define CASE(K)                                                                               \
-    case K: {                                                                                 \
-        DGM_CPU_LOOP(n, i, n,                                                                 \
-                     dx[i] = dgm_axpby(beta, dx[i],                                           \
-                                       dgm_unary_second_derivative(K, x[i], y[i], pa, pb) *   \
-                                           g[i] * dy[i]));                                    \
-        return DGM_STATUS_OK;                                                                 \
-    }
-    switch (kind) { DGM_FOR_EACH_UNARY(CASE) }
-#undef CASE
-    return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
-                         "cpu unary second derivative: unknown kind %d", kind);
+    HIGHER_DERIVATIVE_LOOP(2, "second derivative");
 }
+
+DGM_CPU_CLONES_WIDE dgm_status dgm_cpu_unary_backward3(dgm_ctx *ctx, int kind, float pa, float pb, size_t n,
+                                   const float *x, const float *y, const float *g,
+                                   const float *dy, float beta, float *dx)
+{
+    HIGHER_DERIVATIVE_LOOP(3, "third derivative");
+}
+#undef HIGHER_DERIVATIVE_LOOP
+#undef HIGHER_CASE
+#undef HIGHER_CASE_2
+#undef HIGHER_CASE_3
 
 /* Unknown broadcast layouts are rejected like unknown kinds (dgm_bcast_index would read
  * them as FULL). */

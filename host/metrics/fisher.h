@@ -7,6 +7,10 @@
 
 #include "dgm/core.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ∇_x log p(x) at one point x (dim values), p = (1/k)·Σ_j N(x; c_j, var·I), centres c:
  * k × dim (row-major). Into score (dim values): Σ_j r_j·(c_j − x)/var with the
  * responsibilities r_j = softmax_j(−|x − c_j|²/(2·var)), computed stably (the largest
@@ -14,5 +18,9 @@
  * non-finite input. Thread-safe. */
 dgm_status dgm_mixture_score(dgm_ctx *ctx, int k, int dim, const double *centres, double var,
                              const double *x, double *score);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

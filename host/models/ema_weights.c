@@ -24,16 +24,17 @@ dgm_status dgm_ema_weights_declare(dgm_params *p)
     return DGM_STATUS_OK;
 }
 
-/* The weights' and the twins' floats; STATE_ERROR unless the twins follow the weights. */
+/* The weights' and the twins' floats; STATE_ERROR unless the twins follow the weights
+ * (declared first among the buffers, so they do; a family's other buffers come after). */
 static dgm_status twin(dgm_params *p, float **w, float **ema, int64_t *n)
 {
     if (!p) return DGM_STATUS_INVALID_ARGUMENT;
     *n = dgm_params_numel(p);
     *w = dgm_params_values(p);
     *ema = *w ? *w + *n : NULL;
-    if (!*w || dgm_params_total_numel(p) != 2 * *n)
+    if (!*w || dgm_params_total_numel(p) < 2 * *n)
         return dgm_set_error(dgm_params_ctx(p), DGM_STATUS_STATE_ERROR,
-                             "ema weights: the block is not allocated, or holds other buffers");
+                             "ema weights: the block is not allocated, or has no twins");
     return DGM_STATUS_OK;
 }
 

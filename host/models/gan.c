@@ -368,31 +368,11 @@ static dgm_status evaluate_batch(dgm_model *m, dgm_tensor *batch, const char *me
     return DGM_STATUS_OK;
 }
 
-/* Mode coverage (PacGAN/VEEGAN) of 2,500 samples on a Gaussian-mixture toy: "modes"
- * captured, the "high_quality" share, and the "reverse_kl" of the modes' histogram. */
+/* Mode coverage on a Gaussian-mixture toy (dgm_model_sample_metric). */
 static dgm_status evaluate_samples(dgm_model *m, const dgm_dataset *data, const char *metric,
                                    double *value)
 {
-    const char *toy = dgm_dataset_toy_name(data);
-    double centres[2 * 32], std = 0.0;
-    int k = 0;
-    if (!toy || m->dim != 2 || dgm_toy_mixture(m->ctx, toy, 32, centres, &k, &std) != DGM_STATUS_OK)
-        return dgm_set_error(m->ctx, DGM_STATUS_INVALID_ARGUMENT,
-                             "gan metric %s: needs --data ring8, grid25 or gauss8", metric);
-    const int64_t n = 2500;
-    float *host = malloc((size_t)(2 * n) * sizeof *host);
-    if (!host) return dgm_set_error(m->ctx, DGM_STATUS_OOM, "out of host memory");
-    dgm_tensor *x = NULL;
-    dgm_mode_coverage mc;
-    dgm_status st = sample(m, n, &x);
-    if (st == DGM_STATUS_OK) st = dgm_tensor_to_host(m->ctx, x, host);
-    if (st == DGM_STATUS_OK) st = dgm_mode_coverage_compute(m->ctx, host, n, 2, centres, k, std, &mc);
-    free(host);
-    DGM_TRY(st);
-    if (!strcmp(metric, "modes")) *value = mc.modes;
-    else if (!strcmp(metric, "high_quality")) *value = mc.high_quality;
-    else *value = mc.reverse_kl;
-    return DGM_STATUS_OK;
+    return dgm_model_sample_metric(m, data, metric, value);
 }
 
 /* PacGAN's 2-D setup (Adam 1e-4, betas (0.8, 0.999), batch 100); with --loss wgan-gp the

@@ -10,11 +10,12 @@
 #include "ops/ops_common.h"
 
 static const dgm_model_ops *const registry[] = {&dgm_gaussian_ops, &dgm_vae_ops, &dgm_gan_ops,
-                                                &dgm_realnvp_ops, &dgm_ddpm_ops, &dgm_fm_ops};
+                                                &dgm_realnvp_ops, &dgm_ddpm_ops, &dgm_fm_ops,
+                                                &dgm_ebm_ops,     &dgm_ncsn_ops};
 #define N_KINDS (sizeof registry / sizeof registry[0])
 
 /* The registry's kinds in its order (a test checks each names its entry). */
-static const char *const kind_names[] = {"gaussian", "vae", "gan", "realnvp", "ddpm", "fm", NULL};
+static const char *const kind_names[] = {"gaussian", "vae", "gan", "realnvp", "ddpm", "fm", "ebm", "ncsn", NULL};
 _Static_assert(sizeof kind_names / sizeof kind_names[0] == N_KINDS + 1,
                "kind_names must list every registered model");
 
@@ -403,6 +404,7 @@ dgm_status dgm_model_after_step(dgm_model *m, int64_t step)
 }
 
 const char *dgm_model_warning(const dgm_model *m) { return m ? m->warning : ""; }
+const char *dgm_model_note(const dgm_model *m) { return m ? m->note : ""; }
 
 int64_t dgm_model_sampler_passes(const dgm_model *m)
 {
@@ -498,6 +500,32 @@ dgm_status dgm_model_w2(dgm_model *m, const dgm_dataset *data, double *value)
         st = dgm_wasserstein2(m->ctx, host, dgm_dataset_data(data), n, (int)m->dim, value);
     free(host);
     return st;
+}
+
+dgm_status dgm_model_sample_metric(dgm_model *m, const dgm_dataset *data, const char *metric,
+                                   double *value)
+{
+    if (!strcmp(metric, "w2")) return dgm_model_w2(m, data, value);
+    const char *toy = dgm_dataset_toy_name(data);
+    double centres[2 * 32], std = 0.0;
+    int k = 0;
+    if (!toy || m->dim != 2 || dgm_toy_mixture(m->ctx, toy, 32, centres, &k, &std) != DGM_STATUS_OK)
+        return dgm_set_error(m->ctx, DGM_STATUS_INVALID_ARGUMENT,
+                             "%s metric %s: needs --data ring8, grid25 or gauss8", m->ops->kind, metric);
+    const int64_t n = 2500;
+    float *host = malloc((size_t)(2 * n) * sizeof *host);
+    if (!host) return dgm_set_error(m->ctx, DGM_STATUS_OOM, "out of host memory");
+    dgm_tensor *x = NULL;
+    dgm_mode_coverage mc;
+    dgm_status st = m->ops->sample(m, n, &x);
+    if (st == DGM_STATUS_OK) st = dgm_tensor_to_host(m->ctx, x, host);
+    if (st == DGM_STATUS_OK) st = dgm_mode_coverage_compute(m->ctx, host, n, 2, centres, k, std, &mc);
+    free(host);
+    DGM_TRY(st);
+    if (!strcmp(metric, "modes")) *value = mc.modes;
+    else if (!strcmp(metric, "high_quality")) *value = mc.high_quality;
+    else *value = mc.reverse_kl;
+    return DGM_STATUS_OK;
 }
 
 int dgm_model_parse_activation(const char *name)

@@ -88,6 +88,7 @@ struct dgm_model {
     int64_t eval_samples; /* importance samples of sampled metrics (iwae's K) */
     void *state;          /* the family's own */
     char warning[512];    /* set by build when the configuration is legal but dubious */
+    char note[512];       /* what the last evaluation computed on its own (dgm_model_note) */
 };
 
 /* At the start of a model call that runs many backend calls (a training step, sampling,
@@ -119,6 +120,11 @@ int dgm_model_parse_widths(const char *text, int64_t *out, int max);
 /* "w2", a sample metric for any kind: the exact 2-Wasserstein distance between
  * min(2,000, rows) samples and the data's first that many rows (dgm_wasserstein2). */
 dgm_status dgm_model_w2(dgm_model *m, const dgm_dataset *data, double *value);
+/* The sample metrics any 2-D family offers: "w2" (above), and on a Gaussian-mixture toy
+ * (ring8, grid25, gauss8) the mode coverage of 2,500 samples (PacGAN/VEEGAN): "modes"
+ * captured, the "high_quality" share and the "reverse_kl" of the modes' histogram. */
+dgm_status dgm_model_sample_metric(dgm_model *m, const dgm_dataset *data, const char *metric,
+                                   double *value);
 
 /* Is `name` (len bytes) in the comma-separated list `list`? */
 bool dgm_model_in_list(const char *list, const char *name, size_t len);
@@ -149,5 +155,7 @@ extern const dgm_model_ops dgm_gan_ops;
 extern const dgm_model_ops dgm_realnvp_ops;
 extern const dgm_model_ops dgm_ddpm_ops;
 extern const dgm_model_ops dgm_fm_ops;
+extern const dgm_model_ops dgm_ebm_ops;
+extern const dgm_model_ops dgm_ncsn_ops;
 
 #endif

@@ -2,7 +2,8 @@
  * that a gradient can be differentiated again (dgm_autograd with create_graph).
  *
  *   activation_grad   out = f'(x)·g        d/dg = f'(x)·dout,  d/dx = f''(x)·g·dout
- *   activation_grad2  out = f''(x)·g·dy    (third order: not differentiable, UNSUPPORTED)
+ *   activation_grad2  out = f''(x)·g·dy    d/dx = f'''(x)·g·dy·dout, d/dg, d/ddy alike
+ *                                          (dgm_backward only: no fourth derivatives)
  *   broadcast         out = alpha·bcast(x) d/dx = alpha·(dout summed over the copies)
  *
  * y = f(x) is kept as data: the formulas of f' and f'' use it (tanh' = 1 - y²); it is a
@@ -11,14 +12,29 @@
 
 static const int axis_of_bcast[] = {-1, DGM_AXIS_COLS, DGM_AXIS_ROWS, DGM_AXIS_ALL};
 
-/* ---- activation_grad2: out = f''(x)·g·dy ---- */
+/* ---- activation_grad2: out = f''(x)·g·dy ----
+ * Its backward (what dgm_backward runs through a loss of a Hessian, e.g. sliced score
+ * matching of an energy): d/dg = f''(x)·dy·dout, d/ddy = f''(x)·g·dout, d/dx =
+ * f'''(x)·g·dy·dout. No recorded backward: fourth derivatives are not implemented. */
 
-static dgm_status third_order(dgm_ctx *ctx, dgm_node *n)
+static dgm_status unary_grad2_backward(dgm_ctx *ctx, dgm_node *n)
 {
-    return dgm_set_error(ctx, DGM_STATUS_UNSUPPORTED,
-                         "activation_grad2: third derivatives of unary kind %d are not "
-                         "implemented (a gradient of a gradient was differentiated again)",
-                         (int)n->i[0]);
+    dgm_tensor *x = n->in[0], *g = n->in[1], *dy = n->in[2], *out = n->out;
+    const int kind = (int)n->i[0];
+    const float *y = n->saved[0];
+    const size_t count = (size_t)out->numel;
+    float *t = NULL, beta = 0;
+    DGM_TRY(dgm_grad_target(ctx, g, &t, &beta));
+    if (t) DGM_TRY(ctx->be->unary_backward2(ctx, kind, n->f[0], n->f[1], count, x->data, y, dy->data, out->grad, beta, t));
+    DGM_TRY(dgm_grad_target(ctx, dy, &t, &beta));
+    if (t) DGM_TRY(ctx->be->unary_backward2(ctx, kind, n->f[0], n->f[1], count, x->data, y, g->data, out->grad, beta, t));
+    DGM_TRY(dgm_grad_target(ctx, x, &t, &beta));
+    if (!t) return DGM_STATUS_OK;
+    float *gdy = NULL;
+    DGM_TRY(dgm_scratch(ctx, count * sizeof *gdy, (void **)&gdy));
+    DGM_TRY(ctx->be->binary(ctx, DGM_BINARY_MUL, dgm_rows(out), dgm_cols(out), g->data, DGM_BCAST_FULL, dy->data,
+                            DGM_BCAST_FULL, gdy));
+    return ctx->be->unary_backward3(ctx, kind, n->f[0], n->f[1], count, x->data, y, gdy, out->grad, beta, t);
 }
 
 static dgm_status unary_grad2_op(dgm_ctx *ctx, dgm_node *src, dgm_tensor *dy, dgm_tensor **out)
@@ -33,8 +49,11 @@ static dgm_status unary_grad2_op(dgm_ctx *ctx, dgm_node *src, dgm_tensor *dy, dg
     dgm_tensor *in[3] = {x, g, dy};
     if (dgm_tape_needed(ctx, in, 3)) {
         dgm_node *n = NULL;
-        DGM_TRY(dgm_tape_record(ctx, DGM_OP_ACTIVATION_GRAD2, third_order, NULL, y, in, 3, &n));
+        DGM_TRY(dgm_tape_record(ctx, DGM_OP_ACTIVATION_GRAD2, unary_grad2_backward, NULL, y, in, 3, &n));
         n->i[0] = src->i[0];
+        n->f[0] = src->f[0];
+        n->f[1] = src->f[1];
+        n->saved[0] = src->saved[0]; /* f(x), which the derivatives' formulas read */
     }
     *out = y;
     return DGM_STATUS_OK;

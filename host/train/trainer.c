@@ -447,7 +447,13 @@ static dgm_status trainer_step(dgm_trainer *t)
     const bool converging = r->run == DGM_RUN_CONVERGED;
     const float lr = (float)(dgm_lr_at(&r->schedule, t->step) * t->lr_scale);
     dgm_tensor *loss = NULL;
-    DGM_TRY(run_update(t, lr, &loss));
+    const dgm_status st = run_update(t, lr, &loss);
+    if (st == DGM_STATUS_NOT_FINITE) { /* a family's own check (an EBM's energies): add the step and the checkpoint */
+        char what[1024];
+        snprintf(what, sizeof what, "%s", dgm_last_error(t->ctx));
+        return not_finite(t, what);
+    }
+    DGM_TRY(st);
     t->step++;
     bool log_now = t->step % r->log_every == 0 || t->step == t->total;
     /* A periodic checkpoint is written only after this step's loss is known to be finite. */

@@ -1,0 +1,61 @@
+/* Score matching, shared by the score-based families (ebm, ncsn; the score SDE next): the
+ * noise-level ladder, the denoising and sliced score-matching losses (the seed's Fisher
+ * divergence made trainable), the score of an energy, and the Fisher divergence of a
+ * score to a Gaussian mixture's. */
+#ifndef DGM_MODELS_SCORE_MATCHING_H
+#define DGM_MODELS_SCORE_MATCHING_H
+
+#include "dgm/dgm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* σ_i = σ_max·(σ_min/σ_max)^(i/(L−1)), i = 0 .. L−1 (largest first; L = 1: σ_max). */
+void dgm_sigma_ladder(double sigma_max, double sigma_min, int levels, double *out);
+
+/* The largest Euclidean distance between two of the first min(n, max_rows) rows (NCSNv2's
+ * choice of σ₁: the largest noise level must reach from any point to any other). */
+double dgm_data_max_distance(const dgm_dataset *data, int64_t max_rows);
+
+/* Denoising score matching (Vincent 2011) at x̃ = x + σ·z, weighted by σ² (Song & Ermon):
+ * ½·mean over rows of Σ_d (σ·s(x̃) + z)², from sigma_score = σ·s(x̃) [B, d] and z. */
+dgm_status dgm_dsm_loss(dgm_ctx *ctx, dgm_tensor *sigma_score, dgm_tensor *z, dgm_tensor **out);
+
+/* Sliced score matching (Song et al. 2019): mean over rows of vᵀ∇ₓ(vᵀs(x)) + ½(vᵀs(x))²,
+ * one projection v per row. x [B, d] must require a gradient and score [B, d] be computed
+ * from it by recorded ops; the loss keeps the graph (create_graph), so the parameters'
+ * gradients flow through ∇ₓ. */
+dgm_status dgm_ssm_loss(dgm_ctx *ctx, dgm_tensor *x, dgm_tensor *score, dgm_tensor *v,
+                        dgm_tensor **out);
+
+/* Projections [n, d]: Rademacher (±1) or standard normal. */
+dgm_status dgm_ssm_projections(dgm_ctx *ctx, int64_t n, int64_t d, bool rademacher,
+                               dgm_tensor **out);
+
+/* −∇ₓE(x) for energies [B, 1] of x [B, d] (x requires a gradient): the score of
+ * p ∝ exp(−E). create_graph keeps it differentiable (a loss of the score). */
+dgm_status dgm_energy_score(dgm_ctx *ctx, dgm_tensor *energy, dgm_tensor *x, bool create_graph,
+                            dgm_tensor **out);
+
+/* A Gaussian-mixture toy's centres and variance, for Fisher divergences (ring8, grid25,
+ * gauss8; INVALID_ARGUMENT naming `who` otherwise). */
+typedef struct dgm_mixture_toy {
+    double centres[2 * 32], var;
+    int k;
+} dgm_mixture_toy;
+dgm_status dgm_mixture_toy_of(dgm_ctx *ctx, const dgm_dataset *data, int64_t dim, const char *who,
+                              dgm_mixture_toy *out);
+
+/* Σ over n rows of w_r·|s_r − ∇log q_r(x_r)|², q_r the mixture with every component's
+ * variance raised by extra_var[r] (the data noised at σ_r: extra_var σ_r²; NULL: none),
+ * weights w (NULL: 1); x and s host [n, 2]. Into *sum. */
+dgm_status dgm_mixture_fisher_sum(dgm_ctx *ctx, const dgm_mixture_toy *toy, const float *x,
+                                  const float *s, int64_t n, const double *extra_var,
+                                  const double *w, double *sum);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
