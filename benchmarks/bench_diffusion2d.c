@@ -1,5 +1,5 @@
-/* bench_diffusion2d: seconds per 1,000 steps of dgm's 2-D DDPM and flow-matching training
- * loops against their GEMM floors, and two helpers of benchmarks/run_bench_diffusion2d.sh:
+/* bench_diffusion2d: seconds per 1,000 steps of dgm's 2-D DDPM, flow-matching and
+ * score-based (ebm, ncsn) training loops against their GEMM floors, and two helpers of benchmarks/run_bench_diffusion2d.sh:
  * the exact W2 of two .npy sample sets, and sampling a checkpoint with other sampler
  * options.
  *
@@ -9,7 +9,11 @@
  *         batch 256, 30,000 steps; an EMA of the weights (decay 0.999) updated after every
  *         step (dgm_model_after_step, as dgm train calls it);
  *   fm:   I-CFM σ = 0.1; the velocity network an MLP "net" of [x, t], 3-64-64-64-2, SELU;
- *         Adam 1e-3, batch 256, 20,000 steps.
+ *         Adam 1e-3, batch 256, 20,000 steps;
+ *   ncsn: the score network an MLP "net" of [x, log σ], 3-128-128-128-2, SiLU; Adam 1e-3,
+ *         batch 256, 60,000 steps; an EMA of the weights (0.999);
+ *   ebm:  the energy an MLP "net", 2-128-128-128-1, SiLU, contrastive divergence with K = 20
+ *         Langevin steps per step; Adam 3e-4, batch 256, 18,000 steps.
  * (The training defaults are read from dgm_model_train_defaults_for, the widths from the
  * model's parameters: the floor follows the model.)
  *
@@ -29,9 +33,13 @@
  *             backward, last layer first: dX = dZ·W (NN B×w_i×w_{i+1}, beta 0; not at
  *             the first layer: its input, [x_t, embedding], needs no gradient), then
  *             dW += dZ^T·X (TN w_{i+1}×w_i×B, beta 1).
- *           ddpm: 1 + 4 + 4 + 3 = 12 calls; fm: 11. (Checked by interposing cblas_sgemm
- *           under `dgm train ddpm|fm --data moons --steps 1, 2`: 12 and 11 more per step,
- *           these shapes in this order.)
+ *           ddpm: 1 + 4 + 4 + 3 = 12 calls; fm and ncsn: 11. (Checked by interposing
+ *           cblas_sgemm under `dgm train ddpm|fm --data moons --steps 1, 2`: 12 and 11 more
+ *           per step, these shapes in this order.)
+ *           ebm: K Langevin steps, each a forward pass (L calls) and the input gradient
+ *           dX = dZ·W at every layer (L calls, the first included: x is what moves); then
+ *           the loss's two forward passes (data and chains, 2L) and their backward passes
+ *           (2·(L dW + (L − 1) dX)): with K = 20 and L = 4, 160 + 8 + 14 = 182 calls.
  *   ratio : dgm / floor.
  * With 2-D rows the products are tiny (about 30 MFLOP per ddpm step): the floor is small
  * and everything else (the time embedding, the element-wise ops, AdamW over 35k floats,
@@ -39,9 +47,9 @@
  * Results also go to stdout as JSON lines (prefix "json: ").
  *
  * Usage:
- *   bench_diffusion2d [--model ddpm|fm|both] [--steps N] [--windows W] [--quick] [--reps R]
+ *   bench_diffusion2d [--model ddpm|fm|both|ebm|ncsn] [--steps N] [--windows W] [--quick] [--reps R]
  *                     [--data SPEC] [--seed S]
- *     --model M    the model(s) to time (default both)
+ *     --model M    the model(s) to time (default both: ddpm and fm)
  *     --steps N    steps per timed window (default 1000; 200 with --quick)
  *     --windows W  timed windows, the median is reported (default 3)
  *     --quick      windows of 200 steps after 20 warm-up ones (else 100), fewer floor reps
@@ -75,7 +83,8 @@
 #include "dgm/dgm.h"
 
 #define MAX_LAYERS 10
-#define MAX_CALLS (3 * MAX_LAYERS + 1)
+#define MAX_LANGEVIN 64
+#define MAX_CALLS ((2 * MAX_LANGEVIN + 6) * MAX_LAYERS + 1)
 
 /* ---- W2 of two .npy files ---------------------------------------------------------- */
 
@@ -195,7 +204,8 @@ typedef struct gemm_call {
 
 typedef struct time_net {
     int layers, w[MAX_LAYERS + 1];
-    int emb_half; /* 0: t is a raw column (fm) */
+    int emb_half; /* 0: t is a raw column (fm, ncsn) */
+    int langevin; /* ebm: Langevin steps per training step (0: not an ebm) */
     int batch;
     int64_t params, rows;
 } time_net;
@@ -203,6 +213,21 @@ typedef struct time_net {
 static int step_calls(const time_net *f, int b, gemm_call *c)
 {
     int n = 0;
+    for (int k = 0; k < f->langevin; k++) { /* the ebm's chains: forward, then ∇ₓE */
+        for (int i = 0; i < f->layers; i++)
+            c[n++] = (gemm_call){i, "fwd", {0, 1, b, f->w[i + 1], f->w[i], 0.0f}};
+        for (int i = f->layers - 1; i >= 0; i--)
+            c[n++] = (gemm_call){i, "dX", {0, 0, b, f->w[i], f->w[i + 1], 0.0f}};
+    }
+    for (int pass = 0; f->langevin && pass < 2; pass++) /* E(x+), E(x-) */
+        for (int i = 0; i < f->layers; i++)
+            c[n++] = (gemm_call){i, "fwd", {0, 1, b, f->w[i + 1], f->w[i], 0.0f}};
+    for (int pass = 0; f->langevin && pass < 2; pass++)
+        for (int i = f->layers - 1; i >= 0; i--) {
+            if (i > 0) c[n++] = (gemm_call){i, "dX", {0, 0, b, f->w[i], f->w[i + 1], 0.0f}};
+            c[n++] = (gemm_call){i, "dW", {1, 0, f->w[i + 1], f->w[i], b, 1.0f}};
+        }
+    if (f->langevin) return n;
     if (f->emb_half) c[n++] = (gemm_call){-1, "emb", {0, 0, b, f->emb_half, 1, 0.0f}};
     for (int i = 0; i < f->layers; i++)
         c[n++] = (gemm_call){i, "fwd", {0, 1, b, f->w[i + 1], f->w[i], 0.0f}};
@@ -336,7 +361,17 @@ static int bench_model(const char *kind, const bench_opts *o)
         return 1;
     }
     const int64_t dim = dgm_model_dim(r.model);
-    f.emb_half = (int)((f.w[0] - dim) / 2); /* ddpm: the embedding's columns; fm: t, 0 */
+    f.emb_half = (int)((f.w[0] - dim) / 2); /* ddpm: the embedding's columns; fm, ncsn: t, 0 */
+    if (!strcmp(kind, "ebm")) {
+        const char *k = strstr(dgm_model_config(r.model), "\"langevin-steps\":");
+        f.langevin = k ? atoi(k + strlen("\"langevin-steps\":")) : 0;
+        f.emb_half = 0;
+        if (f.langevin < 1 || f.langevin > MAX_LANGEVIN) {
+            fprintf(stderr, "bench_diffusion2d: ebm: langevin-steps 1 to %d\n", MAX_LANGEVIN);
+            bench_run_free(&r);
+            return 1;
+        }
+    }
     f.params = dgm_params_numel(p);
     f.batch = (int)r.t.batch;
     f.rows = dgm_dataset_count(r.train);
@@ -444,14 +479,15 @@ int main(int argc, char **argv)
         else rest[nrest++] = argv[i];
     }
     rest[nrest] = NULL;
-    if (strcmp(model, "ddpm") && strcmp(model, "fm") && strcmp(model, "both")) {
-        fprintf(stderr, "bench_diffusion2d: --model ddpm, fm or both\n");
+    if (strcmp(model, "ddpm") && strcmp(model, "fm") && strcmp(model, "both") && strcmp(model, "ebm") &&
+        strcmp(model, "ncsn")) {
+        fprintf(stderr, "bench_diffusion2d: --model ddpm, fm, both (the two), ebm or ncsn\n");
         return 2;
     }
     bench_opts o = {0, 3, 0, 0, 0, "moons", 0};
     const int arg_rc = bench_parse_opts(
         nrest, rest, "--steps", 200,
-        "usage: bench_diffusion2d [--model ddpm|fm|both] [--steps N] [--windows W] [--quick] "
+        "usage: bench_diffusion2d [--model ddpm|fm|both|ebm|ncsn] [--steps N] [--windows W] [--quick] "
         "[--reps R] [--data SPEC] [--seed S]\n"
         "       bench_diffusion2d --w2 A.npy B.npy\n"
         "       bench_diffusion2d --sample CKPT --config JSON [--weights file|raw] -n N [--seed S] "
@@ -464,5 +500,6 @@ int main(int argc, char **argv)
     int rc = 0;
     if (!strcmp(model, "ddpm") || !strcmp(model, "both")) rc |= bench_model("ddpm", &o);
     if (!rc && (!strcmp(model, "fm") || !strcmp(model, "both"))) rc |= bench_model("fm", &o);
+    if (!strcmp(model, "ebm") || !strcmp(model, "ncsn")) rc |= bench_model(model, &o);
     return rc;
 }

@@ -137,6 +137,14 @@ class Model:
             _, m = self._open()
             return _lib.text(L.dgm_model_warning(m))
 
+    @property
+    def note(self):
+        """What the last score() computed on its own that its numbers depend on ("" when
+        nothing): an energy-based model's log Z, its grid and box."""
+        with self._lock:
+            _, m = self._open()
+            return _lib.text(L.dgm_model_note(m))
+
     def __repr__(self):
         state = "closed" if self.closed else f"dim={self._dim}, shape={self._shape}"
         return f"<dgm.Model {self._kind} {state}>"

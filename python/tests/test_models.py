@@ -14,7 +14,7 @@ from conftest import cli_blas, fashion_mnist_dir, read_idx_images
 def test_version_and_tables():
     assert dgm.version() == dgm.__version__
     assert dgm.version().count(".") == 2
-    assert {"gaussian", "vae", "gan", "realnvp", "ddpm", "fm"} <= set(dgm.kinds())
+    assert {"gaussian", "vae", "gan", "realnvp", "ddpm", "fm", "ebm", "ncsn"} <= set(dgm.kinds())
     o = dgm.options("vae")
     assert o["kl-warmup"]["default"] == "0" and o["kl-warmup"]["help"]
     assert dgm.options("gaussian") == {}
@@ -217,3 +217,17 @@ def test_load_bytes_equals_load(flow):
             dgm.load_bytes(data[:cut], device="cpu")
     with pytest.raises(dgm.InvalidArgument):
         dgm.load_bytes("not bytes")
+
+
+def test_ebm_likelihood_and_its_note(tmp_path):
+    """An EBM's score is its grid-normalized NLL, and the model says how log Z was found."""
+    m = dgm.train("ebm", "moons", steps=50, out=str(tmp_path / "ebm"), device="cpu",
+                  hidden="32,32", sample_steps=20)
+    assert m.note == ""
+    x = dgm.dataset("moons", "test")[:500]
+    nll = m.score(x, "nll")
+    assert np.isfinite(nll)
+    assert "log Z = " in m.note and "grid over [" in m.note
+    # log_density is the same normalized density
+    assert abs(-float(m.log_density(x).mean()) - nll) < 1e-3
+    m.close()
