@@ -27,7 +27,7 @@
 #include "models/model_impl.h"
 #include "models/ode.h"
 #include "models/time_net.h"
-#include "metrics/fisher.h"
+#include "models/score_matching.h"
 
 typedef struct ddpm_state {
     int64_t T;
@@ -236,68 +236,38 @@ static dgm_status evaluate_batch(dgm_model *m, dgm_tensor *batch, const char *me
     return DGM_STATUS_OK;
 }
 
-typedef struct fisher_run {
-    dgm_model *m;
-    const dgm_dataset *data;
-    double centres[2 * 32], var;
-    int k;
-    double value;
-} fisher_run;
-
-/* The Fisher divergence of the network's score s_θ(x, t) = −ε̂(x, t)/√(1 − ᾱ_t) to the
- * noised data's q_t, weighted as the simple loss weights it:
- *   E_t E_{x ~ q_t} (1 − ᾱ_t)·|s_θ(x, t) − ∇log q_t(x)|² = E |ε̂ − ε*|², ε* = −√(1 − ᾱ_t)·∇log q_t,
- * t uniform, over 2,000 rows of the data (x_0 a row, x = √ᾱ·x_0 + √(1 − ᾱ)·ε). For a
- * mixture toy q_t is the mixture with centres √ᾱ·c_j and variance ᾱ·s² + 1 − ᾱ. 0 for the
- * ideal network; per sample (summed over coordinates). */
-static dgm_status fisher_call(void *user)
+/* For the "fisher" metric (dgm_mixture_fisher): the network's score s_θ(x, t) =
+ * −ε̂(x, t)/√(1 − ᾱ_t) against the noised data's q_t, weighted as the simple loss weights
+ * it: E_t E_{x ~ q_t} (1 − ᾱ_t)·|s_θ(x, t) − ∇log q_t(x)|² = E |ε̂ − ε*|², ε* = −√(1 − ᾱ_t)·
+ * ∇log q_t, t uniform, x = √ᾱ·x_0 + √(1 − ᾱ)·ε: q_t is the mixture with centres √ᾱ·c_j
+ * and variance ᾱ·s² + 1 − ᾱ. */
+static dgm_status noised_output(void *user, dgm_tensor *x, dgm_tensor **xt, dgm_tensor **out, double *coef)
 {
-    fisher_run *f = user;
-    dgm_model *m = f->m;
+    dgm_model *m = user;
     ddpm_state *s = m->state;
-    dgm_ctx *ctx = m->ctx;
-    const int64_t n = dgm_dataset_count(f->data) < 2000 ? dgm_dataset_count(f->data) : 2000;
-    const int64_t shape[2] = {n, 2};
-    dgm_tensor *x0 = NULL, *eps = NULL, *xt = NULL, *pred = NULL;
-    DGM_TRY(dgm_tensor_from_host(ctx, 2, shape, dgm_dataset_data(f->data), &x0));
-    DGM_TRY(noise_and_predict(m, x0, &eps, &xt, &pred));
-    float *host = malloc((size_t)(4 * n) * sizeof *host);
-    if (!host) return dgm_set_error(ctx, DGM_STATUS_OOM, "out of host memory");
-    dgm_status st = dgm_tensor_to_host(ctx, xt, host);
-    if (st == DGM_STATUS_OK) st = dgm_tensor_to_host(ctx, pred, host + 2 * n);
-    double sum = 0.0;
-    for (int64_t r = 0; st == DGM_STATUS_OK && r < n; r++) {
-        const double ab = s->alpha_bar[(int64_t)s->host_t[r]], sqrt_ab = sqrt(ab);
-        double c[2 * 32], x[2] = {host[2 * r], host[2 * r + 1]}, score[2];
-        for (int j = 0; j < 2 * f->k; j++) c[j] = sqrt_ab * f->centres[j];
-        st = dgm_mixture_score(ctx, f->k, 2, c, ab * f->var + 1.0 - ab, x, score);
-        for (int i = 0; i < 2 && st == DGM_STATUS_OK; i++) {
-            const double d = host[2 * n + 2 * r + i] + sqrt(1.0 - ab) * score[i];
-            sum += d * d;
-        }
+    dgm_tensor *eps = NULL;
+    DGM_TRY(noise_and_predict(m, x, &eps, xt, out));
+    for (int64_t r = 0; r < dgm_tensor_dim(x, 0); r++) {
+        const double ab = s->alpha_bar[(int64_t)s->host_t[r]];
+        coef[4 * r] = sqrt(ab);
+        coef[4 * r + 1] = 1.0 - ab;
+        coef[4 * r + 2] = -1.0 / sqrt(1.0 - ab);
+        coef[4 * r + 3] = 1.0 - ab;
     }
-    free(host);
-    f->value = sum / (double)n;
-    return st;
+    return DGM_STATUS_OK;
 }
 
 /* "w2": the exact 2-Wasserstein distance of 2,000 samples to 2,000 rows of the data;
- * "fisher": see fisher_call (mixture toys only), with the weights that sample. */
+ * "fisher": see noised_output (mixture toys only), with the weights that sample. */
 static dgm_status evaluate_samples(dgm_model *m, const dgm_dataset *data, const char *metric,
                                    double *value)
 {
     if (strcmp(metric, "fisher")) return dgm_model_w2(m, data, value);
     ddpm_state *s = m->state;
-    fisher_run f = {.m = m, .data = data};
-    const char *toy = dgm_dataset_toy_name(data);
-    double sd = 0.0;
-    if (!toy || m->dim != 2 || dgm_toy_mixture(m->ctx, toy, 32, f.centres, &f.k, &sd) != DGM_STATUS_OK)
-        return dgm_set_error(m->ctx, DGM_STATUS_INVALID_ARGUMENT,
-                             "ddpm metric fisher: needs data whose score is known: --data ring8, "
-                             "grid25 or gauss8");
-    f.var = sd * sd;
-    DGM_TRY(dgm_ema_weights_call(m->params, s->ema > 0.0f, fisher_call, &f));
-    *value = f.value;
+    dgm_fisher_job job = {.ctx = m->ctx, .data = data, .fn = noised_output, .user = m};
+    DGM_TRY(dgm_mixture_toy_of(m->ctx, data, m->dim, "ddpm metric fisher", &job.toy));
+    DGM_TRY(dgm_ema_weights_call(m->params, s->ema > 0.0f, dgm_fisher_job_run, &job));
+    *value = job.value;
     return DGM_STATUS_OK;
 }
 
@@ -426,15 +396,8 @@ static void train_defaults(const json_t *given, int sample_ndim, dgm_train_defau
 {
     (void)given;
     const bool image = sample_ndim >= 2;
-    memset(t, 0, sizeof *t);
-    t->run = DGM_RUN_STEPS;
-    t->length = image ? 10000 : 30000;
-    t->batch = image ? 128 : 256;
-    t->optim = dgm_optim_config_default(image ? DGM_OPTIM_ADAM : DGM_OPTIM_ADAMW);
-    t->optim.lr = image ? 5e-4f : 1e-3f;
-    t->schedule = (dgm_lr_schedule){.kind = DGM_LR_CONSTANT, .base_lr = t->optim.lr,
-                                    .warmup_steps = image ? 500 : 0};
-    t->log_every = 500;
+    dgm_model_steps_defaults(t, image ? 10000 : 30000, image ? 128 : 256, image ? DGM_OPTIM_ADAM : DGM_OPTIM_ADAMW,
+                             image ? 5e-4f : 1e-3f, image ? 500 : 0, 500);
 }
 
 static void destroy(dgm_model *m)

@@ -505,28 +505,27 @@ static dgm_status sample(dgm_model *m, int64_t n, dgm_tensor **out)
     return st;
 }
 
+/* For the "fisher" metric (dgm_mixture_fisher): the score −∇E at the data themselves. */
+static dgm_status noised_output(void *user, dgm_tensor *x, dgm_tensor **xt, dgm_tensor **out, double *coef)
+{
+    *xt = x;
+    for (int64_t r = 0; r < dgm_tensor_dim(x, 0); r++) {
+        coef[4 * r] = coef[4 * r + 2] = coef[4 * r + 3] = 1.0;
+        coef[4 * r + 1] = 0.0;
+    }
+    return score_of(user, x, -1, out);
+}
+
 /* "fisher": E_data |−∇E(x) − ∇log p(x)|² over 2,000 rows of a mixture toy; the sample
  * metrics of every 2-D family otherwise. */
 static dgm_status evaluate_samples(dgm_model *m, const dgm_dataset *data, const char *metric,
                                    double *value)
 {
     if (strcmp(metric, "fisher")) return dgm_model_sample_metric(m, data, metric, value);
-    dgm_ctx *ctx = m->ctx;
     dgm_mixture_toy toy;
-    DGM_TRY(dgm_mixture_toy_of(ctx, data, m->dim, "ebm metric fisher", &toy));
-    const int64_t n = dgm_dataset_count(data) < 2000 ? dgm_dataset_count(data) : 2000;
-    const int64_t shape[2] = {n, 2};
-    dgm_tensor *x = NULL, *sc = NULL;
-    float *host = malloc((size_t)(2 * n) * sizeof *host);
-    if (!host) return dgm_set_error(ctx, DGM_STATUS_OOM, "out of host memory");
-    dgm_status st = dgm_tensor_from_host(ctx, 2, shape, dgm_dataset_data(data), &x);
-    if (st == DGM_STATUS_OK) st = score_of(m, x, -1, &sc);
-    if (st == DGM_STATUS_OK) st = dgm_tensor_to_host(ctx, sc, host);
-    if (st == DGM_STATUS_OK) st = dgm_mixture_fisher_sum(ctx, &toy, dgm_dataset_data(data), host, n, NULL, NULL, value);
-    free(host);
-    DGM_TRY(st);
-    *value /= (double)n;
-    return dgm_ctx_step_end(ctx);
+    DGM_TRY(dgm_mixture_toy_of(m->ctx, data, m->dim, "ebm metric fisher", &toy));
+    DGM_TRY(dgm_mixture_fisher(m->ctx, &toy, data, noised_output, m, value));
+    return dgm_ctx_step_end(m->ctx);
 }
 
 /* The peers' setup: Adam 3e-4 with betas (0, 0.999) (IGEBM's β1 = 0), batch 256, 18,000
@@ -535,15 +534,8 @@ static void train_defaults(const json_t *given, int sample_ndim, dgm_train_defau
 {
     (void)given;
     (void)sample_ndim;
-    memset(t, 0, sizeof *t);
-    t->run = DGM_RUN_STEPS;
-    t->length = 18000;
-    t->batch = 256;
-    t->optim = dgm_optim_config_default(DGM_OPTIM_ADAM);
-    t->optim.lr = 3e-4f;
+    dgm_model_steps_defaults(t, 18000, 256, DGM_OPTIM_ADAM, 3e-4f, 0, 500);
     t->optim.beta1 = 0.0f;
-    t->schedule = (dgm_lr_schedule){.kind = DGM_LR_CONSTANT, .base_lr = t->optim.lr};
-    t->log_every = 500;
 }
 
 static dgm_status check_batch_size(dgm_model *m, int64_t batch)

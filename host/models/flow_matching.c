@@ -311,15 +311,8 @@ static void train_defaults(const json_t *given, int sample_ndim, dgm_train_defau
 {
     (void)given;
     const bool image = sample_ndim >= 2;
-    memset(t, 0, sizeof *t);
-    t->run = DGM_RUN_STEPS;
-    t->length = image ? 10000 : 20000;
-    t->batch = image ? 128 : 256;
-    t->optim = dgm_optim_config_default(DGM_OPTIM_ADAM);
-    t->optim.lr = image ? 5e-4f : 1e-3f;
-    t->schedule = (dgm_lr_schedule){.kind = DGM_LR_CONSTANT, .base_lr = t->optim.lr,
-                                    .warmup_steps = image ? 500 : 0};
-    t->log_every = 500;
+    dgm_model_steps_defaults(t, image ? 10000 : 20000, image ? 128 : 256, DGM_OPTIM_ADAM, image ? 5e-4f : 1e-3f,
+                             image ? 500 : 0, 500);
 }
 
 static void destroy(dgm_model *m)

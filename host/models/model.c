@@ -502,6 +502,19 @@ dgm_status dgm_model_w2(dgm_model *m, const dgm_dataset *data, double *value)
     return st;
 }
 
+void dgm_model_steps_defaults(dgm_train_defaults *t, int64_t length, int64_t batch, dgm_optim_kind kind,
+                              float lr, int64_t warmup, int64_t log_every)
+{
+    memset(t, 0, sizeof *t);
+    t->run = DGM_RUN_STEPS;
+    t->length = length;
+    t->batch = batch;
+    t->optim = dgm_optim_config_default(kind);
+    t->optim.lr = lr;
+    t->schedule = (dgm_lr_schedule){.kind = DGM_LR_CONSTANT, .base_lr = lr, .warmup_steps = warmup};
+    t->log_every = log_every;
+}
+
 dgm_status dgm_model_sample_metric(dgm_model *m, const dgm_dataset *data, const char *metric,
                                    double *value)
 {

@@ -98,6 +98,12 @@ struct dgm_model {
 #include "cpu/cpu_fpenv.h"
 #define DGM_MODEL_FP_SCOPE(ctx) DGM_CPU_FP_SCOPE(ctx)
 
+/* A run of `length` steps: batch, optimizer kind and rate, a constant rate after `warmup`
+ * steps of linear warm-up, a metrics line every `log_every` steps (the shape of every
+ * step-counted family's train_defaults; each passes its own numbers). */
+void dgm_model_steps_defaults(dgm_train_defaults *t, int64_t length, int64_t batch, dgm_optim_kind kind,
+                              float lr, int64_t warmup, int64_t log_every);
+
 /* Typed config reads (the config was validated against the option table). */
 int64_t dgm_config_int(const dgm_model *m, const char *name);
 double dgm_config_float(const dgm_model *m, const char *name);

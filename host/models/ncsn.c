@@ -383,44 +383,23 @@ static dgm_status sample(dgm_model *m, int64_t n, dgm_tensor **out)
     return dgm_sub(ctx, a, b, out);
 }
 
-typedef struct fisher_run {
-    dgm_model *m;
-    const dgm_dataset *data;
-    dgm_mixture_toy toy;
-    double value;
-} fisher_run;
-
-/* The Fisher divergence as the loss weights it: E_i E_{x̃ ~ q_σi} σ_i²·|s(x̃, σ_i) −
- * ∇log q_σi(x̃)|², one level per row over 2,000 rows of the data, q_σ the mixture with its
- * variance raised by σ². 0 for the ideal network; per sample. */
-static dgm_status fisher_call(void *user)
+/* For the "fisher" metric (dgm_mixture_fisher), weighted as the loss weights it:
+ * E_i E_{x̃ ~ q_σi} σ_i²·|s(x̃, σ_i) − ∇log q_σi(x̃)|², one level per row, q_σ the mixture
+ * with its variance raised by σ². */
+static dgm_status noised_output(void *user, dgm_tensor *x, dgm_tensor **xt, dgm_tensor **out, double *coef)
 {
-    fisher_run *f = user;
-    dgm_model *m = f->m;
+    dgm_model *m = user;
     ncsn_state *s = m->state;
-    dgm_ctx *ctx = m->ctx;
-    const int64_t n = dgm_dataset_count(f->data) < 2000 ? dgm_dataset_count(f->data) : 2000;
-    const int64_t shape[2] = {n, 2};
-    dgm_tensor *x = NULL, *z = NULL, *xt = NULL, *pred = NULL;
-    DGM_TRY(dgm_tensor_from_host(ctx, 2, shape, dgm_dataset_data(f->data), &x));
-    DGM_TRY(noise_and_predict(m, x, &z, &xt, &pred));
-    float *host = malloc((size_t)(4 * n) * sizeof *host);
-    double *w = malloc((size_t)(2 * n) * sizeof *w);
-    dgm_status st = host && w ? DGM_STATUS_OK : dgm_set_error(ctx, DGM_STATUS_OOM, "out of host memory");
-    if (st == DGM_STATUS_OK) st = dgm_tensor_to_host(ctx, xt, host);
-    if (st == DGM_STATUS_OK) st = dgm_tensor_to_host(ctx, pred, host + 2 * n);
-    for (int64_t r = 0; st == DGM_STATUS_OK && r < n; r++) {
+    dgm_tensor *z = NULL;
+    DGM_TRY(noise_and_predict(m, x, &z, xt, out));
+    for (int64_t r = 0; r < dgm_tensor_dim(x, 0); r++) {
         const double sigma = s->sigmas[(int64_t)s->host[r]];
-        w[r] = sigma * sigma; /* the weight, and the variance the noise adds */
-        w[n + r] = sigma * sigma;
-        host[2 * n + 2 * r] = (float)(host[2 * n + 2 * r] / sigma);
-        host[2 * n + 2 * r + 1] = (float)(host[2 * n + 2 * r + 1] / sigma);
+        coef[4 * r] = 1.0;
+        coef[4 * r + 1] = sigma * sigma;
+        coef[4 * r + 2] = 1.0 / sigma;
+        coef[4 * r + 3] = sigma * sigma;
     }
-    if (st == DGM_STATUS_OK) st = dgm_mixture_fisher_sum(ctx, &f->toy, host, host + 2 * n, n, w + n, w, &f->value);
-    free(host);
-    free(w);
-    f->value /= (double)n;
-    return st;
+    return DGM_STATUS_OK;
 }
 
 static dgm_status evaluate_samples(dgm_model *m, const dgm_dataset *data, const char *metric,
@@ -428,10 +407,10 @@ static dgm_status evaluate_samples(dgm_model *m, const dgm_dataset *data, const 
 {
     if (strcmp(metric, "fisher")) return dgm_model_sample_metric(m, data, metric, value);
     ncsn_state *s = m->state;
-    fisher_run f = {.m = m, .data = data};
-    DGM_TRY(dgm_mixture_toy_of(m->ctx, data, m->dim, "ncsn metric fisher", &f.toy));
-    DGM_TRY(dgm_ema_weights_call(m->params, s->ema > 0.0f, fisher_call, &f));
-    *value = f.value;
+    dgm_fisher_job job = {.ctx = m->ctx, .data = data, .fn = noised_output, .user = m};
+    DGM_TRY(dgm_mixture_toy_of(m->ctx, data, m->dim, "ncsn metric fisher", &job.toy));
+    DGM_TRY(dgm_ema_weights_call(m->params, s->ema > 0.0f, dgm_fisher_job_run, &job));
+    *value = job.value;
     return DGM_STATUS_OK;
 }
 
@@ -441,15 +420,8 @@ static void train_defaults(const json_t *given, int sample_ndim, dgm_train_defau
 {
     (void)given;
     const bool image = sample_ndim >= 2;
-    memset(t, 0, sizeof *t);
-    t->run = DGM_RUN_STEPS;
-    t->length = image ? 10000 : 60000;
-    t->batch = image ? 128 : 256;
-    t->optim = dgm_optim_config_default(DGM_OPTIM_ADAM);
-    t->optim.lr = image ? 5e-4f : 1e-3f;
-    t->schedule = (dgm_lr_schedule){.kind = DGM_LR_CONSTANT, .base_lr = t->optim.lr,
-                                    .warmup_steps = image ? 500 : 0};
-    t->log_every = 500;
+    dgm_model_steps_defaults(t, image ? 10000 : 60000, image ? 128 : 256, DGM_OPTIM_ADAM, image ? 5e-4f : 1e-3f,
+                             image ? 500 : 0, 500);
 }
 
 static void destroy(dgm_model *m)

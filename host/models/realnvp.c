@@ -277,15 +277,8 @@ static void train_defaults(const json_t *given, int sample_ndim, dgm_train_defau
 {
     (void)given;
     const bool image = sample_ndim >= 2;
-    memset(t, 0, sizeof *t);
-    t->run = DGM_RUN_STEPS;
-    t->length = image ? IMAGE_STEPS : 15000;
-    t->batch = image ? 64 : 512;
-    t->optim = dgm_optim_config_default(DGM_OPTIM_ADAM);
-    t->optim.lr = 1e-3f;
-    t->schedule = (dgm_lr_schedule){.kind = DGM_LR_CONSTANT, .base_lr = t->optim.lr,
-                                    .warmup_steps = image ? 200 : 0};
-    t->log_every = image ? 100 : 500;
+    dgm_model_steps_defaults(t, image ? IMAGE_STEPS : 15000, image ? 64 : 512, DGM_OPTIM_ADAM, 1e-3f, image ? 200 : 0,
+                             image ? 100 : 500);
 }
 
 static void destroy(dgm_model *m)

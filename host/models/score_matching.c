@@ -1,5 +1,6 @@
 /* Score matching pieces (see score_matching.h). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "models/score_matching.h"
@@ -92,19 +93,38 @@ dgm_status dgm_mixture_toy_of(dgm_ctx *ctx, const dgm_dataset *data, int64_t dim
     return DGM_STATUS_OK;
 }
 
-dgm_status dgm_mixture_fisher_sum(dgm_ctx *ctx, const dgm_mixture_toy *toy, const float *x,
-                                  const float *s, int64_t n, const double *extra_var,
-                                  const double *w, double *sum)
+dgm_status dgm_fisher_job_run(void *job)
 {
-    double total = 0.0;
-    for (int64_t r = 0; r < n; r++) {
-        const double p[2] = {x[2 * r], x[2 * r + 1]};
-        double score[2];
-        DGM_TRY(dgm_mixture_score(ctx, toy->k, 2, toy->centres, toy->var + (extra_var ? extra_var[r] : 0.0),
-                                  p, score));
-        const double d0 = s[2 * r] - score[0], d1 = s[2 * r + 1] - score[1];
-        total += (w ? w[r] : 1.0) * (d0 * d0 + d1 * d1);
+    dgm_fisher_job *j = job;
+    return dgm_mixture_fisher(j->ctx, &j->toy, j->data, j->fn, j->user, &j->value);
+}
+
+dgm_status dgm_mixture_fisher(dgm_ctx *ctx, const dgm_mixture_toy *toy, const dgm_dataset *data,
+                              dgm_noised_output_fn fn, void *user, double *value)
+{
+    const int64_t n = dgm_dataset_count(data) < 2000 ? dgm_dataset_count(data) : 2000;
+    const int64_t shape[2] = {n, 2};
+    dgm_tensor *x = NULL, *xt = NULL, *out = NULL;
+    float *host = malloc((size_t)(4 * n) * sizeof *host);
+    double *coef = malloc((size_t)(4 * n) * sizeof *coef);
+    dgm_status st = host && coef ? DGM_STATUS_OK : dgm_set_error(ctx, DGM_STATUS_OOM, "out of host memory");
+    if (st == DGM_STATUS_OK) st = dgm_tensor_from_host(ctx, 2, shape, dgm_dataset_data(data), &x);
+    if (st == DGM_STATUS_OK) st = fn(user, x, &xt, &out, coef);
+    if (st == DGM_STATUS_OK) st = dgm_tensor_to_host(ctx, xt, host);
+    if (st == DGM_STATUS_OK) st = dgm_tensor_to_host(ctx, out, host + 2 * n);
+    double sum = 0.0;
+    for (int64_t r = 0; st == DGM_STATUS_OK && r < n; r++) {
+        const double *c = coef + 4 * r, p[2] = {host[2 * r], host[2 * r + 1]};
+        double centres[2 * 32], score[2];
+        for (int j = 0; j < 2 * toy->k; j++) centres[j] = c[0] * toy->centres[j];
+        st = dgm_mixture_score(ctx, toy->k, 2, centres, c[0] * c[0] * toy->var + c[1], p, score);
+        for (int i = 0; i < 2 && st == DGM_STATUS_OK; i++) {
+            const double d = c[2] * host[2 * n + 2 * r + i] - score[i];
+            sum += c[3] * d * d;
+        }
     }
-    *sum = total;
-    return DGM_STATUS_OK;
+    free(host);
+    free(coef);
+    *value = sum / (double)n;
+    return st;
 }

@@ -47,12 +47,31 @@ typedef struct dgm_mixture_toy {
 dgm_status dgm_mixture_toy_of(dgm_ctx *ctx, const dgm_dataset *data, int64_t dim, const char *who,
                               dgm_mixture_toy *out);
 
-/* Σ over n rows of w_r·|s_r − ∇log q_r(x_r)|², q_r the mixture with every component's
- * variance raised by extra_var[r] (the data noised at σ_r: extra_var σ_r²; NULL: none),
- * weights w (NULL: 1); x and s host [n, 2]. Into *sum. */
-dgm_status dgm_mixture_fisher_sum(dgm_ctx *ctx, const dgm_mixture_toy *toy, const float *x,
-                                  const float *s, int64_t n, const double *extra_var,
-                                  const double *w, double *sum);
+/* A model's output at noised data rows, for dgm_mixture_fisher: x [n, 2] (data rows on the
+ * device) -> *xt, the rows as noised, and *out [n, 2], the network's output there; and per
+ * row r into coef[4r .. 4r + 3]: the factor a_r on the mixture's centres and the variance
+ * v_r added to its components' (the data noised as a_r·x + √v_r·ε has the mixture with
+ * centres a_r·c_j and variance a_r²·var + v_r), the factor k_r that makes the output a
+ * score (s = k_r·out) and the row's weight w_r. */
+typedef dgm_status (*dgm_noised_output_fn)(void *user, dgm_tensor *x, dgm_tensor **xt,
+                                           dgm_tensor **out, double *coef);
+
+/* The Fisher divergence of a (noise-conditional) score to a mixture toy's, weighted as the
+ * model's loss weights it: (1/n)·Σ_r w_r·|k_r·out_r − ∇log q_r(xt_r)|² over the first n =
+ * min(2,000, rows) rows of data (0 for the ideal model; per sample). */
+dgm_status dgm_mixture_fisher(dgm_ctx *ctx, const dgm_mixture_toy *toy, const dgm_dataset *data,
+                              dgm_noised_output_fn fn, void *user, double *value);
+
+/* dgm_mixture_fisher as a job (for dgm_ema_weights_call: on the averaged weights). */
+typedef struct dgm_fisher_job {
+    dgm_ctx *ctx;
+    dgm_mixture_toy toy;
+    const dgm_dataset *data;
+    dgm_noised_output_fn fn;
+    void *user;
+    double value;
+} dgm_fisher_job;
+dgm_status dgm_fisher_job_run(void *job);
 
 #ifdef __cplusplus
 }
