@@ -129,39 +129,7 @@ import numpy as np
 
 work = sys.argv[1]
 sys.path.insert(0, sys.argv[2])
-from toy2d_data import make_moons  # noqa: E402  (sklearn's make_moons in numpy)
-
-# as run_bench_flow2d.sh
-GAUSS8_STD = 0.5 / 1.414
-S = 1.0 / math.sqrt(2.0)
-GAUSS8_DIRS = np.array([(1, 0), (-1, 0), (0, 1), (0, -1), (S, S), (S, -S), (-S, S), (-S, -S)])
-GAUSS8_CENTRES = 4.0 * GAUSS8_DIRS / 1.414
-
-
-def gauss8(n, rng):
-    """FFJORD's 8gaussians (dgm's gauss8, host/data/toy.c)."""
-    k = rng.randint(8, size=n)
-    return (rng.randn(n, 2) * 0.5 + 4.0 * GAUSS8_DIRS[k]) / 1.414
-
-
-def logmeanexp(a, axis):
-    m = a.max(axis=axis, keepdims=True)
-    return (m + np.log(np.exp(a - m).mean(axis=axis, keepdims=True))).squeeze(axis)
-
-
-def mixture_nll(x, centres, std):
-    out = []
-    for i in range(0, len(x), 500):
-        d2 = ((x[i:i + 500, None, :] - centres[None, :, :]) ** 2).sum(-1)
-        out.append(logmeanexp(-0.5 * d2 / std ** 2, axis=1) - math.log(2 * math.pi * std ** 2))
-    return -float(np.concatenate(out).mean())
-
-
-def moons_nll(x, noise, grid=4000):
-    t = (np.arange(grid) + 0.5) * np.pi / grid
-    arcs = np.concatenate([np.stack([np.cos(t), np.sin(t)], 1),
-                           np.stack([1 - np.cos(t), 1 - np.sin(t) - 0.5], 1)])
-    return mixture_nll(x, arcs, noise)
+from toy2d_data import GAUSS8_CENTRES, GAUSS8_STD, gauss8, make_moons, mixture_nll, moons_nll  # noqa: E402
 
 
 sets = {
@@ -277,7 +245,7 @@ if ((peer)); then
        "its speed: the median timed window of the faster thread setting"
 fi
 "$PYTHON" - "$WORK" "$ebm_steps" "$ncsn_steps" "$quick" "$peer" "${P_S[ebm]:-nan}" \
-  "${P_S[ncsn]:-nan}" <<'EOF'
+  "${P_S[ncsn]:-nan}" "$PEERS" <<'EOF'
 import json, math, os, sys
 import numpy as np
 
@@ -288,10 +256,8 @@ peer_s = {"ebm": float(sys.argv[6]), "ncsn": float(sys.argv[7])}
 NLL_MARGIN, W2_MARGIN, SPEEDUP = 0.03, 0.01, 2.0
 HQ_TARGET = {"ebm": 0.92, "ncsn": 0.93}
 
-S = 1.0 / math.sqrt(2.0)
-CENTRES = 4.0 * np.array([(1, 0), (-1, 0), (0, 1), (0, -1), (S, S), (S, -S), (-S, S),
-                          (-S, -S)]) / 1.414
-STD = 0.5 / 1.414
+sys.path.insert(0, sys.argv[8])
+from toy2d_data import GAUSS8_CENTRES as CENTRES, GAUSS8_STD as STD  # noqa: E402
 
 
 def mode_coverage(path):

@@ -189,3 +189,40 @@ def report_windows(bench, field, times, info, each="window", unit="s/1k steps", 
         rec.update(info)
         print("json: " + json.dumps(rec), flush=True)
     return sp
+
+
+def train_in_windows(t, args, bench, info, extra=lambda: ""):
+    """The loop of the 2-D score peers: with --time-only N, --windows windows of N steps after
+    --warmup ones (no full run); else args.steps steps in windows of 1,000. Each window
+    printed (extra(): more text for its line) and as a JSON line. t.run(n) trains n steps
+    and returns the last loss tensor; t.step counts them. Returns (the windows' seconds per
+    1,000 steps, their spread as report_windows gives it, the run's total seconds or None
+    for --time-only)."""
+    import json
+    import time
+
+    def window(w, n, sec_per_k, loss):
+        print("window %d: %.3f s per 1k steps (%d steps), loss %.4f%s at step %d"
+              % (w, sec_per_k, n, loss, extra(), t.step), flush=True)
+        print("json: " + json.dumps(dict(bench=bench, what="window", window=w,
+                                         seconds_per_1k_steps=sec_per_k, steps=n, loss=loss,
+                                         at_step=t.step, **info)), flush=True)
+
+    times, total_sec = [], None
+    if args.time_only > 0:
+        t.run(args.warmup)
+        times = timed_windows(t.run, args.time_only, args.windows,
+                              lambda w, sec, loss: window(w, args.time_only, sec, loss))
+    else:
+        total_sec, done = 0.0, 0
+        while done < args.steps:
+            n = min(1000, args.steps - done)
+            t0 = time.perf_counter()
+            loss = t.run(n)
+            sec = time.perf_counter() - t0
+            total_sec += sec
+            done += n
+            times.append(sec * 1000.0 / n)
+            window(len(times), n, times[-1], loss.item())
+    sp = report_windows(bench, "seconds_per_1k_steps", times, info, windows=len(times))
+    return times, sp, total_sec

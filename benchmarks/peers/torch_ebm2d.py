@@ -62,8 +62,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from peer_common import Loader, StepTrainer, adam_kwargs, add_adam_arg, add_threads_arg, \
-    report_windows, set_threads, timed_windows
+from peer_common import Loader, StepTrainer, adam_kwargs, add_adam_arg, add_threads_arg, train_in_windows, \
+    set_threads
 
 PROG = "torch_ebm2d.py"
 STEPS = 18000
@@ -284,31 +284,7 @@ def main():
           % (m.lo64[0], m.hi64[0], m.lo64[1], m.hi64[1], eta, args.eta, train.shape[0]),
           flush=True)
 
-    def window(w, n, sec_per_k, loss):
-        print("window %d: %.3f s per 1k steps (%d steps), loss %.4f, E+ %.4f, E- %.4f at "
-              "step %d" % (w, sec_per_k, n, loss, t.e_pos, t.e_neg, t.step), flush=True)
-        print("json: " + json.dumps(dict(bench=bench, what="window", window=w,
-                                         seconds_per_1k_steps=sec_per_k, steps=n, loss=loss,
-                                         at_step=t.step, **info)), flush=True)
-
-    times = []
-    if args.time_only > 0:
-        t.run(args.warmup)
-        times = timed_windows(t.run, args.time_only, args.windows,
-                              lambda w, sec, loss: window(w, args.time_only, sec, loss))
-        total_sec = None
-    else:
-        total_sec, done = 0.0, 0
-        while done < args.steps:
-            n = min(1000, args.steps - done)
-            t0 = time.perf_counter()
-            loss = t.run(n)
-            sec = time.perf_counter() - t0
-            total_sec += sec
-            done += n
-            times.append(sec * 1000.0 / n)
-            window(len(times), n, times[-1], loss.item())
-    sp = report_windows(bench, "seconds_per_1k_steps", times, info, windows=len(times))
+    times, sp, total_sec = train_in_windows(t, args, bench, info, extra=lambda: ", E+ %.4f, E- %.4f" % (t.e_pos, t.e_neg))
     res = dict(bench=bench, what="result", steps=t.step, median_window_s=sp.get("median"),
                best_window_s=sp.get("min"), box=[list(m.lo64), list(m.hi64)], **info)
     if total_sec is not None:

@@ -1,5 +1,8 @@
 """2-D toy data in numpy, shared by the benchmark scripts (run_bench_flow2d.sh,
-run_bench_diffusion2d.sh), which import it from this folder."""
+run_bench_diffusion2d.sh, run_bench_score2d.sh), which import it from this folder: sklearn's
+moons, FFJORD's 8 gaussians, and the true densities' test NLL."""
+import math
+
 import numpy as np
 
 
@@ -14,3 +17,38 @@ def make_moons(n, noise, rng):
                    np.append(np.sin(t_out), 1 - np.sin(t_in) - 0.5)]).T
     x = x[rng.permutation(n)]
     return x + rng.normal(scale=noise, size=x.shape)
+
+
+GAUSS8_STD = 0.5 / 1.414
+S = 1.0 / math.sqrt(2.0)
+GAUSS8_DIRS = np.array([(1, 0), (-1, 0), (0, 1), (0, -1), (S, S), (S, -S), (-S, S), (-S, -S)])
+GAUSS8_CENTRES = 4.0 * GAUSS8_DIRS / 1.414
+
+
+def gauss8(n, rng):
+    """FFJORD's 8gaussians (dgm's gauss8, host/data/toy.c): centres (+-1,0), (0,+-1),
+    (+-1/sqrt2, +-1/sqrt2) times 4, std 0.5, everything divided by 1.414."""
+    k = rng.randint(8, size=n)
+    return (rng.randn(n, 2) * 0.5 + 4.0 * GAUSS8_DIRS[k]) / 1.414
+
+
+def logmeanexp(a, axis):
+    m = a.max(axis=axis, keepdims=True)
+    return (m + np.log(np.exp(a - m).mean(axis=axis, keepdims=True))).squeeze(axis)
+
+
+def mixture_nll(x, centres, std):
+    """-mean log of an equal-weight mixture of N(centre, std^2 I) in 2-D."""
+    out = []
+    for i in range(0, len(x), 500):
+        d2 = ((x[i:i + 500, None, :] - centres[None, :, :]) ** 2).sum(-1)
+        out.append(logmeanexp(-0.5 * d2 / std ** 2, axis=1) - math.log(2 * math.pi * std ** 2))
+    return -float(np.concatenate(out).mean())
+
+
+def moons_nll(x, noise, grid=4000):
+    """The moons' density: t uniform on [0, pi] per arc (midpoint rule), noise Gaussian."""
+    t = (np.arange(grid) + 0.5) * np.pi / grid
+    arcs = np.concatenate([np.stack([np.cos(t), np.sin(t)], 1),
+                           np.stack([1 - np.cos(t), 1 - np.sin(t) - 0.5], 1)])
+    return mixture_nll(x, arcs, noise)
