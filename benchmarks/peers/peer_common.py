@@ -226,3 +226,12 @@ def train_in_windows(t, args, bench, info, extra=lambda: ""):
             window(len(times), n, times[-1], loss.item())
     sp = report_windows(bench, "seconds_per_1k_steps", times, info, windows=len(times))
     return times, sp, total_sec
+
+
+def add_run_args(ap):
+    """--seed and the timing mode's --time-only N, --windows, --warmup (the 2-D peers')."""
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--time-only", type=int, default=0, metavar="N",
+                    help="time --windows windows of N steps instead of a full run")
+    ap.add_argument("--windows", type=int, default=3, help="timed windows with --time-only")
+    ap.add_argument("--warmup", type=int, default=100, help="untimed steps with --time-only")

@@ -59,7 +59,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from peer_common import Loader, StepTrainer, adam_kwargs, add_adam_arg, add_threads_arg, \
+from peer_common import add_run_args, Loader, StepTrainer, adam_kwargs, add_adam_arg, add_threads_arg, \
     report_windows, set_threads, timed_windows
 
 DEFAULTS = {  # dgm's 2-D training defaults per model
@@ -269,11 +269,7 @@ def main():
     ap.add_argument("--samples", help="write --n samples here (.npy)")
     ap.add_argument("--n", type=int, default=2000, help="samples to write")
     add_threads_arg(ap)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--time-only", type=int, default=0, metavar="N",
-                    help="time --windows windows of N steps instead of a full run")
-    ap.add_argument("--windows", type=int, default=3, help="timed windows with --time-only")
-    ap.add_argument("--warmup", type=int, default=100, help="untimed steps with --time-only")
+    add_run_args(ap)
     ap.add_argument("--eval-dgm", metavar="CKPT",
                     help="load a dgm checkpoint and sample it with this sampler (no training)")
     ap.add_argument("--weights", choices=("ema", "raw"), default="ema",

@@ -62,7 +62,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from peer_common import Loader, StepTrainer, adam_kwargs, add_adam_arg, add_threads_arg, train_in_windows, \
+from peer_common import add_run_args, Loader, StepTrainer, adam_kwargs, add_adam_arg, add_threads_arg, train_in_windows, \
     set_threads
 
 PROG = "torch_ebm2d.py"
@@ -243,11 +243,7 @@ def main():
     ap.add_argument("--eta", default="auto", help="Langevin noise scale (auto: 0.045 * data std)")
     ap.add_argument("--sample-steps", type=int, default=1000, help="Langevin steps of the sampler")
     add_threads_arg(ap)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--time-only", type=int, default=0, metavar="N",
-                    help="time --windows windows of N steps instead of a full run")
-    ap.add_argument("--windows", type=int, default=3, help="timed windows with --time-only")
-    ap.add_argument("--warmup", type=int, default=100, help="untimed steps with --time-only")
+    add_run_args(ap)
     ap.add_argument("--save", metavar="FILE", help="save the network's state_dict after training")
     ap.add_argument("--eval-dgm", metavar="CKPT",
                     help="load a dgm ebm checkpoint (net.*; or a --save .pt) instead of training")
