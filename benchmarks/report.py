@@ -143,6 +143,27 @@ def rows_of(work):
                         timing=dgm_timing(work, "diffusion2d", "diffusion2d_" + r["model"],
                                           "seconds_per_1k_steps", r["dgm_s"]),
                         peer_stat=peer_stat_of(r)))
+    score = records(work, "score2d")
+    for r in score:
+        if r.get("bench") != "score2d_summary":
+            continue
+        fam, ds = r["family"], r["dataset"]
+        floor = last(score, bench="diffusion2d_" + fam, what="floor")
+        if fam == "ebm":
+            metric, dq, pq = "test NLL, nats", r.get("dgm_nll"), r.get("peer_nll")
+        else:
+            metric, dq, pq = "W2 to the data", r.get("dgm_w2"), r.get("peer_w2")
+        if ds == "gauss8":
+            metric = "modes of 8 / high-quality share"
+            dq = modes(dict(modes=r["dgm_modes"], high_quality=r["dgm_high_quality"]))
+            pq = r.get("peer_modes") is not None and modes(
+                dict(modes=r["peer_modes"], high_quality=r["peer_high_quality"])) or None
+        name = {"ebm": "EBM (MLP 3x128, CD)", "ncsn": "NCSN (MLP 3x128)"}[fam]
+        rows.append(row(name, ds, "cpu", "s/1k steps", r["dgm_run_s"],
+                        floor and floor["seconds_per_1k_steps"], r.get("peer_s"),
+                        blas_line(work, "score2d"), metric, dq, pq, steps=r["steps"],
+                        timing=last(score, bench="diffusion2d_" + fam, what="dgm"),
+                        peer_stat="median" if r.get("peer_s") is not None else None))
     return rows
 
 
@@ -162,7 +183,7 @@ def floor_gflops(work):
     """{bench: (GFLOP/s of its CPU GEMM floor, its BLAS line)} from the floor records (the
     last of each; a benchmark run under several thread settings keeps its last)."""
     out = {}
-    for name in ("vae", "gan2d", "flow2d", "diffusion2d"):
+    for name in ("vae", "gan2d", "flow2d", "diffusion2d", "score2d"):
         for r in records(work, name):
             if r.get("what") == "floor" and r.get("device", "cpu") == "cpu" and "gemm_gflops" in r:
                 out[r.get("bench", name)] = (r["gemm_gflops"], blas_line(work, name))

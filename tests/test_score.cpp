@@ -197,6 +197,15 @@ std::vector<float> mixture_samples(int n, uint32_t seed)
     return v;
 }
 
+// n chains uniform on box, as a persistent tensor.
+dgm_tensor *uniform_chains(dgm_ctx *c, dgm_tensor *box, int64_t n)
+{
+    dgm_tensor *x0 = nullptr, *x = nullptr;
+    EXPECT_EQ(dgm_box_uniform(c, box, n, &x0), DGM_STATUS_OK);
+    EXPECT_EQ(dgm_persist(c, x0, &x), DGM_STATUS_OK);
+    return x;
+}
+
 double w2_of(dgm_ctx *c, const std::vector<float> &a, const std::vector<float> &b)
 {
     double w = 0;
@@ -212,9 +221,7 @@ TEST(Langevin, ExactScoreOfAMixtureConvergesToIt)
     dgm_ctx *c = ctx.get();
     const int n = 1000;
     const std::vector<float> ref = mixture_samples(n, 1), other = mixture_samples(n, 2);
-    dgm_tensor *box = persistent(c, {2, 2}, {-4.0f, -3.0f, 4.0f, 3.0f}), *x0 = nullptr, *x = nullptr;
-    DGM_ASSERT_OK(c, dgm_box_uniform(c, box, n, &x0));
-    DGM_ASSERT_OK(c, dgm_persist(c, x0, &x));
+    dgm_tensor *box = persistent(c, {2, 2}, {-4.0f, -3.0f, 4.0f, 3.0f}), *x = uniform_chains(c, box, n);
     std::vector<float> start(2 * n);
     DGM_ASSERT_OK(c, dgm_tensor_to_host(c, x, start.data()));
     for (int k = 0; k < 2 * n; k++) ASSERT_TRUE(std::fabs(start[k]) <= (k % 2 ? 3.0f : 4.0f)) << start[k];
@@ -243,9 +250,7 @@ TEST(Langevin, AnnealedOnKnownScoresConvergesAndTheLadderIsGeometric)
     dgm_ctx *c = ctx.get();
     const int n = 1000;
     const std::vector<float> ref = mixture_samples(n, 3), other = mixture_samples(n, 4);
-    dgm_tensor *box = persistent(c, {2, 2}, {-4.0f, -3.0f, 4.0f, 3.0f}), *x0 = nullptr, *x = nullptr;
-    DGM_ASSERT_OK(c, dgm_box_uniform(c, box, n, &x0));
-    DGM_ASSERT_OK(c, dgm_persist(c, x0, &x));
+    dgm_tensor *box = persistent(c, {2, 2}, {-4.0f, -3.0f, 4.0f, 3.0f}), *x = uniform_chains(c, box, n);
     MixtureScore ms = {c, sigmas};
     DGM_ASSERT_OK(c, dgm_langevin_annealed(c, mixture_score, &ms, sigmas, 8, 100, 2e-4, true, box, x));
     std::vector<float> end(2 * n);
