@@ -1,5 +1,5 @@
 /* bench_diffusion2d: seconds per 1,000 steps of dgm's 2-D DDPM, flow-matching and
- * score-based (ebm, ncsn) training loops against their GEMM floors, and two helpers of benchmarks/run_bench_diffusion2d.sh:
+ * score-based (ebm, ncsn, sde) training loops against their GEMM floors, and two helpers of benchmarks/run_bench_diffusion2d.sh:
  * the exact W2 of two .npy sample sets, and sampling a checkpoint with other sampler
  * options.
  *
@@ -12,6 +12,9 @@
  *         Adam 1e-3, batch 256, 20,000 steps;
  *   ncsn: the score network an MLP "net" of [x, log σ], 3-128-128-128-2, SiLU; Adam 1e-3,
  *         batch 256, 60,000 steps; an EMA of the weights (0.999);
+ *   sde:  the VP score SDE's noise network an MLP "net" of [x, sinusoidal embedding of 999·t
+ *         (32 wide)], 34-128-128-128-2, SiLU; Adam 1e-3, batch 256, gradient-norm clip 1,
+ *         60,000 steps; an EMA of the weights (0.999); its floor has ddpm's 12 calls;
  *   ebm:  the energy an MLP "net", 2-128-128-128-1, SiLU, contrastive divergence with K = 20
  *         Langevin steps per step; Adam 3e-4, batch 256, 18,000 steps.
  * (The training defaults are read from dgm_model_train_defaults_for, the widths from the
@@ -47,7 +50,7 @@
  * Results also go to stdout as JSON lines (prefix "json: ").
  *
  * Usage:
- *   bench_diffusion2d [--model ddpm|fm|both|ebm|ncsn] [--steps N] [--windows W] [--quick] [--reps R]
+ *   bench_diffusion2d [--model ddpm|fm|both|ebm|ncsn|sde] [--steps N] [--windows W] [--quick] [--reps R]
  *                     [--data SPEC] [--seed S]
  *     --model M    the model(s) to time (default both: ddpm and fm)
  *     --steps N    steps per timed window (default 1000; 200 with --quick)
@@ -480,14 +483,14 @@ int main(int argc, char **argv)
     }
     rest[nrest] = NULL;
     if (strcmp(model, "ddpm") && strcmp(model, "fm") && strcmp(model, "both") && strcmp(model, "ebm") &&
-        strcmp(model, "ncsn")) {
-        fprintf(stderr, "bench_diffusion2d: --model ddpm, fm, both (the two), ebm or ncsn\n");
+        strcmp(model, "ncsn") && strcmp(model, "sde")) {
+        fprintf(stderr, "bench_diffusion2d: --model ddpm, fm, both (the two), ebm, ncsn or sde\n");
         return 2;
     }
     bench_opts o = {0, 3, 0, 0, 0, "moons", 0};
     const int arg_rc = bench_parse_opts(
         nrest, rest, "--steps", 200,
-        "usage: bench_diffusion2d [--model ddpm|fm|both|ebm|ncsn] [--steps N] [--windows W] [--quick] "
+        "usage: bench_diffusion2d [--model ddpm|fm|both|ebm|ncsn|sde] [--steps N] [--windows W] [--quick] "
         "[--reps R] [--data SPEC] [--seed S]\n"
         "       bench_diffusion2d --w2 A.npy B.npy\n"
         "       bench_diffusion2d --sample CKPT --config JSON [--weights file|raw] -n N [--seed S] "
@@ -500,6 +503,6 @@ int main(int argc, char **argv)
     int rc = 0;
     if (!strcmp(model, "ddpm") || !strcmp(model, "both")) rc |= bench_model("ddpm", &o);
     if (!rc && (!strcmp(model, "fm") || !strcmp(model, "both"))) rc |= bench_model("fm", &o);
-    if (!strcmp(model, "ebm") || !strcmp(model, "ncsn")) rc |= bench_model(model, &o);
+    if (!strcmp(model, "ebm") || !strcmp(model, "ncsn") || !strcmp(model, "sde")) rc |= bench_model(model, &o);
     return rc;
 }

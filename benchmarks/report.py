@@ -164,6 +164,30 @@ def rows_of(work):
                         blas_line(work, "score2d"), metric, dq, pq, steps=r["steps"],
                         timing=last(score, bench="diffusion2d_" + fam, what="dgm"),
                         peer_stat="median" if r.get("peer_s") is not None else None))
+    sde = records(work, "sde2d")
+    for r in sde:
+        if r.get("bench") != "sde2d_summary":
+            continue
+        ds, blas = r["dataset"], blas_line(work, "sde2d")
+        floor = last(sde, bench="diffusion2d_sde", what="floor")
+        metric = "W2 to the data, PC / ODE"
+        dq = "%.4f / %.4f" % (r["dgm_w2_pc"], r["dgm_w2_ode"])
+        pq = "%.4f / %.4f" % (r["peer_w2_pc"], r["peer_w2_ode"]) if "peer_w2_pc" in r else None
+        if ds == "gauss8" and "dgm_modes_pc" in r:
+            metric = "modes of 8 / high-quality share (PC); " + metric
+            dq = modes(dict(modes=r["dgm_modes_pc"], high_quality=r["dgm_high_quality_pc"])) + "; " + dq
+            if pq and "peer_modes_pc" in r:
+                pq = modes(dict(modes=r["peer_modes_pc"],
+                                high_quality=r["peer_high_quality_pc"])) + "; " + pq
+        rows.append(row("score SDE (VP, MLP 3x128)", ds, "cpu", "s/1k steps", r["dgm_run_s"],
+                        floor and floor["seconds_per_1k_steps"], r.get("peer_s"), blas, metric,
+                        dq, pq, steps=r["steps"],
+                        timing=last(sde, bench="diffusion2d_sde", what="dgm"),
+                        peer_stat="median" if r.get("peer_s") is not None else None))
+        rows.append(row("score SDE NLL (probability-flow ODE, one run)", ds, "cpu",
+                        "s/10k points", r["dgm_nll_s"], None, r.get("peer_nll_s"), blas,
+                        "NLL, nats (true density %.4f)" % r["true_nll"], r["dgm_nll"],
+                        r.get("peer_nll"), steps=r["steps"]))
     return rows
 
 
@@ -183,7 +207,7 @@ def floor_gflops(work):
     """{bench: (GFLOP/s of its CPU GEMM floor, its BLAS line)} from the floor records (the
     last of each; a benchmark run under several thread settings keeps its last)."""
     out = {}
-    for name in ("vae", "gan2d", "flow2d", "diffusion2d", "score2d"):
+    for name in ("vae", "gan2d", "flow2d", "diffusion2d", "score2d", "sde2d"):
         for r in records(work, name):
             if r.get("what") == "floor" and r.get("device", "cpu") == "cpu" and "gemm_gflops" in r:
                 out[r.get("bench", name)] = (r["gemm_gflops"], blas_line(work, name))

@@ -63,6 +63,7 @@ families=(
   "realnvp|realnvp --data moons --couplings 2 --hidden 8"
   "ddpm|ddpm --data moons --hidden 8 --embedding 4 --timesteps 20"
   "fm|fm --data moons --hidden 8 --coupling ot"
+  "sde|sde --data moons --hidden 8 --embedding-dim 4 --sample-steps 25"
 )
 start=$SECONDS
 for entry in "${families[@]}"; do

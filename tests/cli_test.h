@@ -23,6 +23,13 @@ struct CliResult {
     std::string out, err;
 };
 
+/* The number after "key": in one line of JSON (NaN when absent). */
+inline double json_value(const std::string &out, const std::string &key)
+{
+    const size_t at = out.find("\"" + key + "\":");
+    return at == std::string::npos ? NAN : std::strtod(out.c_str() + at + key.size() + 3, nullptr);
+}
+
 class CliTest : public ::testing::Test {
 protected:
     void SetUp() override

@@ -104,7 +104,15 @@ TEST(Ode, LogDensityOfALinearFieldIsTheClosedForm)
     DGM_ASSERT_OK(ctx.get(), dgm_tensor_create(ctx.get(), 2, xshape, &x));
     DGM_ASSERT_OK(ctx.get(), dgm_tensor_copy_from_host(ctx.get(), x, xv.data()));
     double logp[5];
-    DGM_ASSERT_OK(ctx.get(), dgm_ode_log_density(ctx.get(), DGM_ODE_RK4, linear_field, &f, x, 50, logp));
+    dgm_ode_density cfg = {};
+    cfg.ode.solver = DGM_ODE_RK4;
+    cfg.ode.steps = 50;
+    cfg.t_data = 1.0;
+    cfg.t_prior = 0.0;
+    cfg.prior_std = 1.0;
+    int64_t nfe = 0;
+    DGM_ASSERT_OK(ctx.get(), dgm_ode_log_density(ctx.get(), &cfg, linear_field, &f, x, logp, &nfe));
+    EXPECT_EQ(nfe, 200);
     for (int r = 0; r < 5; r++) {
         double want = -std::log(2.0 * M_PI) - (0.7 - 0.4);
         for (int i = 0; i < 2; i++) want -= 0.5 * xv[r * 2 + i] * xv[r * 2 + i] * std::exp(-2.0 * av[i]);

@@ -329,11 +329,6 @@ protected:
     }
 };
 
-double json_value(const std::string &out, const std::string &key)
-{
-    const size_t at = out.find("\"" + key + "\":");
-    return at == std::string::npos ? NAN : std::strtod(out.c_str() + at + key.size() + 3, nullptr);
-}
 
 // The EBM by contrastive divergence learns a shifted, scaled Gaussian: its Langevin
 // samples, and its grid-normalized NLL near the Gaussian's entropy, log(2π·s0·s1) + 1;

@@ -206,6 +206,7 @@ int cmd_sample(int argc, char **argv)
         if (!host) rc = cli_error("-n %lld: out of memory", (long long)a.n);
         else if (dgm_model_sample_into(m, a.n, host, DGM_MEMORY_HOST)) rc = cli_fail(ctx, "sampling");
         else rc = cli_write_samples(ctx, a.out, host, a.n, dim, nd, shape, NULL);
+        if (!rc && dgm_model_note(m)[0]) fprintf(stderr, "dgm: %s\n", dgm_model_note(m));
         if (!rc) printf("wrote %lld samples to %s\n", (long long)a.n, a.out);
     }
     free(host);

@@ -8,9 +8,11 @@
  * host), so the paths cross less and the field is straighter.
  *
  * The network: an MLP of [x, t] (time_net.c, t as a raw column). Sampling integrates
- * dx/dt = v_θ(x, t) from t = 0 to 1 with Euler, Heun or RK4 in --sample-steps steps
- * (ode.c). With --ema d > 0 a moving average of the weights samples. Images (values in
- * [0, 1]) are modelled in [−1, 1]. */
+ * dx/dt = v_θ(x, t) from t = 0 to 1 with Euler, Heun or RK4 in --sample-steps steps, or
+ * adaptively with Dormand–Prince to --rtol/--atol (ode.c). The NLL is always the adaptive
+ * solve: the sampler's 100 Euler steps were 0.02 nats off on moons. With --ema d > 0 a
+ * moving average of the weights samples. Images (values in [0, 1]) are modelled in
+ * [−1, 1]. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +30,8 @@ typedef struct fm_state {
     bool ema_started;
     bool ot, image;
     int solver;
-    int64_t sample_steps;
+    int64_t sample_steps, last_nfe;
+    double rtol, atol;
     /* OT coupling scratch (host) */
     float *h0, *h1;
     double *cost;
@@ -43,14 +46,16 @@ static const dgm_model_option options[] = {
     {"sigma", "0.1", "σ of the conditional paths (0: rectified flow's straight lines)"},
     {"coupling", "independent", "pairing of noise and data in a batch: independent or ot "
                                 "(exact minibatch optimal transport)"},
-    {"solver", "euler", "ODE solver for sampling: euler, heun or rk4"},
-    {"sample-steps", "100", "ODE steps from noise to data"},
+    {"solver", "euler", "ODE solver for sampling: euler, heun, rk4 or dopri5 (adaptive)"},
+    {"sample-steps", "100", "ODE steps from noise to data (fixed-step solvers)"},
+    {"rtol", "1e-5", "relative tolerance of the adaptive solver (dopri5 sampling; the NLL always)"},
+    {"atol", "1e-5", "absolute tolerance of the adaptive solver"},
     {"ema", "0", "decay of the weights' moving average used for sampling (0: off)"},
     {NULL, NULL, NULL},
 };
 static const dgm_opt_type option_types[] = {DGM_OPT_STRING, DGM_OPT_STRING, DGM_OPT_FLOAT,
                                             DGM_OPT_STRING, DGM_OPT_STRING, DGM_OPT_INT,
-                                            DGM_OPT_FLOAT};
+                                            DGM_OPT_FLOAT,  DGM_OPT_FLOAT,  DGM_OPT_FLOAT};
 
 static dgm_status bad(dgm_model *m, const char *what)
 {
@@ -76,9 +81,12 @@ static dgm_status build(dgm_model *m)
     if (strcmp(c, "independent") && strcmp(c, "ot")) return bad(m, "--coupling: independent or ot");
     s->ot = !strcmp(c, "ot");
     s->solver = dgm_ode_solver_parse(dgm_config_string(m, "solver"));
-    if (s->solver < 0) return bad(m, "--solver: euler, heun or rk4");
+    if (s->solver < 0) return bad(m, "--solver: euler, heun, rk4 or dopri5");
     s->sample_steps = dgm_config_int(m, "sample-steps");
     if (s->sample_steps < 1 || s->sample_steps > 100000) return bad(m, "--sample-steps: 1 to 100000");
+    s->rtol = dgm_config_float(m, "rtol");
+    s->atol = dgm_config_float(m, "atol");
+    if (!(s->rtol > 0.0 && s->rtol < 1.0) || !(s->atol > 0.0 && s->atol < 1.0)) return bad(m, "--rtol/--atol: in (0, 1)");
     s->ema = (float)dgm_config_float(m, "ema");
     if (!(s->ema >= 0.0f && s->ema < 1.0f)) return bad(m, "--ema: in [0, 1)");
     DGM_TRY(dgm_time_net_create(m->params, "net", m->dim, 0, nh, hidden, (dgm_activation)act, &s->net));
@@ -205,6 +213,7 @@ static dgm_status train_step(dgm_model *m, dgm_tensor *batch, int64_t step, dgm_
 }
 
 static dgm_status velocity(void *user, dgm_tensor *x, float t, dgm_tensor **v);
+static dgm_status velocity_div(void *user, dgm_tensor *x, float t, dgm_tensor **v, dgm_tensor **div);
 
 /* One ODE run on a persistent state x: to the data (sampling, logp NULL) or back to the
  * noise with the log-density (logp [n]). */
@@ -217,21 +226,30 @@ typedef struct ode_run {
 static dgm_status run_density(void *user)
 {
     ode_run *r = user;
-    const fm_state *s = r->m->state;
-    return dgm_ode_log_density(r->m->ctx, (dgm_ode_solver)s->solver, velocity, r->m, r->x,
-                               s->sample_steps, r->logp);
+    fm_state *s = r->m->state;
+    const dgm_ode_density cfg = {.ode = {.solver = DGM_ODE_DOPRI5, .rtol = s->rtol, .atol = s->atol},
+                                 .t_data = 1.0, .t_prior = 0.0, .prior_std = 1.0, .velocity_div = velocity_div};
+    int64_t nfe = 0;
+    const dgm_status st = dgm_ode_log_density(r->m->ctx, &cfg, velocity, r->m, r->x, r->logp, &nfe);
+    snprintf(r->m->note, sizeof r->m->note, "fm nll: the probability-flow ODE by dopri5 (rtol %g, atol %g), "
+             "exact divergence; %lld evaluations for the last batch", s->rtol, s->atol, (long long)nfe);
+    return st;
 }
 
 static dgm_status run_sampler(void *user)
 {
     ode_run *r = user;
-    const fm_state *s = r->m->state;
-    return dgm_ode_integrate(r->m->ctx, (dgm_ode_solver)s->solver, velocity, r->m, r->x, 0.0f,
-                             1.0f, s->sample_steps);
+    fm_state *s = r->m->state;
+    const dgm_ode_config cfg = {.solver = (dgm_ode_solver)s->solver, .steps = s->sample_steps,
+                                .rtol = s->rtol, .atol = s->atol};
+    const dgm_status st = dgm_ode_solve(r->m->ctx, &cfg, velocity, r->m, r->x, 0.0, 1.0, &s->last_nfe);
+    snprintf(r->m->note, sizeof r->m->note, "fm sampling: %s, %lld evaluations of the network",
+             dgm_ode_solver_name((dgm_ode_solver)s->solver), (long long)s->last_nfe);
+    return st;
 }
 
 /* The exact NLL of the rows, nats: the ODE integrated backwards with the divergence
- * (ode.c), by the model's solver and steps, on the averaged weights when there are. */
+ * (ode.c) by the adaptive solver, on the averaged weights when there are. */
 static dgm_status nll_sum(dgm_model *m, dgm_tensor *batch, double *sum)
 {
     fm_state *s = m->state;
@@ -283,9 +301,21 @@ static dgm_status velocity(void *user, dgm_tensor *x, float t, dgm_tensor **v)
     return dgm_time_net_forward(m->ctx, &s->net, x, tc, v);
 }
 
+/* v and its exact divergence in one forward-mode pass (time_net.c). */
+static dgm_status velocity_div(void *user, dgm_tensor *x, float t, dgm_tensor **v, dgm_tensor **div)
+{
+    dgm_model *m = user;
+    fm_state *s = m->state;
+    dgm_tensor *tc = NULL;
+    DGM_TRY(dgm_column_of(m->ctx, dgm_tensor_dim(x, 0), t, &tc));
+    return dgm_time_net_forward_divergence(m->ctx, &s->net, x, tc, v, div);
+}
+
+/* dopri5: the last solve's evaluations (100 before one). */
 static int64_t sampler_passes(const dgm_model *m)
 {
     const fm_state *s = m->state;
+    if (s->solver == DGM_ODE_DOPRI5) return s->last_nfe > 0 ? s->last_nfe : 100;
     return s->sample_steps * (s->solver == DGM_ODE_RK4 ? 4 : s->solver == DGM_ODE_HEUN ? 2 : 1);
 }
 
@@ -327,11 +357,11 @@ static void destroy(dgm_model *m)
 const dgm_model_ops dgm_fm_ops = {
     .kind = "fm",
     .summary = "conditional flow matching (I-CFM, OT-CFM, rectified flow): an MLP velocity "
-               "field of [x, t], sampled by an Euler, Heun or RK4 ODE solver",
+               "field of [x, t], sampled by an Euler, Heun, RK4 or adaptive Dormand–Prince ODE solver",
     .options = options,
     .option_types = option_types,
     .metrics = "loss,w2,nll",
-    .sampling_options = " solver sample-steps ",
+    .sampling_options = " solver sample-steps rtol atol ",
     .default_metrics = "loss",
     .sample_metrics = "w2",
     .evaluate_samples = evaluate_samples,

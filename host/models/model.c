@@ -11,11 +11,11 @@
 
 static const dgm_model_ops *const registry[] = {&dgm_gaussian_ops, &dgm_vae_ops, &dgm_gan_ops,
                                                 &dgm_realnvp_ops, &dgm_ddpm_ops, &dgm_fm_ops,
-                                                &dgm_ebm_ops,     &dgm_ncsn_ops};
+                                                &dgm_ebm_ops,     &dgm_ncsn_ops, &dgm_sde_ops};
 #define N_KINDS (sizeof registry / sizeof registry[0])
 
 /* The registry's kinds in its order (a test checks each names its entry). */
-static const char *const kind_names[] = {"gaussian", "vae", "gan", "realnvp", "ddpm", "fm", "ebm", "ncsn", NULL};
+static const char *const kind_names[] = {"gaussian", "vae", "gan", "realnvp", "ddpm", "fm", "ebm", "ncsn", "sde", NULL};
 _Static_assert(sizeof kind_names / sizeof kind_names[0] == N_KINDS + 1,
                "kind_names must list every registered model");
 
@@ -605,6 +605,15 @@ dgm_status dgm_model_mean_metric(dgm_model *m, const float *x, int64_t n, const 
     return DGM_STATUS_OK;
 }
 
+/* notes += "; " + note, when note is new to it. */
+static void add_note(char *notes, size_t size, const char *note)
+{
+    const size_t used = strlen(notes), len = strlen(note), sep = used ? 2 : 0;
+    if (!len || strstr(notes, note) || used + sep + len >= size) return;
+    memcpy(notes + used, "; ", sep);
+    memcpy(notes + used + sep, note, len + 1);
+}
+
 dgm_status dgm_model_evaluate(dgm_model *m, const dgm_dataset *data, const char *metrics,
                               char *out, size_t out_len)
 {
@@ -624,7 +633,10 @@ dgm_status dgm_model_evaluate(dgm_model *m, const dgm_dataset *data, const char 
     json_t *result = json_object();
     dgm_status st = DGM_STATUS_OK;
     const int64_t n = dgm_dataset_count(data);
-    for (const char *p = metrics; p && *p && st == DGM_STATUS_OK;) {
+    /* each metric's note (the family's word on how it computed it), joined */
+    char notes[sizeof m->note] = "";
+    for (const char *p = metrics; p && *p && st == DGM_STATUS_OK; add_note(notes, sizeof notes, m->note)) {
+        m->note[0] = '\0';
         const char *e = strchr(p, ',');
         size_t len = e ? (size_t)(e - p) : strlen(p);
         char name[64];
@@ -650,6 +662,7 @@ dgm_status dgm_model_evaluate(dgm_model *m, const dgm_dataset *data, const char 
         p = e ? e + 1 : NULL;
     }
     dgm_ctx_set_grad_enabled(ctx, grad);
+    memcpy(m->note, notes, sizeof m->note);
     if (st == DGM_STATUS_OK) {
         char *text = json_dumps(result, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
         if (!text) st = dgm_set_error(ctx, DGM_STATUS_OOM, "out of host memory");

@@ -88,7 +88,7 @@ struct dgm_model {
     int64_t eval_samples; /* importance samples of sampled metrics (iwae's K) */
     void *state;          /* the family's own */
     char warning[512];    /* set by build when the configuration is legal but dubious */
-    char note[512];       /* what the last evaluation computed on its own (dgm_model_note) */
+    char note[1024];      /* what the last evaluation or sampling computed on its own (dgm_model_note) */
 };
 
 /* At the start of a model call that runs many backend calls (a training step, sampling,
@@ -163,5 +163,6 @@ extern const dgm_model_ops dgm_ddpm_ops;
 extern const dgm_model_ops dgm_fm_ops;
 extern const dgm_model_ops dgm_ebm_ops;
 extern const dgm_model_ops dgm_ncsn_ops;
+extern const dgm_model_ops dgm_sde_ops;
 
 #endif

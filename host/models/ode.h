@@ -1,6 +1,8 @@
-/* Multi-step samplers' plumbing (DDPM's reverse chain, flow matching's ODE): the state
- * lives in a persistent tensor, each step ends the context's step, so memory stays that
- * of one step whatever the number of steps; and the fixed-step ODE solvers. */
+/* Multi-step samplers' plumbing (DDPM's reverse chain, flow matching's and the score SDE's
+ * ODEs, the CNF next): the state lives in a persistent tensor, each step ends the context's
+ * step, so memory stays that of one step whatever the number of steps; the fixed-step ODE
+ * solvers and the adaptive Dormand–Prince 5(4) solver; the change of variables of a
+ * neural ODE. */
 #ifndef DGM_MODELS_ODE_H
 #define DGM_MODELS_ODE_H
 
@@ -10,27 +12,68 @@
 extern "C" {
 #endif
 
-typedef enum dgm_ode_solver { DGM_ODE_EULER = 0, DGM_ODE_HEUN, DGM_ODE_RK4 } dgm_ode_solver;
+typedef enum dgm_ode_solver {
+    DGM_ODE_EULER = 0,
+    DGM_ODE_HEUN,
+    DGM_ODE_RK4,
+    DGM_ODE_DOPRI5 /* adaptive: Dormand–Prince 5(4), steps chosen by rtol/atol */
+} dgm_ode_solver;
 
-/* "euler", "heun", "rk4" -> the solver, or -1. */
+/* "euler", "heun", "rk4", "dopri5" -> the solver, or -1. */
 int dgm_ode_solver_parse(const char *name);
+/* The solver's name. */
+const char *dgm_ode_solver_name(dgm_ode_solver solver);
 
 /* v(x, t) [n, dim] for x [n, dim] at time t (a step tensor). */
 typedef dgm_status (*dgm_velocity_fn)(void *user, dgm_tensor *x, float t, dgm_tensor **v);
 
-/* Integrates dx/dt = v(x, t) from t0 to t1 in `steps` equal steps (t1 < t0: backwards),
- * x persistent and updated in place; ends the step after each step. */
+/* How to integrate: a fixed-step solver in `steps` equal steps, or DGM_ODE_DOPRI5 with the
+ * local error of each step held under atol + rtol·|x| (the RMS over all the values of the
+ * batch, which shares its steps: scipy's solve_ivp on the flattened batch). max_nfe > 0
+ * bounds the adaptive solver's evaluations (0: 1,000,000). */
+typedef struct dgm_ode_config {
+    dgm_ode_solver solver;
+    int64_t steps;
+    double rtol, atol;
+    int64_t max_nfe;
+} dgm_ode_config;
+
+/* Integrates dx/dt = v(x, t) from t0 to t1 (t1 < t0: backwards), x persistent and updated
+ * in place; ends the step after each step (each attempted step, adaptive). *nfe (may be
+ * NULL): the evaluations of v it took. */
+dgm_status dgm_ode_solve(dgm_ctx *ctx, const dgm_ode_config *cfg, dgm_velocity_fn v, void *user,
+                         dgm_tensor *x, double t0, double t1, int64_t *nfe);
+
+/* dgm_ode_solve's adaptive branch (ode_dopri5.c). */
+dgm_status dgm_ode_dopri5(dgm_ctx *ctx, const dgm_ode_config *cfg, dgm_velocity_fn v, void *user,
+                          dgm_tensor *x, double t0, double t1, int64_t *nfe);
+
+/* dgm_ode_solve with a fixed-step solver in `steps` steps. */
 dgm_status dgm_ode_integrate(dgm_ctx *ctx, dgm_ode_solver solver, dgm_velocity_fn v, void *user,
                              dgm_tensor *x, float t0, float t1, int64_t steps);
 
-/* The neural ODE's change of variables: log p_1(x) of each row of x [n, d] for the flow
- * dx/dt = v(x, t) carrying p_0 = N(0, I) at t = 0 to p_1 at t = 1. Integrates x together
- * with L, dL/dt = div v(x, t), backwards from (x, 0) at t = 1 to (x_0, L_0) at t = 0 with
- * `solver` in `steps` steps; then log p_1(x) = log N(x_0; 0, I) + L_0. The divergence is
- * exact: one dgm_autograd pass per column (so v must be made of recorded ops). x is
- * persistent and ends as x_0; logp: host [n]. Ends the step after each step. */
-dgm_status dgm_ode_log_density(dgm_ctx *ctx, dgm_ode_solver solver, dgm_velocity_fn v, void *user,
-                               dgm_tensor *x, int64_t steps, double *logp);
+/* The change of variables of a neural ODE dx/dt = v(x, t) whose marginal at t_prior is
+ * N(0, prior_std²·I): log p(x) at t_data of each row of x [n, d]. Integrates x together
+ * with L, dL/dt = div v(x, t), from (x, 0) at t_data to (x', L') at t_prior; then
+ * log p(x) = log N(x'; 0, prior_std²·I) + L'. The divergence is exact with probes = 0 (one
+ * dgm_autograd pass per column, so v must be made of recorded ops), else the Skilling–
+ * Hutchinson estimate εᵀ(∂v/∂x)ε averaged over `probes` Rademacher vectors, drawn once per
+ * solve (the ODE stays deterministic for the adaptive solver). x is persistent and ends as
+ * x'; logp: host [n]; *nfe (may be NULL): the evaluations of v. */
+/* v(x, t) and its exact divergence [n, 1] computed together (a network that knows its
+ * Jacobian's trace: dgm_mlp_forward_divergence), with grad mode off. */
+typedef dgm_status (*dgm_velocity_div_fn)(void *user, dgm_tensor *x, float t, dgm_tensor **v, dgm_tensor **div);
+
+typedef struct dgm_ode_density {
+    dgm_ode_config ode;
+    double t_data, t_prior, prior_std;
+    int probes;
+    /* Optional: with probes = 0, the divergence from this instead of autograd passes. */
+    dgm_velocity_div_fn velocity_div;
+} dgm_ode_density;
+
+dgm_status dgm_ode_log_density(dgm_ctx *ctx, const dgm_ode_density *cfg, dgm_velocity_fn v, void *user,
+                               dgm_tensor *x, double *logp, int64_t *nfe);
 
 /* A persistent copy of step tensor x, and a step copy of persistent tensor p (what a
  * sampler returns after its last step_end). */

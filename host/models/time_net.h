@@ -1,6 +1,6 @@
-/* The network of DDPM and flow matching: an MLP of [x, embedding(t)] -> [dim], the time
- * embedded sinusoidally (dgm_time_embedding, emb_dim > 0) or fed as the raw column t
- * (emb_dim = 0). Parameters "<prefix>.*" (an nn.Sequential MLP). */
+/* The time-conditioned network of ddpm, fm, ncsn and the score SDE: an MLP of
+ * [x, embedding(t)] -> [dim], the time embedded sinusoidally (dgm_time_embedding, emb_dim
+ * > 0), by random Fourier features, or fed as the raw column t (emb_dim = 0). Parameters "<prefix>.*" (an nn.Sequential MLP). */
 #ifndef DGM_MODELS_TIME_NET_H
 #define DGM_MODELS_TIME_NET_H
 
@@ -17,9 +17,19 @@ typedef struct dgm_time_net {
 dgm_status dgm_time_net_create(dgm_params *p, const char *prefix, int64_t dim, int emb_dim,
                                int n_hidden, const int64_t *hidden, dgm_activation act,
                                dgm_time_net *out);
+/* The same with Gaussian random Fourier features of t (scale, seed: as
+ * dgm_time_embedding_create_fourier's; emb_dim even). */
+dgm_status dgm_time_net_create_fourier(dgm_params *p, const char *prefix, int64_t dim, int emb_dim,
+                                       double scale, uint64_t seed, int n_hidden, const int64_t *hidden,
+                                       dgm_activation act, dgm_time_net *out);
 void dgm_time_net_free(dgm_time_net *net);
 /* x [B, dim], t [B, 1] -> [B, dim]. */
 dgm_status dgm_time_net_forward(dgm_ctx *ctx, const dgm_time_net *net, dgm_tensor *x,
                                 dgm_tensor *t, dgm_tensor **out);
+
+/* The same output and its exact divergence in x, Σ_i ∂out_i/∂x_i [B, 1]
+ * (dgm_mlp_forward_divergence: no tape, nothing recorded). */
+dgm_status dgm_time_net_forward_divergence(dgm_ctx *ctx, const dgm_time_net *net, dgm_tensor *x, dgm_tensor *t,
+                                           dgm_tensor **out, dgm_tensor **div);
 
 #endif

@@ -1,5 +1,6 @@
 /* Sinusoidal time embedding of DDPM (formula and source in include/dgm/nn.h):
- * [sin(t·f), cos(t·f) (, 0)] with f_i = exp(−ln(10000)·i/(half−1)).
+ * [sin(t·f), cos(t·f) (, 0)] with f_i = exp(−ln(10000)·i/(half−1)); or random Fourier
+ * features, the same with f_i = 2π·w_i, w_i ~ N(0, scale²).
  *
  * The frequencies live in a persistent [1, half] tensor made once, so a forward call is
  * device work only: the K = 1 matmul t [B, 1] · f [1, half] for the arguments, a sine and
@@ -15,26 +16,24 @@ struct dgm_time_embedding {
     dgm_tensor *freqs; /* [1, half], persistent */
 };
 
-dgm_status dgm_time_embedding_create(dgm_ctx *ctx, int dim, dgm_time_embedding **out)
+/* The embedding of `dim` columns with the frequencies of fill(f, half, arg). */
+static dgm_status make(dgm_ctx *ctx, const char *who, int dim, void (*fill)(float *, int, const void *),
+                       const void *arg, dgm_time_embedding **out)
 {
     DGM_TRY(dgm_check_ctx(ctx));
-    if (!out)
-        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
-                             "dgm_time_embedding_create: out is NULL");
+    if (!out) return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "%s: out is NULL", who);
     *out = NULL;
     if (dim < 2 || dim > (1 << 24))
-        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
-                             "dgm_time_embedding_create: dim is %d (must be 2 to 2^24)", dim);
+        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "%s: dim is %d (must be 2 to 2^24)", who, dim);
     const int half = dim / 2;
     dgm_time_embedding *e = calloc(1, sizeof *e);
     float *f = malloc((size_t)half * sizeof *f);
     if (!e || !f) {
         free(e);
         free(f);
-        return dgm_set_error(ctx, DGM_STATUS_OOM, "dgm_time_embedding_create: out of host memory");
+        return dgm_set_error(ctx, DGM_STATUS_OOM, "%s: out of host memory", who);
     }
-    const double step = half > 1 ? log(10000.0) / (half - 1) : 0.0;
-    for (int i = 0; i < half; i++) f[i] = (float)exp(-step * i);
+    fill(f, half, arg);
     e->ctx = ctx;
     e->dim = dim;
     const int64_t shape[2] = {1, half};
@@ -47,6 +46,59 @@ dgm_status dgm_time_embedding_create(dgm_ctx *ctx, int dim, dgm_time_embedding *
     }
     *out = e;
     return DGM_STATUS_OK;
+}
+
+static void geometric(float *f, int half, const void *arg)
+{
+    (void)arg;
+    const double step = half > 1 ? log(10000.0) / (half - 1) : 0.0;
+    for (int i = 0; i < half; i++) f[i] = (float)exp(-step * i);
+}
+
+dgm_status dgm_time_embedding_create(dgm_ctx *ctx, int dim, dgm_time_embedding **out)
+{
+    return make(ctx, "dgm_time_embedding_create", dim, geometric, NULL, out);
+}
+
+typedef struct fourier {
+    double scale;
+    uint64_t seed;
+} fourier;
+
+/* splitmix64: a portable stream, so the frequencies do not depend on the backend. */
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* 2π·w, w ~ N(0, scale²) by Box–Muller in double. */
+static void gaussian(float *f, int half, const void *arg)
+{
+    const fourier *p = arg;
+    uint64_t state = p->seed;
+    const double two_pi = 6.283185307179586;
+    for (int i = 0; i < half; i += 2) {
+        const double u1 = ((double)(splitmix(&state) >> 11) + 1.0) / 9007199254740993.0;
+        const double u2 = (double)(splitmix(&state) >> 11) / 9007199254740992.0;
+        const double r = sqrt(-2.0 * log(u1));
+        f[i] = (float)(two_pi * p->scale * r * cos(two_pi * u2));
+        if (i + 1 < half) f[i + 1] = (float)(two_pi * p->scale * r * sin(two_pi * u2));
+    }
+}
+
+dgm_status dgm_time_embedding_create_fourier(dgm_ctx *ctx, int dim, double scale, uint64_t seed,
+                                             dgm_time_embedding **out)
+{
+    const char *who = "dgm_time_embedding_create_fourier";
+    if (out) *out = NULL;
+    if (dim % 2 || !(scale > 0.0 && scale < 1e6))
+        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "%s: dim %d must be even and scale %g in (0, 1e6)",
+                             who, dim, scale);
+    const fourier arg = {scale, seed};
+    return make(ctx, who, dim, gaussian, &arg, out);
 }
 
 void dgm_time_embedding_free(dgm_time_embedding *emb)

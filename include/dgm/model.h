@@ -133,9 +133,11 @@ DGM_API int64_t dgm_model_sampler_passes(const dgm_model *m);
  * found it: read it again after training steps (dgm train prints it once). */
 DGM_API const char *dgm_model_warning(const dgm_model *m);
 
-/* What the last evaluation computed on its own that a reader of its numbers should know
- * ("" when nothing; owned by the model): an energy-based model's log Z, with the grid and
- * the box it was integrated over. dgm eval prints it on stderr. */
+/* What the last evaluation or sampling computed on its own that a reader of its numbers
+ * should know ("" when nothing; owned by the model): an energy-based model's log Z, with
+ * the grid and the box it was integrated over; an ODE solver's number of evaluations.
+ * After dgm_model_evaluate, the notes of its metrics joined by "; ". dgm eval and dgm
+ * sample print it on stderr. */
 DGM_API const char *dgm_model_note(const dgm_model *m);
 
 /* n samples [n, dim] as a step tensor (grad mode is turned off inside). A multi-step

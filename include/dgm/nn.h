@@ -151,6 +151,15 @@ DGM_API void dgm_mlp_free(dgm_mlp *mlp);
 DGM_API dgm_status dgm_mlp_forward(dgm_ctx *ctx, const dgm_mlp *mlp, dgm_tensor *x,
                                    bool training, dgm_tensor **out);
 
+/* The MLP's output *out [B, w_L] (evaluation mode) and its divergence in the first k
+ * inputs *div [B, 1] = Σ_{i<k} ∂out_i/∂x_i, exactly, by forward-mode tangents: the k
+ * tangents ride as one [k·B, w] block through the layers (the first layer's are its weight's
+ * columns), so the divergence costs k·B rows of each product after the first and no tape —
+ * what a neural ODE's change of variables needs (k ≤ w_0 and ≤ w_L). Records nothing; no
+ * gradient flows through it. Batch norm, maxout or an output activation: UNSUPPORTED. */
+DGM_API dgm_status dgm_mlp_forward_divergence(dgm_ctx *ctx, const dgm_mlp *mlp, dgm_tensor *x, int64_t k,
+                                              dgm_tensor **out, dgm_tensor **div);
+
 /* The L Linear layers (i in [0, L)), NULL when out of range; owned by the MLP. */
 DGM_API int dgm_mlp_layer_count(const dgm_mlp *mlp);
 DGM_API const dgm_linear *dgm_mlp_layer(const dgm_mlp *mlp, int i);
@@ -178,6 +187,12 @@ typedef struct dgm_time_embedding dgm_time_embedding;
 /* A time embedding of `dim` >= 2 columns on ctx's device; free with
  * dgm_time_embedding_free (before the context). */
 DGM_API dgm_status dgm_time_embedding_create(dgm_ctx *ctx, int dim, dgm_time_embedding **out);
+/* Gaussian random Fourier features (Tancik et al. 2020; the score SDE's embedding, Song et
+ * al. 2021): the same [sin(t·f), cos(t·f)] with f_i = 2π·w_i, w_i ~ N(0, scale²) fixed,
+ * drawn from `seed` on the host (the same seed gives the same frequencies on every
+ * machine, so a checkpoint needs only the seed). dim even, 2 to 2^24. */
+DGM_API dgm_status dgm_time_embedding_create_fourier(dgm_ctx *ctx, int dim, double scale, uint64_t seed,
+                                                     dgm_time_embedding **out);
 /* NULL is a no-op. */
 DGM_API void dgm_time_embedding_free(dgm_time_embedding *emb);
 DGM_API int dgm_time_embedding_dim(const dgm_time_embedding *emb);
