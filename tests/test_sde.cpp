@@ -96,62 +96,6 @@ TEST(Dopri5, AFieldThatBlowsUpIsNotFinite)
     dgm_tensor_free(x);
 }
 
-// The forward-mode divergence of an MLP is the autograd one (one pass per output column),
-// for each activation, k below the widths; an MLP with batch norm is refused.
-TEST(MlpDivergence, ForwardModeEqualsAutogradPerColumn)
-{
-    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 2);
-    dgm_ctx *c = ctx.get();
-    for (dgm_activation act : {DGM_ACT_SILU, DGM_ACT_TANH, DGM_ACT_GELU, DGM_ACT_SELU}) {
-        dgm_params *p = nullptr;
-        DGM_ASSERT_OK(c, dgm_params_create(c, &p));
-        const int64_t widths[4] = {5, 16, 12, 4};
-        dgm_mlp_config cfg = dgm_mlp_config_default();
-        cfg.activation = act;
-        dgm_mlp *mlp = nullptr;
-        DGM_ASSERT_OK(c, dgm_mlp_create(p, "net", 4, widths, &cfg, &mlp));
-        DGM_ASSERT_OK(c, dgm_params_alloc(p));
-        std::mt19937 rng(3);
-        dgm_tensor *x = from_host(c, {7, 5}, random_values(rng, 35, -1.5f, 1.5f)), *out = nullptr, *div = nullptr;
-        const int64_t k = 3;
-        DGM_ASSERT_OK(c, dgm_mlp_forward_divergence(c, mlp, x, k, &out, &div));
-        EXPECT_FALSE(dgm_tensor_requires_grad(out));
-        dgm_tensor *ref = nullptr, *want = nullptr;
-        DGM_ASSERT_OK(c, dgm_tensor_set_requires_grad(x, true));
-        DGM_ASSERT_OK(c, dgm_mlp_forward(c, mlp, x, false, &ref));
-        std::vector<double> exact(7, 0.0);
-        for (int64_t i = 0; i < k; i++) {
-            dgm_tensor *col = nullptr, *sum = nullptr, *g = nullptr;
-            DGM_ASSERT_OK(c, dgm_slice_cols(c, ref, i, 1, &col));
-            DGM_ASSERT_OK(c, dgm_sum(c, col, DGM_AXIS_ALL, &sum));
-            DGM_ASSERT_OK(c, dgm_autograd(c, sum, nullptr, 1, &x, false, &g));
-            const std::vector<float> gv = to_host(c, g);
-            for (int r = 0; r < 7; r++) exact[r] += gv[r * 5 + i];
-        }
-        want = ref;
-        const std::vector<float> o = to_host(c, out), w = to_host(c, want), d = to_host(c, div);
-        for (size_t j = 0; j < o.size(); j++) EXPECT_NEAR(o[j], w[j], 1e-5) << "activation " << act;
-        for (int r = 0; r < 7; r++) EXPECT_NEAR(d[r], exact[r], 1e-4 * (1 + std::fabs(exact[r]))) << "activation " << act;
-        dgm_tensor *bad_out = nullptr, *bad_div = nullptr;
-        EXPECT_EQ(dgm_mlp_forward_divergence(c, mlp, x, 5, &bad_out, &bad_div), DGM_STATUS_SHAPE_MISMATCH);
-        dgm_mlp_free(mlp);
-        dgm_params_free(p);
-        DGM_ASSERT_OK(c, dgm_ctx_step_end(c));
-    }
-    dgm_params *p = nullptr;
-    DGM_ASSERT_OK(c, dgm_params_create(c, &p));
-    const int64_t widths[3] = {2, 8, 2};
-    dgm_mlp_config cfg = dgm_mlp_config_default();
-    cfg.batch_norm = true;
-    dgm_mlp *mlp = nullptr;
-    DGM_ASSERT_OK(c, dgm_mlp_create(p, "bn", 3, widths, &cfg, &mlp));
-    DGM_ASSERT_OK(c, dgm_params_alloc(p));
-    dgm_tensor *x = from_host(c, {2, 2}, {1.0f, 2.0f, 3.0f, 4.0f}), *out = nullptr, *div = nullptr;
-    EXPECT_EQ(dgm_mlp_forward_divergence(c, mlp, x, 2, &out, &div), DGM_STATUS_UNSUPPORTED);
-    dgm_mlp_free(mlp);
-    dgm_params_free(p);
-}
-
 dgm_sde make_sde(dgm_sde_kind kind)
 {
     dgm_sde s = {};
@@ -272,7 +216,7 @@ TEST(Sde, ProbabilityFlowNllOfTheExactScoreIsTheGaussians)
     for (dgm_sde_kind kind : {DGM_SDE_VP, DGM_SDE_SUBVP, DGM_SDE_VE}) {
         const dgm_sde sde = make_sde(kind);
         GaussianScore g{c, &sde, 0.5, 0.7};
-        dgm_sde_flow flow{c, &sde, gaussian_score, &g, nullptr};
+        dgm_sde_flow flow{c, &sde, gaussian_score, &g};
         for (int probes : {0, 1}) {
             std::vector<float> xv(n * d);
             std::mt19937 rng(4);

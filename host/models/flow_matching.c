@@ -213,7 +213,6 @@ static dgm_status train_step(dgm_model *m, dgm_tensor *batch, int64_t step, dgm_
 }
 
 static dgm_status velocity(void *user, dgm_tensor *x, float t, dgm_tensor **v);
-static dgm_status velocity_div(void *user, dgm_tensor *x, float t, dgm_tensor **v, dgm_tensor **div);
 
 /* One ODE run on a persistent state x: to the data (sampling, logp NULL) or back to the
  * noise with the log-density (logp [n]). */
@@ -228,7 +227,7 @@ static dgm_status run_density(void *user)
     ode_run *r = user;
     fm_state *s = r->m->state;
     const dgm_ode_density cfg = {.ode = {.solver = DGM_ODE_DOPRI5, .rtol = s->rtol, .atol = s->atol},
-                                 .t_data = 1.0, .t_prior = 0.0, .prior_std = 1.0, .velocity_div = velocity_div};
+                                 .t_data = 1.0, .t_prior = 0.0, .prior_std = 1.0};
     int64_t nfe = 0;
     const dgm_status st = dgm_ode_log_density(r->m->ctx, &cfg, velocity, r->m, r->x, r->logp, &nfe);
     snprintf(r->m->note, sizeof r->m->note, "fm nll: the probability-flow ODE by dopri5 (rtol %g, atol %g), "
@@ -299,16 +298,6 @@ static dgm_status velocity(void *user, dgm_tensor *x, float t, dgm_tensor **v)
     dgm_tensor *tc = NULL;
     DGM_TRY(dgm_column_of(m->ctx, dgm_tensor_dim(x, 0), t, &tc));
     return dgm_time_net_forward(m->ctx, &s->net, x, tc, v);
-}
-
-/* v and its exact divergence in one forward-mode pass (time_net.c). */
-static dgm_status velocity_div(void *user, dgm_tensor *x, float t, dgm_tensor **v, dgm_tensor **div)
-{
-    dgm_model *m = user;
-    fm_state *s = m->state;
-    dgm_tensor *tc = NULL;
-    DGM_TRY(dgm_column_of(m->ctx, dgm_tensor_dim(x, 0), t, &tc));
-    return dgm_time_net_forward_divergence(m->ctx, &s->net, x, tc, v, div);
 }
 
 /* dopri5: the last solve's evaluations (100 before one). */

@@ -127,7 +127,6 @@ typedef struct augmented {
     int64_t d;
     int probes;
     dgm_tensor *eps; /* [probes·n, d] Rademacher, persistent (Hutchinson) */
-    dgm_velocity_div_fn velocity_div;
 } augmented;
 
 /* div v of each row [n, 1], exact: each ∂v_i/∂x_i read from one autograd pass of Σ_rows v_i. */
@@ -179,15 +178,9 @@ static dgm_status augmented_velocity(void *user, dgm_tensor *state, float t, dgm
     dgm_status st = dgm_tensor_alloc_step(ctx, 2, shape, &x);
     if (st == DGM_STATUS_OK)
         st = ctx->be->copy_cols(ctx, n, a->d, state->data, a->d + 1, 0.0f, x->data, a->d);
-    if (a->velocity_div) {
-        dgm_ctx_set_grad_enabled(ctx, false);
-        if (st == DGM_STATUS_OK) st = a->velocity_div(a->user, x, t, &v, &div);
-    } else {
-        if (st == DGM_STATUS_OK) st = dgm_tensor_set_requires_grad(x, true);
-        if (st == DGM_STATUS_OK) st = a->v(a->user, x, t, &v);
-        if (st == DGM_STATUS_OK)
-            st = a->probes > 0 ? hutchinson_divergence(a, x, v, &div) : exact_divergence(a, x, v, &div);
-    }
+    if (st == DGM_STATUS_OK) st = dgm_tensor_set_requires_grad(x, true);
+    if (st == DGM_STATUS_OK) st = a->v(a->user, x, t, &v);
+    if (st == DGM_STATUS_OK) st = a->probes > 0 ? hutchinson_divergence(a, x, v, &div) : exact_divergence(a, x, v, &div);
     dgm_ctx_set_grad_enabled(ctx, false);
     if (st == DGM_STATUS_OK) st = dgm_concat_cols(ctx, v, div, out);
     dgm_ctx_set_grad_enabled(ctx, grad);
@@ -212,7 +205,7 @@ dgm_status dgm_ode_log_density(dgm_ctx *ctx, const dgm_ode_density *cfg, dgm_vel
     if (cfg->probes < 0 || !(cfg->prior_std > 0.0))
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "ode log density: probes %d, prior std %g",
                              cfg->probes, cfg->prior_std);
-    augmented a = {v, user, ctx, d, cfg->probes, NULL, cfg->probes ? NULL : cfg->velocity_div};
+    augmented a = {v, user, ctx, d, cfg->probes, NULL};
     if (a.probes > 0) {
         dgm_tensor *e = NULL;
         DGM_TRY(dgm_ssm_projections(ctx, a.probes * n, d, true, &e));

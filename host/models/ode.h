@@ -60,16 +60,10 @@ dgm_status dgm_ode_integrate(dgm_ctx *ctx, dgm_ode_solver solver, dgm_velocity_f
  * Hutchinson estimate εᵀ(∂v/∂x)ε averaged over `probes` Rademacher vectors, drawn once per
  * solve (the ODE stays deterministic for the adaptive solver). x is persistent and ends as
  * x'; logp: host [n]; *nfe (may be NULL): the evaluations of v. */
-/* v(x, t) and its exact divergence [n, 1] computed together (a network that knows its
- * Jacobian's trace: dgm_mlp_forward_divergence), with grad mode off. */
-typedef dgm_status (*dgm_velocity_div_fn)(void *user, dgm_tensor *x, float t, dgm_tensor **v, dgm_tensor **div);
-
 typedef struct dgm_ode_density {
     dgm_ode_config ode;
     double t_data, t_prior, prior_std;
     int probes;
-    /* Optional: with probes = 0, the divergence from this instead of autograd passes. */
-    dgm_velocity_div_fn velocity_div;
 } dgm_ode_density;
 
 dgm_status dgm_ode_log_density(dgm_ctx *ctx, const dgm_ode_density *cfg, dgm_velocity_fn v, void *user,

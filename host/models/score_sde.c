@@ -338,25 +338,6 @@ static dgm_status score_at(void *user, dgm_tensor *x, double t, dgm_tensor **out
     return s->noise_pred ? dgm_scale(m->ctx, net, (float)(-1.0 / std), 0.0f, out) : (*out = net, DGM_STATUS_OK);
 }
 
-/* s(x, t) and ∇ₓ·s together (time_net's forward-mode divergence; no tape). */
-static dgm_status score_div_at(void *user, dgm_tensor *x, double t, dgm_tensor **out, dgm_tensor **div)
-{
-    dgm_model *m = user;
-    sde_state *s = m->state;
-    double mean = 0.0, std = 0.0;
-    dgm_sde_marginal(&s->sde, t, &mean, &std);
-    dgm_tensor *tin = NULL, *net = NULL, *dnet = NULL;
-    DGM_TRY(dgm_column_of(m->ctx, dgm_tensor_dim(x, 0), (float)time_input(s, t), &tin));
-    DGM_TRY(dgm_time_net_forward_divergence(m->ctx, &s->net, x, tin, &net, &dnet));
-    if (!s->noise_pred) {
-        *out = net;
-        *div = dnet;
-        return DGM_STATUS_OK;
-    }
-    DGM_TRY(dgm_scale(m->ctx, net, (float)(-1.0 / std), 0.0f, out));
-    return dgm_scale(m->ctx, dnet, (float)(-1.0 / std), 0.0f, div);
-}
-
 /* One run on a persistent state: a sampler, or the likelihood (logp [n] set). */
 typedef struct sde_run {
     dgm_model *m;
@@ -380,7 +361,7 @@ static dgm_status run_sampler(void *user)
                  (long long)s->sample_steps, (long long)s->last_nfe);
         return dgm_sde_pc_sample(m->ctx, &s->sde, &cfg, score_at, m, r->x);
     }
-    dgm_sde_flow flow = {m->ctx, &s->sde, score_at, m, NULL};
+    dgm_sde_flow flow = {m->ctx, &s->sde, score_at, m};
     const dgm_ode_config cfg = {.solver = (dgm_ode_solver)s->solver, .steps = s->sample_steps, .rtol = s->rtol,
                                 .atol = s->atol};
     const dgm_status st = dgm_ode_solve(m->ctx, &cfg, dgm_sde_flow_velocity, &flow, r->x, 1.0, s->sample_eps,
@@ -396,13 +377,12 @@ static dgm_status run_density(void *user)
     sde_run *r = user;
     dgm_model *m = r->m;
     sde_state *s = m->state;
-    dgm_sde_flow flow = {m->ctx, &s->sde, score_at, m, score_div_at};
+    dgm_sde_flow flow = {m->ctx, &s->sde, score_at, m};
     const dgm_ode_density cfg = {.ode = {.solver = DGM_ODE_DOPRI5, .rtol = s->rtol, .atol = s->atol},
                                  .t_data = s->nll_eps,
                                  .t_prior = 1.0,
                                  .prior_std = dgm_sde_prior_std(&s->sde),
-                                 .probes = s->probes,
-                                 .velocity_div = dgm_sde_flow_velocity_div};
+                                 .probes = s->probes};
     int64_t nfe = 0;
     const dgm_status st = dgm_ode_log_density(m->ctx, &cfg, dgm_sde_flow_velocity, &flow, r->x, r->logp, &nfe);
     char div[64];

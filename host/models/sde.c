@@ -57,10 +57,11 @@ dgm_status dgm_sde_prior_draw(dgm_ctx *ctx, const dgm_sde *sde, int64_t n, int64
     return dgm_rand_normal(ctx, 2, shape, 0.0f, (float)dgm_sde_prior_std(sde), out);
 }
 
-/* f(t)·x − ½g²·s from the score s. */
-static dgm_status velocity_of(const dgm_sde_flow *f, dgm_tensor *x, float t, dgm_tensor *s, dgm_tensor **v)
+dgm_status dgm_sde_flow_velocity(void *flow, dgm_tensor *x, float t, dgm_tensor **v)
 {
-    dgm_tensor *fx = NULL;
+    const dgm_sde_flow *f = flow;
+    dgm_tensor *s = NULL, *fx = NULL;
+    DGM_TRY(f->score(f->user, x, (double)t, &s));
     DGM_TRY(dgm_scale(f->ctx, s, (float)(-0.5 * dgm_sde_g2(f->sde, t)), 0.0f, &s));
     if (f->sde->kind == DGM_SDE_VE) {
         *v = s;
@@ -68,24 +69,6 @@ static dgm_status velocity_of(const dgm_sde_flow *f, dgm_tensor *x, float t, dgm
     }
     DGM_TRY(dgm_scale(f->ctx, x, (float)dgm_sde_drift(f->sde, t), 0.0f, &fx));
     return dgm_add(f->ctx, fx, s, v);
-}
-
-dgm_status dgm_sde_flow_velocity(void *flow, dgm_tensor *x, float t, dgm_tensor **v)
-{
-    const dgm_sde_flow *f = flow;
-    dgm_tensor *s = NULL;
-    DGM_TRY(f->score(f->user, x, (double)t, &s));
-    return velocity_of(f, x, t, s, v);
-}
-
-dgm_status dgm_sde_flow_velocity_div(void *flow, dgm_tensor *x, float t, dgm_tensor **v, dgm_tensor **div)
-{
-    const dgm_sde_flow *f = flow;
-    dgm_tensor *s = NULL, *ds = NULL;
-    DGM_TRY(f->score_div(f->user, x, (double)t, &s, &ds));
-    DGM_TRY(velocity_of(f, x, t, s, v));
-    const double d = (double)dgm_tensor_dim(x, 1);
-    return dgm_scale(f->ctx, ds, (float)(-0.5 * dgm_sde_g2(f->sde, t)), (float)(d * dgm_sde_drift(f->sde, t)), div);
 }
 
 /* g²/std²: the likelihood weighting's factor on ½|std·s + z|². */

@@ -74,21 +74,13 @@ dgm_status dgm_sde_prior_draw(dgm_ctx *ctx, const dgm_sde *sde, int64_t n, int64
 
 /* The probability-flow ODE's velocity f(t)·x − ½g(t)²·s(x, t) as a dgm_velocity_fn (user:
  * a dgm_sde_flow). */
-/* The score and its divergence ∇ₓ·s [n, 1] together (grad mode off). */
-typedef dgm_status (*dgm_time_score_div_fn)(void *user, dgm_tensor *x, double t, dgm_tensor **score,
-                                            dgm_tensor **div);
-
 typedef struct dgm_sde_flow {
     dgm_ctx *ctx;
     const dgm_sde *sde;
     dgm_time_score_fn score;
     void *user;
-    dgm_time_score_div_fn score_div; /* optional: for dgm_sde_flow_velocity_div */
 } dgm_sde_flow;
 dgm_status dgm_sde_flow_velocity(void *flow, dgm_tensor *x, float t, dgm_tensor **v);
-/* The velocity and its divergence d·f(t) − ½g(t)²·∇ₓ·s, from score_div (a
- * dgm_velocity_div_fn for dgm_ode_log_density). */
-dgm_status dgm_sde_flow_velocity_div(void *flow, dgm_tensor *x, float t, dgm_tensor **v, dgm_tensor **div);
 
 /* Importance sampling of t for the likelihood weighting λ(t) = g(t)² of the denoising loss
  * (Song et al. 2021, "Maximum likelihood training of score-based diffusion models"): t

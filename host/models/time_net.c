@@ -52,12 +52,3 @@ dgm_status dgm_time_net_forward(dgm_ctx *ctx, const dgm_time_net *net, dgm_tenso
     DGM_TRY(dgm_concat_cols(ctx, x, e, &h));
     return dgm_mlp_forward(ctx, net->mlp, h, true, out);
 }
-
-dgm_status dgm_time_net_forward_divergence(dgm_ctx *ctx, const dgm_time_net *net, dgm_tensor *x, dgm_tensor *t,
-                                           dgm_tensor **out, dgm_tensor **div)
-{
-    dgm_tensor *e = t, *h = NULL;
-    if (net->emb) DGM_TRY(dgm_time_embedding_forward(ctx, net->emb, t, &e));
-    DGM_TRY(dgm_concat_cols(ctx, x, e, &h));
-    return dgm_mlp_forward_divergence(ctx, net->mlp, h, dgm_tensor_dim(x, 1), out, div);
-}

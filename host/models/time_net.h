@@ -27,9 +27,4 @@ void dgm_time_net_free(dgm_time_net *net);
 dgm_status dgm_time_net_forward(dgm_ctx *ctx, const dgm_time_net *net, dgm_tensor *x,
                                 dgm_tensor *t, dgm_tensor **out);
 
-/* The same output and its exact divergence in x, Σ_i ∂out_i/∂x_i [B, 1]
- * (dgm_mlp_forward_divergence: no tape, nothing recorded). */
-dgm_status dgm_time_net_forward_divergence(dgm_ctx *ctx, const dgm_time_net *net, dgm_tensor *x, dgm_tensor *t,
-                                           dgm_tensor **out, dgm_tensor **div);
-
 #endif

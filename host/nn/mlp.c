@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "elementwise_math.h"
 #include "nn/nn_internal.h"
 
 typedef struct mlp_layer {
@@ -214,89 +213,3 @@ const dgm_linear *dgm_mlp_layer(const dgm_mlp *mlp, int i)
 int64_t dgm_mlp_in_features(const dgm_mlp *mlp) { return mlp ? mlp->in_features : 0; }
 int64_t dgm_mlp_out_features(const dgm_mlp *mlp) { return mlp ? mlp->out_features : 0; }
 
-/* E [k·n, k]: row i·n + r is the unit vector e_i (the seeds of the k input tangents). */
-static dgm_status tangent_seeds(dgm_ctx *ctx, int64_t n, int64_t k, dgm_tensor **out)
-{
-    const int64_t shape[2] = {k * n, k};
-    float *e = calloc((size_t)(k * n * k), sizeof *e);
-    if (!e) return dgm_set_error(ctx, DGM_STATUS_OOM, "dgm_mlp_forward_divergence: out of host memory");
-    for (int64_t i = 0; i < k; i++)
-        for (int64_t r = 0; r < n; r++) e[(i * n + r) * k + i] = 1.0f;
-    const dgm_status st = dgm_tensor_from_host(ctx, 2, shape, e, out);
-    free(e);
-    return st;
-}
-
-/* t ← f'(z)·t for each of its k blocks (t [k·n, w], z and a = f(z) [n, w]): f'(z) once,
- * then one product with t seen as [k, n·w] and f'(z) as a row. */
-static dgm_status tangent_through(dgm_ctx *ctx, const dgm_mlp_config *c, dgm_tensor *z, dgm_tensor *a,
-                                  int64_t k, dgm_tensor *t)
-{
-    const size_t block = (size_t)z->numel;
-    dgm_tensor *d = NULL;
-    DGM_TRY(dgm_tensor_alloc_step(ctx, z->ndim, z->shape, &d));
-    DGM_TRY(ctx->be->fill(ctx, d->data, block, 1.0f));
-    DGM_TRY(ctx->be->unary_backward(ctx, (int)c->activation, c->activation_alpha, 0.0f, block, z->data, a->data,
-                                    d->data, 0.0f, d->data));
-    return ctx->be->binary(ctx, DGM_BINARY_MUL, k, (int64_t)block, t->data, DGM_BCAST_FULL, d->data, DGM_BCAST_ROW,
-                           t->data);
-}
-
-static dgm_status forward_divergence(dgm_ctx *ctx, const dgm_mlp *mlp, dgm_tensor *x, int64_t k, dgm_tensor **out,
-                                     dgm_tensor **div)
-{
-    const dgm_mlp_config *c = &mlp->cfg;
-    const int64_t n = dgm_tensor_dim(x, 0);
-    dgm_tensor *h = x, *t = NULL, *w0 = NULL;
-    /* the first layer's tangents are the columns of its weight: E·W[:, :k]ᵀ */
-    DGM_TRY(tangent_seeds(ctx, n, k, &t));
-    DGM_TRY(dgm_slice_cols(ctx, dgm_linear_weight(&mlp->layers[0].linear), 0, k, &w0));
-    DGM_TRY(dgm_matmul(ctx, t, false, w0, true, NULL, DGM_ACT_NONE, 0.0f, &t));
-    for (int i = 0; i < mlp->n_layers; i++) {
-        const dgm_linear *l = &mlp->layers[i].linear;
-        dgm_tensor *z = NULL, *a = NULL;
-        DGM_TRY(dgm_matmul(ctx, h, false, dgm_linear_weight(l), true, dgm_linear_bias(l), DGM_ACT_NONE, 0.0f, &z));
-        if (i > 0) DGM_TRY(dgm_matmul(ctx, t, false, dgm_linear_weight(l), true, NULL, DGM_ACT_NONE, 0.0f, &t));
-        if (i == mlp->n_layers - 1) {
-            *out = z;
-            break;
-        }
-        DGM_TRY(dgm_activate(ctx, z, c->activation, c->activation_alpha, &a));
-        if (c->activation != DGM_ACT_NONE) DGM_TRY(tangent_through(ctx, c, z, a, k, t));
-        h = a;
-    }
-    /* Σ_i ∂out_i/∂x_i: column i of block i */
-    const int64_t w = dgm_tensor_dim(t, 1), col[2] = {n, 1};
-    DGM_TRY(dgm_tensor_alloc_step(ctx, 2, col, div));
-    for (int64_t i = 0; i < k; i++)
-        DGM_TRY(ctx->be->copy_cols(ctx, n, 1, t->data + (size_t)(i * n * w + i), w, i ? 1.0f : 0.0f, (*div)->data, 1));
-    return DGM_STATUS_OK;
-}
-
-dgm_status dgm_mlp_forward_divergence(dgm_ctx *ctx, const dgm_mlp *mlp, dgm_tensor *x, int64_t k, dgm_tensor **out,
-                                      dgm_tensor **div)
-{
-    DGM_TRY(dgm_check_ctx(ctx));
-    if (!mlp || !out || !div)
-        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
-                             "dgm_mlp_forward_divergence: mlp, out and div must not be NULL");
-    *out = *div = NULL;
-    DGM_TRY(dgm_nn_check_allocated(ctx, mlp->params, "dgm_mlp_forward_divergence"));
-    DGM_TRY(dgm_check_tensor(ctx, x, "dgm_mlp_forward_divergence", "x"));
-    const dgm_mlp_config *c = &mlp->cfg;
-    if (c->batch_norm || c->maxout_k > 1 || c->output_activation != DGM_ACT_NONE)
-        return dgm_set_error(ctx, DGM_STATUS_UNSUPPORTED,
-                             "dgm_mlp_forward_divergence: only MLPs without batch norm, maxout or an output "
-                             "activation");
-    if (dgm_tensor_ndim(x) != 2 || dgm_tensor_dim(x, 1) != mlp->in_features || k < 1 || k > mlp->in_features ||
-        k > mlp->out_features)
-        return dgm_set_error(ctx, DGM_STATUS_SHAPE_MISMATCH,
-                             "dgm_mlp_forward_divergence: x must be [B, %lld] and k in 1 .. %lld",
-                             (long long)mlp->in_features,
-                             (long long)(mlp->in_features < mlp->out_features ? mlp->in_features : mlp->out_features));
-    const bool grad = dgm_ctx_grad_enabled(ctx);
-    dgm_ctx_set_grad_enabled(ctx, false);
-    const dgm_status st = forward_divergence(ctx, mlp, x, k, out, div);
-    dgm_ctx_set_grad_enabled(ctx, grad);
-    return st;
-}

@@ -151,15 +151,6 @@ DGM_API void dgm_mlp_free(dgm_mlp *mlp);
 DGM_API dgm_status dgm_mlp_forward(dgm_ctx *ctx, const dgm_mlp *mlp, dgm_tensor *x,
                                    bool training, dgm_tensor **out);
 
-/* The MLP's output *out [B, w_L] (evaluation mode) and its divergence in the first k
- * inputs *div [B, 1] = Σ_{i<k} ∂out_i/∂x_i, exactly, by forward-mode tangents: the k
- * tangents ride as one [k·B, w] block through the layers (the first layer's are its weight's
- * columns), so the divergence costs k·B rows of each product after the first and no tape —
- * what a neural ODE's change of variables needs (k ≤ w_0 and ≤ w_L). Records nothing; no
- * gradient flows through it. Batch norm, maxout or an output activation: UNSUPPORTED. */
-DGM_API dgm_status dgm_mlp_forward_divergence(dgm_ctx *ctx, const dgm_mlp *mlp, dgm_tensor *x, int64_t k,
-                                              dgm_tensor **out, dgm_tensor **div);
-
 /* The L Linear layers (i in [0, L)), NULL when out of range; owned by the MLP. */
 DGM_API int dgm_mlp_layer_count(const dgm_mlp *mlp);
 DGM_API const dgm_linear *dgm_mlp_layer(const dgm_mlp *mlp, int i);
