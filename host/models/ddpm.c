@@ -263,12 +263,8 @@ static dgm_status evaluate_samples(dgm_model *m, const dgm_dataset *data, const 
                                    double *value)
 {
     if (strcmp(metric, "fisher")) return dgm_model_w2(m, data, value);
-    ddpm_state *s = m->state;
-    dgm_fisher_job job = {.ctx = m->ctx, .data = data, .fn = noised_output, .user = m};
-    DGM_TRY(dgm_mixture_toy_of(m->ctx, data, m->dim, "ddpm metric fisher", &job.toy));
-    DGM_TRY(dgm_ema_weights_call(m->params, s->ema > 0.0f, dgm_fisher_job_run, &job));
-    *value = job.value;
-    return DGM_STATUS_OK;
+    const ddpm_state *s = m->state;
+    return dgm_model_fisher(m, data, noised_output, s->ema > 0.0f, value);
 }
 
 /* ε̂(x, t) for every row at step t. */

@@ -406,12 +406,8 @@ static dgm_status evaluate_samples(dgm_model *m, const dgm_dataset *data, const 
                                    double *value)
 {
     if (strcmp(metric, "fisher")) return dgm_model_sample_metric(m, data, metric, value);
-    ncsn_state *s = m->state;
-    dgm_fisher_job job = {.ctx = m->ctx, .data = data, .fn = noised_output, .user = m};
-    DGM_TRY(dgm_mixture_toy_of(m->ctx, data, m->dim, "ncsn metric fisher", &job.toy));
-    DGM_TRY(dgm_ema_weights_call(m->params, s->ema > 0.0f, dgm_fisher_job_run, &job));
-    *value = job.value;
-    return DGM_STATUS_OK;
+    const ncsn_state *s = m->state;
+    return dgm_model_fisher(m, data, noised_output, s->ema > 0.0f, value);
 }
 
 /* 2-D: the peers' setup (Adam 1e-3, batch 256, 60,000 steps). Images: batch 128, 10,000

@@ -1,11 +1,13 @@
 /* Score matching pieces (see score_matching.h). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/ema_weights.h"
+#include "models/model_impl.h"
 #include "models/score_matching.h"
 #include "metrics/fisher.h"
-#include "core/internal.h"
 
 void dgm_sigma_ladder(double sigma_max, double sigma_min, int levels, double *out)
 {
@@ -93,10 +95,30 @@ dgm_status dgm_mixture_toy_of(dgm_ctx *ctx, const dgm_dataset *data, int64_t dim
     return DGM_STATUS_OK;
 }
 
-dgm_status dgm_fisher_job_run(void *job)
+typedef struct fisher_job {
+    dgm_model *m;
+    dgm_mixture_toy toy;
+    const dgm_dataset *data;
+    dgm_noised_output_fn fn;
+    double value;
+} fisher_job;
+
+static dgm_status fisher_job_run(void *job)
 {
-    dgm_fisher_job *j = job;
-    return dgm_mixture_fisher(j->ctx, &j->toy, j->data, j->fn, j->user, &j->value);
+    fisher_job *j = job;
+    return dgm_mixture_fisher(j->m->ctx, &j->toy, j->data, j->fn, j->m, &j->value);
+}
+
+dgm_status dgm_model_fisher(dgm_model *m, const dgm_dataset *data, dgm_noised_output_fn fn, bool ema,
+                            double *value)
+{
+    char who[64];
+    snprintf(who, sizeof who, "%s metric fisher", m->ops->kind);
+    fisher_job job = {.m = m, .data = data, .fn = fn};
+    DGM_TRY(dgm_mixture_toy_of(m->ctx, data, m->dim, who, &job.toy));
+    DGM_TRY(dgm_ema_weights_call(m->params, ema, fisher_job_run, &job));
+    *value = job.value;
+    return DGM_STATUS_OK;
 }
 
 dgm_status dgm_mixture_fisher(dgm_ctx *ctx, const dgm_mixture_toy *toy, const dgm_dataset *data,

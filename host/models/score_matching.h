@@ -62,16 +62,10 @@ typedef dgm_status (*dgm_noised_output_fn)(void *user, dgm_tensor *x, dgm_tensor
 dgm_status dgm_mixture_fisher(dgm_ctx *ctx, const dgm_mixture_toy *toy, const dgm_dataset *data,
                               dgm_noised_output_fn fn, void *user, double *value);
 
-/* dgm_mixture_fisher as a job (for dgm_ema_weights_call: on the averaged weights). */
-typedef struct dgm_fisher_job {
-    dgm_ctx *ctx;
-    dgm_mixture_toy toy;
-    const dgm_dataset *data;
-    dgm_noised_output_fn fn;
-    void *user;
-    double value;
-} dgm_fisher_job;
-dgm_status dgm_fisher_job_run(void *job);
+/* The "fisher" metric of model m (user of fn) on a mixture toy: dgm_mixture_fisher on the
+ * weights' moving average when `ema` (ema_weights.c), else on the weights. */
+dgm_status dgm_model_fisher(dgm_model *m, const dgm_dataset *data, dgm_noised_output_fn fn, bool ema,
+                            double *value);
 
 #ifdef __cplusplus
 }

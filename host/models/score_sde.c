@@ -495,12 +495,8 @@ static dgm_status noised_output(void *user, dgm_tensor *x, dgm_tensor **xt, dgm_
 static dgm_status evaluate_samples(dgm_model *m, const dgm_dataset *data, const char *metric, double *value)
 {
     if (strcmp(metric, "fisher")) return dgm_model_sample_metric(m, data, metric, value);
-    sde_state *s = m->state;
-    dgm_fisher_job job = {.ctx = m->ctx, .data = data, .fn = noised_output, .user = m};
-    DGM_TRY(dgm_mixture_toy_of(m->ctx, data, m->dim, "sde metric fisher", &job.toy));
-    DGM_TRY(dgm_ema_weights_call(m->params, s->ema > 0.0f, dgm_fisher_job_run, &job));
-    *value = job.value;
-    return DGM_STATUS_OK;
+    const sde_state *s = m->state;
+    return dgm_model_fisher(m, data, noised_output, s->ema > 0.0f, value);
 }
 
 /* 2-D: the peer's setup (Song et al.'s: Adam 1e-3, batch 256, gradient-norm clip 1,
