@@ -34,6 +34,37 @@ load_warning() {
   fi
 }
 
+# OpenBLAS's kernels: where it falls back to a generic core on a CPU it does not know
+# (0.3.21 on Sapphire Rapids: Prescott, SSE3), the dgm command names a better one itself
+# (host/thread_policy.h); the peers' torch uses the same OpenBLAS, so this exports
+# OPENBLAS_CORETYPE for every program alike (a value the user set is kept; without it a
+# peer runs on SSE3 kernels, about 5x slower products: a crippled peer).
+openblas_coretype_for_all() {
+  [[ -z ${OPENBLAS_CORETYPE:-} ]] || return 0
+  local core
+  core=$("$PYTHON" - <<'EOF'
+import ctypes, re
+try:
+    f = ctypes.CDLL("libopenblas.so.0").openblas_get_corename
+    f.restype = ctypes.c_char_p
+    name = f().decode().lower()
+except Exception:
+    name = ""
+m = re.search(r"^flags\s*:\s*(.*)$", open("/proc/cpuinfo").read(), re.M)
+flags = set(m.group(1).split()) if m else set()
+if name in ("prescott", "core2", "katmai", "coppermine", "northwood", "banias", "nehalem", "unknown"):
+    if {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"} <= flags:
+        print("SKYLAKEX")
+    elif {"avx2", "fma"} <= flags:
+        print("HASWELL")
+EOF
+)
+  if [[ -n $core ]]; then
+    export OPENBLAS_CORETYPE=$core DGM_BENCH_CORETYPE_SET=1
+    echo "OpenBLAS falls back to generic kernels on this CPU: OPENBLAS_CORETYPE=$core for dgm and the peers alike"
+  fi
+}
+
 # bench_build TARGET...: configures $BUILD_DIR (Release) when it has no cache, then builds
 # dgm_cli and the TARGETs with $JOBS jobs (logs in $WORK); on failure prints the build log's
 # tail and exits.

@@ -102,6 +102,7 @@ DATASETS="moons gauss8"
 
 # shellcheck source=bench_lib.sh
 source "$ROOT/benchmarks/bench_lib.sh"
+openblas_coretype_for_all
 
 steps_of() { if [[ $1 = ebm ]]; then echo "$ebm_steps"; else echo "$ncsn_steps"; fi; }
 time_args_of() { if [[ $1 = ebm ]]; then echo "$EBM_TIME_ARGS"; else echo "$NCSN_TIME_ARGS"; fi; }

@@ -109,6 +109,7 @@ DATASETS="moons gauss8"
 
 # shellcheck source=bench_lib.sh
 source "$ROOT/benchmarks/bench_lib.sh"
+openblas_coretype_for_all
 
 echo "== dgm bench sde2d ($(date -u +%F), $(uname -m), $(nproc) cpus, load:$(uptime | sed 's/.*load average://'))"
 echo "work folder: $WORK; $steps training steps, seed $SEED, sample seed $SAMPLE_SEED," \
