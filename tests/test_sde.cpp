@@ -185,7 +185,9 @@ TEST(Sde, FourierFeaturesAreFixedBySeedAndScale)
     double sq = 0;
     for (int i = 0; i < 128; i++) sq += std::pow(std::atan2(v2[i], v2[128 + i]), 2);
     EXPECT_NEAR(sq / 128, 1.0, 0.35);
-    EXPECT_EQ(dgm_time_embedding_create_fourier(c, 3, 1.0, 0, &o), DGM_STATUS_INVALID_ARGUMENT);
+    dgm_time_embedding *bad = nullptr;
+    EXPECT_EQ(dgm_time_embedding_create_fourier(c, 3, 1.0, 0, &bad), DGM_STATUS_INVALID_ARGUMENT);
+    EXPECT_EQ(bad, nullptr);
     dgm_time_embedding_free(a);
     dgm_time_embedding_free(b);
     dgm_time_embedding_free(o);
