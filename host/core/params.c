@@ -65,7 +65,7 @@ static dgm_status add(dgm_params *p, const char *name, int ndim, const int64_t *
     if (ndim < 1 || ndim > DGM_MAX_DIMS || !shape)
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
                              "dgm_params_add: '%s' needs 1 to %d dimensions", name, DGM_MAX_DIMS);
-    if ((unsigned)init.kind > DGM_INIT_NORMAL)
+    if ((unsigned)init.kind > DGM_INIT_ORTHOGONAL)
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
                              "dgm_params_add: '%s' has unknown init kind %d", name, (int)init.kind);
     int64_t numel = 1;
@@ -149,6 +149,44 @@ dgm_status dgm_params_add_batchnorm(dgm_params *p, const char *prefix, int64_t f
     return DGM_STATUS_OK;
 }
 
+/* Modified Gram-Schmidt, in double, on the columns of the tall [r, c] matrix (r >= c) read
+ * from m with strides (rs, cs): orthonormal columns, R's diagonal positive, the gain applied. */
+static void orthonormalize(float *m, int64_t r, int64_t c, int64_t rs, int64_t cs, double gain, double *col)
+{
+    for (int64_t j = 0; j < c; j++) {
+        for (int64_t i = 0; i < r; i++) col[j * r + i] = m[i * rs + j * cs];
+        for (int64_t k = 0; k < j; k++) {
+            double dot = 0.0;
+            for (int64_t i = 0; i < r; i++) dot += col[k * r + i] * col[j * r + i];
+            for (int64_t i = 0; i < r; i++) col[j * r + i] -= dot * col[k * r + i];
+        }
+        double norm = 0.0;
+        for (int64_t i = 0; i < r; i++) norm += col[j * r + i] * col[j * r + i];
+        norm = sqrt(norm);
+        for (int64_t i = 0; i < r; i++) col[j * r + i] = norm > 0.0 ? col[j * r + i] / norm : 0.0;
+    }
+    for (int64_t j = 0; j < c; j++)
+        for (int64_t i = 0; i < r; i++) m[i * rs + j * cs] = (float)(gain * col[j * r + i]);
+}
+
+static dgm_status init_orthogonal(dgm_ctx *ctx, dgm_tensor *t, float gain)
+{
+    const int64_t rows = t->shape[0], cols = t->numel / rows, n = t->numel;
+    DGM_TRY(dgm_rng_draw(ctx, true, t->data, (size_t)n));
+    float *m = malloc((size_t)n * sizeof *m);
+    double *col = malloc((size_t)n * sizeof *col);
+    dgm_status st = m && col ? DGM_STATUS_OK : dgm_set_error(ctx, DGM_STATUS_OOM, "orthogonal init: out of host memory");
+    if (st == DGM_STATUS_OK) st = ctx->be->copy(ctx, m, t->data, (size_t)n * sizeof *m, DGM_COPY_DEVICE_TO_HOST);
+    if (st == DGM_STATUS_OK) {
+        if (rows >= cols) orthonormalize(m, rows, cols, cols, 1, gain, col);
+        else orthonormalize(m, cols, rows, 1, cols, gain, col); /* the rows, as the transpose's columns */
+        st = ctx->be->copy(ctx, t->data, m, (size_t)n * sizeof *m, DGM_COPY_HOST_TO_DEVICE);
+    }
+    free(m);
+    free(col);
+    return st;
+}
+
 static dgm_status init_tensor(dgm_ctx *ctx, dgm_tensor *t, dgm_init init)
 {
     const size_t n = (size_t)t->numel;
@@ -161,6 +199,7 @@ static dgm_status init_tensor(dgm_ctx *ctx, dgm_tensor *t, dgm_init init)
     case DGM_INIT_NORMAL:
         DGM_TRY(dgm_rng_draw(ctx, true, t->data, n));
         return ctx->be->unary(ctx, DGM_UNARY_AFFINE, init.b, init.a, n, t->data, t->data);
+    case DGM_INIT_ORTHOGONAL: return init_orthogonal(ctx, t, init.b);
     }
     return DGM_STATUS_INVALID_ARGUMENT;
 }

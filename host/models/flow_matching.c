@@ -305,7 +305,7 @@ static int64_t sampler_passes(const dgm_model *m)
 {
     const fm_state *s = m->state;
     if (s->solver == DGM_ODE_DOPRI5) return s->last_nfe > 0 ? s->last_nfe : 100;
-    return s->sample_steps * (s->solver == DGM_ODE_RK4 ? 4 : s->solver == DGM_ODE_HEUN ? 2 : 1);
+    return dgm_ode_fixed_nfe(s->solver, s->sample_steps);
 }
 
 static dgm_status sample(dgm_model *m, int64_t n, dgm_tensor **out)

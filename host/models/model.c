@@ -11,11 +11,12 @@
 
 static const dgm_model_ops *const registry[] = {&dgm_gaussian_ops, &dgm_vae_ops, &dgm_gan_ops,
                                                 &dgm_realnvp_ops, &dgm_ddpm_ops, &dgm_fm_ops,
-                                                &dgm_ebm_ops,     &dgm_ncsn_ops, &dgm_sde_ops};
+                                                &dgm_ebm_ops,     &dgm_ncsn_ops, &dgm_sde_ops,
+                                                &dgm_maf_ops, &dgm_cnf_ops};
 #define N_KINDS (sizeof registry / sizeof registry[0])
 
 /* The registry's kinds in its order (a test checks each names its entry). */
-static const char *const kind_names[] = {"gaussian", "vae", "gan", "realnvp", "ddpm", "fm", "ebm", "ncsn", "sde", NULL};
+static const char *const kind_names[] = {"gaussian", "vae", "gan", "realnvp", "ddpm", "fm", "ebm", "ncsn", "sde", "maf", "cnf", NULL};
 _Static_assert(sizeof kind_names / sizeof kind_names[0] == N_KINDS + 1,
                "kind_names must list every registered model");
 
@@ -393,6 +394,19 @@ dgm_status dgm_model_sample(dgm_model *m, int64_t n, dgm_tensor **out)
     bool grad = dgm_ctx_grad_enabled(m->ctx);
     dgm_ctx_set_grad_enabled(m->ctx, false);
     dgm_status st = m->ops->sample(m, n, out);
+    dgm_ctx_set_grad_enabled(m->ctx, grad);
+    return st;
+}
+
+dgm_status dgm_model_log_fields(dgm_model *m, int64_t step, char *buf, size_t len)
+{
+    if (!m || !buf || len == 0) return DGM_STATUS_INVALID_ARGUMENT;
+    *buf = '\0';
+    if (!m->ops->log_fields) return DGM_STATUS_OK;
+    const bool grad = dgm_ctx_grad_enabled(m->ctx);
+    dgm_ctx_set_grad_enabled(m->ctx, false);
+    DGM_MODEL_FP_SCOPE(m->ctx);
+    const dgm_status st = m->ops->log_fields(m, step, buf, len);
     dgm_ctx_set_grad_enabled(m->ctx, grad);
     return st;
 }

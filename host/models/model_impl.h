@@ -44,6 +44,11 @@ typedef struct dgm_model_ops {
      * name NULL; help says whose setup those defaults are). */
     const dgm_model_option *defaults_variants;
     dgm_status (*train_step)(dgm_model *m, dgm_tensor *batch, int64_t step, dgm_tensor **loss);
+    /* Optional: at each metrics line of a training run, after the step: fields of the
+     * family's own appended to the line, written into buf as JSON members without a
+     * leading comma (`"nfe": 32`), "" for none. It may evaluate the model (grad mode off)
+     * and set m->warning, which dgm train prints. */
+    dgm_status (*log_fields)(dgm_model *m, int64_t step, char *buf, size_t len);
     /* Optional: after each optimizer step (a moving average of the weights). */
     dgm_status (*after_step)(dgm_model *m, int64_t step);
     /* Optional: a family whose players step their own optimizers (a GAN). One training
@@ -164,5 +169,7 @@ extern const dgm_model_ops dgm_fm_ops;
 extern const dgm_model_ops dgm_ebm_ops;
 extern const dgm_model_ops dgm_ncsn_ops;
 extern const dgm_model_ops dgm_sde_ops;
+extern const dgm_model_ops dgm_maf_ops;
+extern const dgm_model_ops dgm_cnf_ops;
 
 #endif

@@ -83,34 +83,62 @@ static dgm_status direction(dgm_ctx *ctx, dgm_ode_solver solver, dgm_velocity_fn
     return dgm_scale(ctx, sum, 1.0f / 6.0f, 0.0f, dx);
 }
 
+/* Fixed steps; x persistent and updated in place, each step ended (xp NULL), or on the tape
+ * (*xp: the end state). */
 static dgm_status integrate_fixed(dgm_ctx *ctx, dgm_ode_solver solver, dgm_velocity_fn v, void *user,
-                                  dgm_tensor *x, double t0, double t1, int64_t steps)
+                                  dgm_tensor *x, double t0, double t1, int64_t steps, dgm_tensor **xp)
 {
     const double h = (t1 - t0) / (double)steps;
+    dgm_tensor *state = x;
     for (int64_t i = 0; i < steps; i++) {
         const float t = (float)(t0 + h * (double)i);
         dgm_tensor *dx = NULL, *next = NULL;
-        dgm_status st = direction(ctx, solver, v, user, x, t, (float)h, &dx);
-        if (st == DGM_STATUS_OK) st = axpy(ctx, x, (float)h, dx, &next);
+        dgm_status st = direction(ctx, solver, v, user, state, t, (float)h, &dx);
+        if (st == DGM_STATUS_OK) st = axpy(ctx, state, (float)h, dx, &next);
+        if (xp) {
+            DGM_TRY(st);
+            state = next;
+            continue;
+        }
         if (st == DGM_STATUS_OK) st = dgm_tensor_copy(ctx, x, next);
         const dgm_status end = dgm_ctx_step_end(ctx);
         DGM_TRY(st);
         DGM_TRY(end);
     }
+    if (xp) *xp = state;
+    return DGM_STATUS_OK;
+}
+
+int64_t dgm_ode_fixed_nfe(dgm_ode_solver solver, int64_t steps)
+{
+    return steps * (solver == DGM_ODE_RK4 ? 4 : solver == DGM_ODE_HEUN ? 2 : 1);
+}
+
+static dgm_status solve(dgm_ctx *ctx, const dgm_ode_config *cfg, dgm_velocity_fn v, void *user, dgm_tensor *x,
+                        double t0, double t1, dgm_tensor **xp, int64_t *nfe)
+{
+    if (nfe) *nfe = 0;
+    if (cfg->solver == DGM_ODE_DOPRI5)
+        return xp ? dgm_ode_dopri5_taped(ctx, cfg, v, user, x, t0, t1, xp, nfe)
+                  : dgm_ode_dopri5(ctx, cfg, v, user, x, t0, t1, nfe);
+    if (cfg->solver < DGM_ODE_EULER || cfg->solver > DGM_ODE_DOPRI5 || cfg->steps < 1)
+        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "ode: unknown solver %d or %lld steps",
+                             (int)cfg->solver, (long long)cfg->steps);
+    DGM_TRY(integrate_fixed(ctx, cfg->solver, v, user, x, t0, t1, cfg->steps, xp));
+    if (nfe) *nfe = dgm_ode_fixed_nfe(cfg->solver, cfg->steps);
     return DGM_STATUS_OK;
 }
 
 dgm_status dgm_ode_solve(dgm_ctx *ctx, const dgm_ode_config *cfg, dgm_velocity_fn v, void *user,
                          dgm_tensor *x, double t0, double t1, int64_t *nfe)
 {
-    if (nfe) *nfe = 0;
-    if (cfg->solver == DGM_ODE_DOPRI5) return dgm_ode_dopri5(ctx, cfg, v, user, x, t0, t1, nfe);
-    if (cfg->solver < DGM_ODE_EULER || cfg->solver > DGM_ODE_DOPRI5 || cfg->steps < 1)
-        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "ode: unknown solver %d or %lld steps",
-                             (int)cfg->solver, (long long)cfg->steps);
-    DGM_TRY(integrate_fixed(ctx, cfg->solver, v, user, x, t0, t1, cfg->steps));
-    if (nfe) *nfe = cfg->steps * (cfg->solver == DGM_ODE_RK4 ? 4 : cfg->solver == DGM_ODE_HEUN ? 2 : 1);
-    return DGM_STATUS_OK;
+    return solve(ctx, cfg, v, user, x, t0, t1, NULL, nfe);
+}
+
+dgm_status dgm_ode_solve_taped(dgm_ctx *ctx, const dgm_ode_config *cfg, dgm_velocity_fn v, void *user,
+                               dgm_tensor *x, double t0, double t1, dgm_tensor **out, int64_t *nfe)
+{
+    return solve(ctx, cfg, v, user, x, t0, t1, out, nfe);
 }
 
 dgm_status dgm_ode_integrate(dgm_ctx *ctx, dgm_ode_solver solver, dgm_velocity_fn v, void *user,
@@ -127,26 +155,52 @@ typedef struct augmented {
     int64_t d;
     int probes;
     dgm_tensor *eps; /* [probes·n, d] Rademacher, persistent (Hutchinson) */
+    bool taped;      /* training: x stays on the tape and the divergence is differentiable */
+    bool regularize; /* two more columns: ‖v‖² and ‖∂v/∂x‖_F² (RNODE) */
 } augmented;
 
-/* div v of each row [n, 1], exact: each ∂v_i/∂x_i read from one autograd pass of Σ_rows v_i. */
-static dgm_status exact_divergence(const augmented *a, dgm_tensor *x, dgm_tensor *v, dgm_tensor **div)
+/* Adds r to *acc (NULL: takes it). */
+static dgm_status accumulate(dgm_ctx *ctx, dgm_tensor **acc, dgm_tensor *r)
+{
+    if (!*acc) {
+        *acc = r;
+        return DGM_STATUS_OK;
+    }
+    return dgm_add(ctx, *acc, r, acc);
+}
+
+/* ‖g‖² of each row into *frob (regularizing only). */
+static dgm_status add_squares(const augmented *a, dgm_tensor *g, dgm_tensor **frob)
+{
+    if (!a->regularize) return DGM_STATUS_OK;
+    dgm_tensor *sq = NULL;
+    DGM_TRY(dgm_square(a->ctx, g, &sq));
+    DGM_TRY(dgm_sum(a->ctx, sq, DGM_AXIS_ROWS, &sq));
+    return accumulate(a->ctx, frob, sq);
+}
+
+/* div v of each row [n, 1], exact: each ∂v_i/∂x_i read from one autograd pass of Σ_rows v_i
+ * (its gradient is row i of each sample's Jacobian: their squares sum to ‖∂v/∂x‖_F²). */
+static dgm_status exact_divergence(const augmented *a, dgm_tensor *x, dgm_tensor *v, dgm_tensor **div,
+                                   dgm_tensor **frob)
 {
     dgm_ctx *ctx = a->ctx;
     for (int64_t i = 0; i < a->d; i++) {
         dgm_tensor *vi = NULL, *s = NULL, *g = NULL, *gi = NULL;
         DGM_TRY(dgm_slice_cols(ctx, v, i, 1, &vi));
         DGM_TRY(dgm_sum(ctx, vi, DGM_AXIS_ALL, &s));
-        DGM_TRY(dgm_autograd(ctx, s, NULL, 1, &x, false, &g));
+        DGM_TRY(dgm_autograd(ctx, s, NULL, 1, &x, a->taped, &g));
         DGM_TRY(dgm_slice_cols(ctx, g, i, 1, &gi));
-        if (*div) DGM_TRY(dgm_add(ctx, *div, gi, div));
-        else *div = gi;
+        DGM_TRY(accumulate(ctx, div, gi));
+        DGM_TRY(add_squares(a, g, frob));
     }
     return DGM_STATUS_OK;
 }
 
-/* The Hutchinson estimate: per probe ε, εᵀ∇ₓ(Σ_rows vᵀε) row by row, averaged. */
-static dgm_status hutchinson_divergence(const augmented *a, dgm_tensor *x, dgm_tensor *v, dgm_tensor **div)
+/* The Hutchinson estimate: per probe ε, εᵀ∇ₓ(Σ_rows vᵀε) row by row, averaged (and ‖εᵀ∂v/∂x‖²,
+ * the Frobenius norm's estimate). */
+static dgm_status hutchinson_divergence(const augmented *a, dgm_tensor *x, dgm_tensor *v, dgm_tensor **div,
+                                        dgm_tensor **frob)
 {
     dgm_ctx *ctx = a->ctx;
     const int64_t n = dgm_tensor_dim(x, 0), shape[2] = {n, a->d};
@@ -157,60 +211,92 @@ static dgm_status hutchinson_divergence(const augmented *a, dgm_tensor *x, dgm_t
                                    e->data, a->d));
         DGM_TRY(dgm_mul(ctx, v, e, &ve));
         DGM_TRY(dgm_sum(ctx, ve, DGM_AXIS_ALL, &s));
-        DGM_TRY(dgm_autograd(ctx, s, NULL, 1, &x, false, &g));
+        DGM_TRY(dgm_autograd(ctx, s, NULL, 1, &x, a->taped, &g));
         DGM_TRY(dgm_mul(ctx, g, e, &ge));
         DGM_TRY(dgm_sum(ctx, ge, DGM_AXIS_ROWS, &r));
-        if (*div) DGM_TRY(dgm_add(ctx, *div, r, div));
-        else *div = r;
+        DGM_TRY(accumulate(ctx, div, r));
+        DGM_TRY(add_squares(a, g, frob));
     }
-    return dgm_scale(ctx, *div, 1.0f / (float)a->probes, 0.0f, div);
+    const float w = 1.0f / (float)a->probes;
+    if (*frob) DGM_TRY(dgm_scale(ctx, *frob, w, 0.0f, frob));
+    return dgm_scale(ctx, *div, w, 0.0f, div);
 }
 
-/* [x, L] -> [v(x, t), div v(x, t)]: x copied off the tape and marked for its gradient. */
+/* [v, div v (, ‖v‖², ‖∂v/∂x‖_F²)] of x at t. */
+static dgm_status augmented_columns(const augmented *a, dgm_tensor *x, float t, dgm_tensor **out)
+{
+    dgm_ctx *ctx = a->ctx;
+    dgm_tensor *v = NULL, *div = NULL, *frob = NULL, *kin = NULL;
+    DGM_TRY(a->v(a->user, x, t, &v));
+    DGM_TRY(a->probes > 0 ? hutchinson_divergence(a, x, v, &div, &frob) : exact_divergence(a, x, v, &div, &frob));
+    if (!a->taped) dgm_ctx_set_grad_enabled(ctx, false);
+    DGM_TRY(dgm_concat_cols(ctx, v, div, out));
+    if (!a->regularize) return DGM_STATUS_OK;
+    DGM_TRY(dgm_square(ctx, v, &kin));
+    DGM_TRY(dgm_sum(ctx, kin, DGM_AXIS_ROWS, &kin));
+    DGM_TRY(dgm_concat_cols(ctx, *out, kin, out));
+    return dgm_concat_cols(ctx, *out, frob, out);
+}
+
+/* The augmented field over the state [x, L (, K, J)]. Evaluation: x copied off the tape and
+ * marked for its gradient, the tape used for the divergence only. Training: x a slice of
+ * the state on the tape, the divergence recorded for the parameters' backward. */
 static dgm_status augmented_velocity(void *user, dgm_tensor *state, float t, dgm_tensor **out)
 {
     augmented *a = user;
     dgm_ctx *ctx = a->ctx;
-    const int64_t n = dgm_tensor_dim(state, 0), shape[2] = {n, a->d};
+    if (a->taped) {
+        dgm_tensor *x = NULL;
+        DGM_TRY(dgm_slice_cols(ctx, state, 0, a->d, &x));
+        return augmented_columns(a, x, t, out);
+    }
+    const int64_t n = dgm_tensor_dim(state, 0), shape[2] = {n, a->d}, width = dgm_tensor_dim(state, 1);
     const bool grad = dgm_ctx_grad_enabled(ctx);
     dgm_ctx_set_grad_enabled(ctx, true);
-    dgm_tensor *x = NULL, *v = NULL, *div = NULL;
+    dgm_tensor *x = NULL;
     dgm_status st = dgm_tensor_alloc_step(ctx, 2, shape, &x);
-    if (st == DGM_STATUS_OK)
-        st = ctx->be->copy_cols(ctx, n, a->d, state->data, a->d + 1, 0.0f, x->data, a->d);
+    if (st == DGM_STATUS_OK) st = ctx->be->copy_cols(ctx, n, a->d, state->data, width, 0.0f, x->data, a->d);
     if (st == DGM_STATUS_OK) st = dgm_tensor_set_requires_grad(x, true);
-    if (st == DGM_STATUS_OK) st = a->v(a->user, x, t, &v);
-    if (st == DGM_STATUS_OK) st = a->probes > 0 ? hutchinson_divergence(a, x, v, &div) : exact_divergence(a, x, v, &div);
-    dgm_ctx_set_grad_enabled(ctx, false);
-    if (st == DGM_STATUS_OK) st = dgm_concat_cols(ctx, v, div, out);
+    if (st == DGM_STATUS_OK) st = augmented_columns(a, x, t, out);
     dgm_ctx_set_grad_enabled(ctx, grad);
     return st;
 }
 
-/* log N(x; 0, std²·I) + L of each row of the final state [x, L] (host). */
-static void prior_plus_trace(const float *host, int64_t n, int64_t d, double std, double *logp)
+/* log N(x; 0, std²·I) + L of each row of the final state [x, L, ...] (host, width w). */
+static void prior_plus_trace(const float *host, int64_t n, int64_t d, int64_t w, double std, double *logp)
 {
     const double log_norm = -0.5 * (double)d * (1.8378770664093454836 + 2.0 * log(std));
     for (int64_t r = 0; r < n; r++) {
         double sq = 0.0;
-        for (int64_t k = 0; k < d; k++) sq += (double)host[r * (d + 1) + k] * host[r * (d + 1) + k];
-        logp[r] = log_norm - 0.5 * sq / (std * std) + (double)host[r * (d + 1) + d];
+        for (int64_t k = 0; k < d; k++) sq += (double)host[r * w + k] * host[r * w + k];
+        logp[r] = log_norm - 0.5 * sq / (std * std) + (double)host[r * w + d];
     }
+}
+
+static dgm_status check_density(dgm_ctx *ctx, const dgm_ode_density *cfg)
+{
+    if (cfg->probes < 0 || !(cfg->prior_std > 0.0))
+        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "ode log density: probes %d, prior std %g",
+                             cfg->probes, cfg->prior_std);
+    return DGM_STATUS_OK;
+}
+
+/* The Hutchinson probes of one solve, persistent (none for the exact divergence). */
+static dgm_status draw_probes(dgm_ctx *ctx, augmented *a, int64_t n)
+{
+    if (a->probes == 0) return DGM_STATUS_OK;
+    dgm_tensor *e = NULL;
+    DGM_TRY(dgm_ssm_projections(ctx, a->probes * n, a->d, true, &e));
+    return dgm_persist(ctx, e, &a->eps);
 }
 
 dgm_status dgm_ode_log_density(dgm_ctx *ctx, const dgm_ode_density *cfg, dgm_velocity_fn v, void *user,
                                dgm_tensor *x, double *logp, int64_t *nfe)
 {
+    DGM_TRY(check_density(ctx, cfg));
     const int64_t n = dgm_tensor_dim(x, 0), d = dgm_tensor_dim(x, 1), shape[2] = {n, d + 1};
-    if (cfg->probes < 0 || !(cfg->prior_std > 0.0))
-        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "ode log density: probes %d, prior std %g",
-                             cfg->probes, cfg->prior_std);
-    augmented a = {v, user, ctx, d, cfg->probes, NULL};
-    if (a.probes > 0) {
-        dgm_tensor *e = NULL;
-        DGM_TRY(dgm_ssm_projections(ctx, a.probes * n, d, true, &e));
-        DGM_TRY(dgm_persist(ctx, e, &a.eps));
-    }
+    augmented a = {v, user, ctx, d, cfg->probes, NULL, false, false};
+    DGM_TRY(draw_probes(ctx, &a, n));
     dgm_tensor *state = NULL;
     dgm_status st = dgm_tensor_create(ctx, 2, shape, &state);
     float *host = malloc((size_t)(n * (d + 1)) * sizeof *host);
@@ -220,9 +306,41 @@ dgm_status dgm_ode_log_density(dgm_ctx *ctx, const dgm_ode_density *cfg, dgm_vel
     if (st == DGM_STATUS_OK) st = dgm_ode_solve(ctx, &cfg->ode, augmented_velocity, &a, state, cfg->t_data, cfg->t_prior, nfe);
     if (st == DGM_STATUS_OK) st = dgm_tensor_to_host(ctx, state, host);
     if (st == DGM_STATUS_OK) st = ctx->be->copy_cols(ctx, n, d, state->data, d + 1, 0.0f, x->data, d);
-    if (st == DGM_STATUS_OK) prior_plus_trace(host, n, d, cfg->prior_std, logp);
+    if (st == DGM_STATUS_OK) prior_plus_trace(host, n, d, d + 1, cfg->prior_std, logp);
     free(host);
     dgm_tensor_free(state);
     dgm_tensor_free(a.eps);
     return st;
+}
+
+dgm_status dgm_ode_log_density_taped(dgm_ctx *ctx, const dgm_ode_density *cfg, dgm_velocity_fn v, void *user,
+                                     dgm_tensor *x, dgm_tensor **logp, dgm_tensor **reg, int64_t *nfe)
+{
+    DGM_TRY(check_density(ctx, cfg));
+    if (!dgm_ctx_grad_enabled(ctx))
+        return dgm_set_error(ctx, DGM_STATUS_STATE_ERROR, "ode log density on the tape: grad mode is off");
+    const int64_t n = dgm_tensor_dim(x, 0), d = dgm_tensor_dim(x, 1), extra = reg ? 3 : 1;
+    const int64_t shape[2] = {n, extra};
+    augmented a = {v, user, ctx, d, cfg->probes, NULL, true, reg != NULL};
+    DGM_TRY(draw_probes(ctx, &a, n));
+    dgm_tensor *zeros = NULL, *state = NULL, *end = NULL, *z = NULL, *l = NULL, *sq = NULL;
+    dgm_status st = dgm_tensor_alloc_step(ctx, 2, shape, &zeros);
+    if (st == DGM_STATUS_OK) st = ctx->be->fill(ctx, zeros->data, (size_t)(n * extra), 0.0f);
+    if (st == DGM_STATUS_OK) st = dgm_concat_cols(ctx, x, zeros, &state);
+    /* The start is a leaf the divergence differentiates through: it needs a gradient. */
+    if (st == DGM_STATUS_OK && !dgm_tensor_requires_grad(state)) st = dgm_tensor_set_requires_grad(state, true);
+    if (st == DGM_STATUS_OK)
+        st = dgm_ode_solve_taped(ctx, &cfg->ode, augmented_velocity, &a, state, cfg->t_data, cfg->t_prior, &end, nfe);
+    dgm_tensor_free(a.eps);
+    DGM_TRY(st);
+    /* log N(z; 0, std²·I) + L */
+    const double std = cfg->prior_std;
+    DGM_TRY(dgm_slice_cols(ctx, end, 0, d, &z));
+    DGM_TRY(dgm_slice_cols(ctx, end, d, 1, &l));
+    DGM_TRY(dgm_square(ctx, z, &sq));
+    DGM_TRY(dgm_sum(ctx, sq, DGM_AXIS_ROWS, &sq));
+    DGM_TRY(dgm_scale(ctx, sq, (float)(-0.5 / (std * std)), (float)(-0.5 * (double)d * (1.8378770664093454836 + 2.0 * log(std))), &sq));
+    DGM_TRY(dgm_add(ctx, sq, l, logp));
+    if (reg) DGM_TRY(dgm_slice_cols(ctx, end, d + 1, 2, reg));
+    return DGM_STATUS_OK;
 }

@@ -44,9 +44,21 @@ typedef struct dgm_ode_config {
 dgm_status dgm_ode_solve(dgm_ctx *ctx, const dgm_ode_config *cfg, dgm_velocity_fn v, void *user,
                          dgm_tensor *x, double t0, double t1, int64_t *nfe);
 
-/* dgm_ode_solve's adaptive branch (ode_dopri5.c). */
+/* The same solve recorded on the tape (discretize-then-optimize: a loss of *out
+ * differentiates through every step): x a step tensor, never changed; *out the end state.
+ * The adaptive solver's rejected attempts stay on the tape unused; its step sizes are
+ * constants (no gradient flows through the error control). */
+dgm_status dgm_ode_solve_taped(dgm_ctx *ctx, const dgm_ode_config *cfg, dgm_velocity_fn v, void *user,
+                               dgm_tensor *x, double t0, double t1, dgm_tensor **out, int64_t *nfe);
+
+/* dgm_ode_solve's adaptive branch (ode_dopri5.c), in place and on the tape. */
 dgm_status dgm_ode_dopri5(dgm_ctx *ctx, const dgm_ode_config *cfg, dgm_velocity_fn v, void *user,
                           dgm_tensor *x, double t0, double t1, int64_t *nfe);
+dgm_status dgm_ode_dopri5_taped(dgm_ctx *ctx, const dgm_ode_config *cfg, dgm_velocity_fn v, void *user,
+                                dgm_tensor *x, double t0, double t1, dgm_tensor **out, int64_t *nfe);
+
+/* The evaluations of v that `steps` steps of a fixed-step solver take. */
+int64_t dgm_ode_fixed_nfe(dgm_ode_solver solver, int64_t steps);
 
 /* dgm_ode_solve with a fixed-step solver in `steps` steps. */
 dgm_status dgm_ode_integrate(dgm_ctx *ctx, dgm_ode_solver solver, dgm_velocity_fn v, void *user,
@@ -68,6 +80,15 @@ typedef struct dgm_ode_density {
 
 dgm_status dgm_ode_log_density(dgm_ctx *ctx, const dgm_ode_density *cfg, dgm_velocity_fn v, void *user,
                                dgm_tensor *x, double *logp, int64_t *nfe);
+
+/* Training a neural ODE by its likelihood: the same change of variables on the tape (grad
+ * mode on), x [n, d] a step tensor -> *logp [n, 1], differentiable in whatever v's
+ * parameters are; the divergence's autograd passes record their graphs (create_graph).
+ * reg (may be NULL): [n, 2], the integrals along each path of ‖v‖² (kinetic energy) and of
+ * ‖∂v/∂x‖_F² (exact with the exact divergence, else ‖εᵀ∂v/∂x‖² with the same probes):
+ * RNODE's regularizers (Finlay et al. 2020), integrated with the state. */
+dgm_status dgm_ode_log_density_taped(dgm_ctx *ctx, const dgm_ode_density *cfg, dgm_velocity_fn v, void *user,
+                                     dgm_tensor *x, dgm_tensor **logp, dgm_tensor **reg, int64_t *nfe);
 
 /* A persistent copy of step tensor x, and a step copy of persistent tensor p (what a
  * sampler returns after its last step_end). */

@@ -36,6 +36,7 @@ typedef struct solver {
     size_t count;
     float *hy, *hn, *he; /* host copies: x, the candidate, the error */
     int64_t nfe;
+    bool taped; /* the steps stay on the tape (training through the solver): no step ends */
 } solver;
 
 /* y + h·Σ w_i·k_i over the nonzero weights (step tensors). */
@@ -117,16 +118,32 @@ static dgm_status attempt(solver *s, dgm_tensor *x, double t, double h, dgm_tens
     return DGM_STATUS_OK;
 }
 
-static dgm_status run(solver *s, dgm_tensor *x, dgm_tensor *k1, double t0, double t1, int64_t max_nfe)
+/* Moves the state to the accepted candidate: in place (persistent x and k1, the step
+ * ended after each attempt) or, on the tape, by taking the candidate's tensors. */
+static dgm_status accept(solver *s, dgm_tensor **x, dgm_tensor **k1, dgm_tensor *xn, dgm_tensor *kn)
+{
+    if (s->taped) {
+        *x = xn;
+        *k1 = kn;
+        return DGM_STATUS_OK;
+    }
+    DGM_TRY(dgm_tensor_copy(s->ctx, *x, xn));
+    return dgm_tensor_copy(s->ctx, *k1, kn);
+}
+
+static dgm_status end_attempt(solver *s) { return s->taped ? DGM_STATUS_OK : dgm_ctx_step_end(s->ctx); }
+
+static dgm_status run(solver *s, dgm_tensor **x, dgm_tensor **k1, double t0, double t1, int64_t max_nfe)
 {
     dgm_ctx *ctx = s->ctx;
     const double dir = t1 > t0 ? 1.0 : -1.0, span = fabs(t1 - t0);
     dgm_tensor *f0 = NULL;
-    DGM_TRY(eval(s, x, t0, &f0));
-    DGM_TRY(dgm_tensor_copy(ctx, k1, f0));
+    DGM_TRY(eval(s, *x, t0, &f0));
+    if (s->taped) *k1 = f0;
+    else DGM_TRY(dgm_tensor_copy(ctx, *k1, f0));
     double h = 0.0, t = t0;
-    DGM_TRY(initial_step(s, x, f0, t0, dir, span, &h));
-    DGM_TRY(dgm_ctx_step_end(ctx));
+    DGM_TRY(initial_step(s, *x, f0, t0, dir, span, &h));
+    DGM_TRY(end_attempt(s));
     bool rejected = false;
     while (dir * (t1 - t) > 0.0) {
         if (s->nfe >= max_nfe)
@@ -137,15 +154,12 @@ static dgm_status run(solver *s, dgm_tensor *x, dgm_tensor *k1, double t0, doubl
         const double left = fabs(t1 - t);
         const bool last = h >= left;
         const double hs = last ? left : h;
-        dgm_tensor *k[STAGES] = {k1}, *xn = NULL;
+        dgm_tensor *k[STAGES] = {*k1}, *xn = NULL;
         double err = 0.0;
-        dgm_status st = attempt(s, x, t, dir * hs, k, &xn, &err);
+        dgm_status st = attempt(s, *x, t, dir * hs, k, &xn, &err);
         const bool ok = st == DGM_STATUS_OK && isfinite(err) && err <= 1.0;
-        if (ok) {
-            st = dgm_tensor_copy(ctx, x, xn);
-            if (st == DGM_STATUS_OK) st = dgm_tensor_copy(ctx, k1, k[STAGES - 1]);
-        }
-        const dgm_status end = dgm_ctx_step_end(ctx);
+        if (ok) st = accept(s, x, k1, xn, k[STAGES - 1]);
+        const dgm_status end = end_attempt(s);
         DGM_TRY(st);
         DGM_TRY(end);
         double factor = !isfinite(err) ? 0.2 : err == 0.0 ? 10.0 : 0.9 * pow(err, -1.0 / 5.0);
@@ -166,24 +180,40 @@ static dgm_status run(solver *s, dgm_tensor *x, dgm_tensor *k1, double t0, doubl
     return DGM_STATUS_OK;
 }
 
-dgm_status dgm_ode_dopri5(dgm_ctx *ctx, const dgm_ode_config *cfg, dgm_velocity_fn v, void *user,
-                          dgm_tensor *x, double t0, double t1, int64_t *nfe)
+/* The solve, x persistent and updated in place (xp NULL), or on the tape (*xp: the end
+ * state, a step tensor). */
+static dgm_status solve(dgm_ctx *ctx, const dgm_ode_config *cfg, dgm_velocity_fn v, void *user, dgm_tensor *x,
+                        double t0, double t1, dgm_tensor **xp, int64_t *nfe)
 {
     if (!(cfg->rtol > 0.0) || !(cfg->atol > 0.0))
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "dopri5: rtol %g and atol %g must be positive",
                              cfg->rtol, cfg->atol);
+    if (xp) *xp = x;
     if (t0 == t1) return DGM_STATUS_OK;
-    solver s = {ctx, v, user, cfg->rtol, cfg->atol, (size_t)x->numel, NULL, NULL, NULL, 0};
+    solver s = {ctx, v, user, cfg->rtol, cfg->atol, (size_t)x->numel, NULL, NULL, NULL, 0, xp != NULL};
     s.hy = malloc(3 * s.count * sizeof *s.hy);
     if (!s.hy) return dgm_set_error(ctx, DGM_STATUS_OOM, "dopri5: out of host memory");
     s.hn = s.hy + s.count;
     s.he = s.hn + s.count;
-    dgm_tensor *k1 = NULL;
+    dgm_tensor *k1 = NULL, *state = x;
     const int64_t shape[2] = {dgm_tensor_dim(x, 0), dgm_tensor_dim(x, 1)};
-    dgm_status st = dgm_tensor_create(ctx, 2, shape, &k1);
-    if (st == DGM_STATUS_OK) st = run(&s, x, k1, t0, t1, cfg->max_nfe > 0 ? cfg->max_nfe : 1000000);
+    dgm_status st = s.taped ? DGM_STATUS_OK : dgm_tensor_create(ctx, 2, shape, &k1);
+    if (st == DGM_STATUS_OK) st = run(&s, &state, &k1, t0, t1, cfg->max_nfe > 0 ? cfg->max_nfe : 1000000);
     if (nfe) *nfe = s.nfe;
-    dgm_tensor_free(k1);
+    if (!s.taped) dgm_tensor_free(k1);
+    else if (st == DGM_STATUS_OK) *xp = state;
     free(s.hy);
     return st;
+}
+
+dgm_status dgm_ode_dopri5(dgm_ctx *ctx, const dgm_ode_config *cfg, dgm_velocity_fn v, void *user,
+                          dgm_tensor *x, double t0, double t1, int64_t *nfe)
+{
+    return solve(ctx, cfg, v, user, x, t0, t1, NULL, nfe);
+}
+
+dgm_status dgm_ode_dopri5_taped(dgm_ctx *ctx, const dgm_ode_config *cfg, dgm_velocity_fn v, void *user,
+                                dgm_tensor *x, double t0, double t1, dgm_tensor **out, int64_t *nfe)
+{
+    return solve(ctx, cfg, v, user, x, t0, t1, out, nfe);
 }

@@ -29,12 +29,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/model_impl.h"
-#include "ops/ops_common.h"
+#include "models/flow_common.h"
 
 #define REALNVP_MAX_LAYERS 64
 #define REALNVP_MAX_HIDDEN 8
-#define LOGIT_ALPHA 0.05f
 #define PERM_SEED_BASE 64 /* permutation k's seed: never an LU layer's (k) */
 #define IMAGE_STEPS 3000
 
@@ -112,41 +110,14 @@ static dgm_status build(dgm_model *m)
     return DGM_STATUS_OK;
 }
 
-/* Images: x in [0, 1] -> w = logit(α + (1 − 2α)·y), y = (255·x + u)/256 (u ~ U(0, 1) when
- * dequantize, else 1/2: the bin's centre), and log|dw/dy| per row into *logdet. */
-static dgm_status to_logit(dgm_model *m, dgm_tensor *x, bool dequantize, dgm_tensor **w,
-                           dgm_tensor **logdet)
-{
-    dgm_ctx *ctx = m->ctx;
-    dgm_tensor *y = NULL, *u = NULL, *p = NULL, *lp = NULL, *l1p = NULL, *t = NULL;
-    if (dequantize) {
-        const int64_t shape[2] = {dgm_rows(x), m->dim};
-        DGM_TRY(dgm_rand_uniform(ctx, 2, shape, 0.0f, 1.0f, &u));
-        DGM_TRY(dgm_scale(ctx, x, 255.0f, 0.0f, &y));
-        DGM_TRY(dgm_add(ctx, y, u, &y));
-        DGM_TRY(dgm_scale(ctx, y, 1.0f / 256.0f, 0.0f, &y));
-    } else {
-        DGM_TRY(dgm_scale(ctx, x, 255.0f / 256.0f, 0.5f / 256.0f, &y));
-    }
-    DGM_TRY(dgm_scale(ctx, y, 1.0f - 2.0f * LOGIT_ALPHA, LOGIT_ALPHA, &p));
-    DGM_TRY(dgm_log(ctx, p, &lp));
-    DGM_TRY(dgm_scale(ctx, p, -1.0f, 1.0f, &t));
-    DGM_TRY(dgm_log(ctx, t, &l1p));
-    DGM_TRY(dgm_sub(ctx, lp, l1p, w));
-    /* dw/dy = (1 − 2α) / (p·(1 − p)) */
-    DGM_TRY(dgm_add(ctx, lp, l1p, &t));
-    DGM_TRY(dgm_scale(ctx, t, -1.0f, logf(1.0f - 2.0f * LOGIT_ALPHA), &t));
-    return dgm_sum(ctx, t, DGM_AXIS_ROWS, logdet);
-}
-
 /* −log p(x) per row [B, 1]: nats of the data as given, or, for images, of y in [0, 1]^D
  * plus D·log 256 (the discrete pixels' bound). */
 static dgm_status nll_rows(dgm_model *m, dgm_tensor *x, bool dequantize, dgm_tensor **out)
 {
     realnvp_state *s = m->state;
     dgm_ctx *ctx = m->ctx;
-    dgm_tensor *h = x, *total = NULL, *ld = NULL, *logpz = NULL;
-    if (s->image) DGM_TRY(to_logit(m, x, dequantize, &h, &total));
+    dgm_tensor *h = x, *total = NULL, *ld = NULL;
+    if (s->image) DGM_TRY(dgm_flow_to_logit(ctx, x, dequantize, &h, &total));
     for (int k = 0; k < s->n_layers; k++) {
         if (s->actnorm[k]) {
             DGM_TRY(dgm_actnorm_forward(ctx, s->actnorm[k], h, &h, &ld));
@@ -163,12 +134,7 @@ static dgm_status nll_rows(dgm_model *m, dgm_tensor *x, bool dequantize, dgm_ten
         if (total) DGM_TRY(dgm_add(ctx, total, ld, &total));
         else total = ld;
     }
-    /* log N(z; 0, I) per row = −½Σz² − (D/2)·log 2π */
-    DGM_TRY(dgm_square(ctx, h, &logpz));
-    DGM_TRY(dgm_sum(ctx, logpz, DGM_AXIS_ROWS, &logpz));
-    const double shift = 0.5 * (double)m->dim * 1.8378770664093454836 /* log 2π */ + (s->image ? (double)m->dim * log(256.0) : 0.0);
-    DGM_TRY(dgm_scale(ctx, logpz, 0.5f, (float)shift, &logpz)); /* −log N(z) (+ D·log 256) */
-    return dgm_sub(ctx, logpz, total, out);
+    return dgm_flow_nll_from_base(ctx, h, total, s->image, out);
 }
 
 static dgm_status train_step(dgm_model *m, dgm_tensor *batch, int64_t step, dgm_tensor **loss)
@@ -193,7 +159,7 @@ static dgm_status prepare(dgm_model *m, const dgm_dataset *data, bool init_param
     const bool grad = dgm_ctx_grad_enabled(ctx);
     dgm_ctx_set_grad_enabled(ctx, false);
     dgm_status st = dgm_tensor_from_host(ctx, 2, shape, dgm_dataset_data(data), &h);
-    if (st == DGM_STATUS_OK && s->image) st = to_logit(m, h, true, &h, &ld);
+    if (st == DGM_STATUS_OK && s->image) st = dgm_flow_to_logit(ctx, h, true, &h, &ld);
     for (int k = 0; st == DGM_STATUS_OK && k < s->n_layers; k++) {
         st = dgm_actnorm_init_data(ctx, s->actnorm[k], h);
         if (st == DGM_STATUS_OK) st = dgm_actnorm_forward(ctx, s->actnorm[k], h, &h, &ld);
@@ -223,25 +189,16 @@ static dgm_status sample(dgm_model *m, int64_t n, dgm_tensor **out)
         *out = h;
         return DGM_STATUS_OK;
     }
-    /* y = (sigmoid(w) − α)/(1 − 2α), then the pixel's value (its bin) in [0, 1] */
-    DGM_TRY(dgm_sigmoid(ctx, h, &h));
-    DGM_TRY(dgm_scale(ctx, h, 1.0f / (1.0f - 2.0f * LOGIT_ALPHA), -LOGIT_ALPHA / (1.0f - 2.0f * LOGIT_ALPHA), &h));
-    DGM_TRY(dgm_activate(ctx, h, DGM_ACT_RELU, 0.0f, &h));
-    DGM_TRY(dgm_scale(ctx, h, -1.0f, 1.0f, &h)); /* clamp to [0, 1]: 1 − relu(1 − relu(y)) */
-    DGM_TRY(dgm_activate(ctx, h, DGM_ACT_RELU, 0.0f, &h));
-    return dgm_scale(ctx, h, -1.0f, 1.0f, out);
+    return dgm_flow_from_logit(ctx, h, out);
 }
 
 /* "nll": nats per sample (images: of the discrete pixels, a bound with one dequantization
  * draw); "bpd": the same in bits per dimension. */
 static dgm_status evaluate_batch(dgm_model *m, dgm_tensor *batch, const char *metric, double *sum)
 {
-    dgm_tensor *rows = NULL, *total = NULL;
+    dgm_tensor *rows = NULL;
     DGM_TRY(nll_rows(m, batch, true, &rows));
-    DGM_TRY(dgm_sum(m->ctx, rows, DGM_AXIS_ALL, &total));
-    DGM_TRY(dgm_read_scalar(m->ctx, total, sum));
-    if (!strcmp(metric, "bpd")) *sum /= (double)m->dim * log(2.0);
-    return DGM_STATUS_OK;
+    return dgm_flow_metric_sum(m, rows, metric, sum);
 }
 
 /* log p(x) per row, for data modelled as given (not images: theirs is a bound). */
@@ -259,15 +216,7 @@ static dgm_status log_density(dgm_model *m, dgm_tensor *x, dgm_tensor **out)
 static dgm_status check_data(dgm_model *m, const dgm_dataset *data)
 {
     realnvp_state *s = m->state;
-    if (!s->image) return DGM_STATUS_OK;
-    const float *x = dgm_dataset_data(data);
-    const int64_t n = dgm_dataset_count(data) * m->dim;
-    for (int64_t i = 0; i < n; i++)
-        if (!(x[i] >= 0.0f && x[i] <= 1.0f))
-            return dgm_set_error(m->ctx, DGM_STATUS_INVALID_ARGUMENT,
-                                 "realnvp models images as 256-level pixels in [0, 1]; value "
-                                 "%lld is %g", (long long)i, (double)x[i]);
-    return DGM_STATUS_OK;
+    return s->image ? dgm_flow_check_pixels(m, data, "realnvp") : DGM_STATUS_OK;
 }
 
 /* Vectors: the peer's 2-D setup (Adam 1e-3, batch 512, 15,000 steps). Images: batch 64,

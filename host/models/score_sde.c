@@ -446,7 +446,7 @@ static int64_t sampler_passes(const dgm_model *m)
     const sde_state *s = m->state;
     if (s->ode_sampler && s->solver == DGM_ODE_DOPRI5) return s->last_nfe > 0 ? s->last_nfe : 200;
     if (s->ode_sampler)
-        return s->sample_steps * (s->solver == DGM_ODE_RK4 ? 4 : s->solver == DGM_ODE_HEUN ? 2 : 1);
+        return dgm_ode_fixed_nfe(s->solver, s->sample_steps);
     return s->sample_steps * ((s->predictor != DGM_PREDICTOR_NONE ? 1 : 0) + s->corrector_steps);
 }
 

@@ -1,13 +1,16 @@
-/* The time-conditioned network of ddpm, fm, ncsn and the score SDE: an MLP of
+/* The time-conditioned network of ddpm, fm, ncsn, the score SDE and the CNF: an MLP of
  * [x, embedding(t)] -> [dim], the time embedded sinusoidally (dgm_time_embedding, emb_dim
- * > 0), by random Fourier features, or fed as the raw column t (emb_dim = 0). Parameters "<prefix>.*" (an nn.Sequential MLP). */
+ * > 0), by random Fourier features, or fed as the raw column t (emb_dim = 0); or FFJORD's
+ * ConcatSquash layers, t gating and shifting every layer. Parameters "<prefix>.*" (an
+ * nn.Sequential MLP, or FFJORD's ODEnet names). */
 #ifndef DGM_MODELS_TIME_NET_H
 #define DGM_MODELS_TIME_NET_H
 
 #include "dgm/dgm.h"
 
 typedef struct dgm_time_net {
-    dgm_mlp *mlp;
+    dgm_mlp *mlp;            /* NULL for ConcatSquash layers */
+    dgm_concatsquash *cs;    /* NULL for the MLP */
     dgm_time_embedding *emb; /* NULL: raw t */
 } dgm_time_net;
 
@@ -22,6 +25,9 @@ dgm_status dgm_time_net_create(dgm_params *p, const char *prefix, int64_t dim, i
 dgm_status dgm_time_net_create_fourier(dgm_params *p, const char *prefix, int64_t dim, int emb_dim,
                                        double scale, uint64_t seed, int n_hidden, const int64_t *hidden,
                                        dgm_activation act, dgm_time_net *out);
+/* ConcatSquash layers [dim] -> hidden... -> [dim] with `act` between them. */
+dgm_status dgm_time_net_create_concatsquash(dgm_params *p, const char *prefix, int64_t dim, int n_hidden,
+                                            const int64_t *hidden, dgm_activation act, dgm_time_net *out);
 void dgm_time_net_free(dgm_time_net *net);
 /* x [B, dim], t [B, 1] -> [B, dim]. */
 dgm_status dgm_time_net_forward(dgm_ctx *ctx, const dgm_time_net *net, dgm_tensor *x,

@@ -21,7 +21,7 @@ dgm_status dgm_linear_declare(dgm_params *p, const char *name, int64_t in_featur
                              "dgm_linear_declare: '%s' has in_features %lld, out_features %lld "
                              "(both must be >= 1)",
                              name, (long long)in_features, (long long)out_features);
-    if ((unsigned)init > DGM_NN_INIT_ZEROS)
+    if ((unsigned)init > DGM_NN_INIT_ORTHOGONAL)
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
                              "dgm_linear_declare: '%s' has unknown init %d", name, (int)init);
     if (init == DGM_NN_INIT_NORMAL && !(std >= 0.0f && std < 1e30f))
@@ -34,8 +34,9 @@ dgm_status dgm_linear_declare(dgm_params *p, const char *name, int64_t in_featur
         DGM_TRY(dgm_params_add_linear(p, name, in_features, out_features, bias));
     } else {
         const dgm_init zeros = {DGM_INIT_ZEROS, 0.0f, 0.0f};
-        const dgm_init w = init == DGM_NN_INIT_NORMAL ? (dgm_init){DGM_INIT_NORMAL, 0.0f, std}
-                                                      : zeros;
+        const dgm_init w = init == DGM_NN_INIT_NORMAL       ? (dgm_init){DGM_INIT_NORMAL, 0.0f, std}
+                           : init == DGM_NN_INIT_ORTHOGONAL ? (dgm_init){DGM_INIT_ORTHOGONAL, 0.0f, 1.0f}
+                                                            : zeros;
         char full[2 * DGM_NN_NAME_MAX];
         const int64_t wshape[2] = {out_features, in_features};
         snprintf(full, sizeof full, "%s.weight", name);

@@ -76,7 +76,7 @@ static dgm_status check_config(dgm_ctx *ctx, int n_widths, const int64_t *widths
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
                              "%s: bn_eps %g must be > 0 and bn_momentum %g in [0, 1]", fn,
                              (double)c->bn_eps, (double)c->bn_momentum);
-    if ((unsigned)c->init > DGM_NN_INIT_ZEROS)
+    if ((unsigned)c->init > DGM_NN_INIT_ORTHOGONAL)
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "%s: unknown init %d", fn,
                              (int)c->init);
     if (c->init == DGM_NN_INIT_NORMAL && !(c->init_std >= 0.0f && c->init_std < 1e30f))

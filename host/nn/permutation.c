@@ -30,14 +30,18 @@ static void shuffle(int64_t n, uint64_t seed, int64_t *order)
     }
 }
 
-dgm_status dgm_nn_permutation_matrix(dgm_ctx *ctx, int64_t d, uint64_t seed, dgm_tensor **out)
+/* The [d, d] matrix of `order` (reverse: d-1 .. 0; else a shuffle drawn from seed). */
+static dgm_status order_matrix(dgm_ctx *ctx, int64_t d, uint64_t seed, bool reverse, dgm_tensor **out)
 {
     const int64_t shape[2] = {d, d};
     float *m = calloc((size_t)(d * d), sizeof *m);
     int64_t *order = malloc((size_t)d * sizeof *order);
     dgm_status st = m && order ? DGM_STATUS_OK : dgm_set_error(ctx, DGM_STATUS_OOM, "permutation: out of host memory");
     if (st == DGM_STATUS_OK) {
-        shuffle(d, seed, order);
+        if (reverse)
+            for (int64_t i = 0; i < d; i++) order[i] = d - 1 - i;
+        else
+            shuffle(d, seed, order);
         for (int64_t i = 0; i < d; i++) m[i * d + order[i]] = 1.0f;
         st = dgm_tensor_create(ctx, 2, shape, out);
     }
@@ -53,7 +57,12 @@ dgm_status dgm_nn_permutation_matrix(dgm_ctx *ctx, int64_t d, uint64_t seed, dgm
     return st;
 }
 
-dgm_status dgm_permutation_create(dgm_ctx *ctx, int64_t dim, uint64_t seed, dgm_permutation **out)
+dgm_status dgm_nn_permutation_matrix(dgm_ctx *ctx, int64_t d, uint64_t seed, dgm_tensor **out)
+{
+    return order_matrix(ctx, d, seed, false, out);
+}
+
+static dgm_status create(dgm_ctx *ctx, int64_t dim, uint64_t seed, bool reverse, dgm_permutation **out)
 {
     DGM_TRY(dgm_check_ctx(ctx));
     if (out) *out = NULL;
@@ -65,13 +74,23 @@ dgm_status dgm_permutation_create(dgm_ctx *ctx, int64_t dim, uint64_t seed, dgm_
     if (!p) return dgm_set_error(ctx, DGM_STATUS_OOM, "dgm_permutation_create: out of host memory");
     p->ctx = ctx;
     p->dim = dim;
-    const dgm_status st = dgm_nn_permutation_matrix(ctx, dim, seed, &p->matrix);
+    const dgm_status st = order_matrix(ctx, dim, seed, reverse, &p->matrix);
     if (st != DGM_STATUS_OK) {
         free(p);
         return st;
     }
     *out = p;
     return DGM_STATUS_OK;
+}
+
+dgm_status dgm_permutation_create(dgm_ctx *ctx, int64_t dim, uint64_t seed, dgm_permutation **out)
+{
+    return create(ctx, dim, seed, false, out);
+}
+
+dgm_status dgm_permutation_create_reverse(dgm_ctx *ctx, int64_t dim, dgm_permutation **out)
+{
+    return create(ctx, dim, 0, true, out);
 }
 
 void dgm_permutation_free(dgm_permutation *p)

@@ -480,8 +480,11 @@ static dgm_status trainer_step(dgm_trainer *t)
         const double elapsed = dgm_seconds_now() - t->start;
         if (log_now && t->o.dir) DGM_TRY(open_metrics(t));
         if (log_now && t->metrics) {
-            fprintf(t->metrics, "{\"step\": %lld, \"epoch\": %.4f, \"loss\": %.7g, \"lr\": %.6g, \"elapsed_s\": %.3f}\n",
-                    (long long)t->step, (double)t->step / (double)t->per_epoch, (double)lv, (double)lr, elapsed);
+            char fields[512] = "";
+            if (t->model) DGM_TRY(dgm_model_log_fields(t->model, t->step, fields, sizeof fields));
+            fprintf(t->metrics, "{\"step\": %lld, \"epoch\": %.4f, \"loss\": %.7g, \"lr\": %.6g, \"elapsed_s\": %.3f%s%s}\n",
+                    (long long)t->step, (double)t->step / (double)t->per_epoch, (double)lv, (double)lr, elapsed,
+                    *fields ? ", " : "", fields);
             fflush(t->metrics);
         }
         if (call_now || (t->o.on_progress && t->converged)) {

@@ -68,6 +68,8 @@ typedef struct dgm_permutation dgm_permutation;
 
 DGM_API dgm_status dgm_permutation_create(dgm_ctx *ctx, int64_t dim, uint64_t seed,
                                           dgm_permutation **out);
+/* The reversal of the columns, y[:, i] = x[:, D-1-i] (MAF's permutation between blocks). */
+DGM_API dgm_status dgm_permutation_create_reverse(dgm_ctx *ctx, int64_t dim, dgm_permutation **out);
 DGM_API void dgm_permutation_free(dgm_permutation *p);
 DGM_API dgm_status dgm_permutation_forward(dgm_ctx *ctx, const dgm_permutation *p,
                                            dgm_tensor *x, dgm_tensor **y);
@@ -89,6 +91,66 @@ DGM_API dgm_status dgm_invlinear_forward(dgm_ctx *ctx, const dgm_invlinear *l, d
                                          dgm_tensor **y, dgm_tensor **logdet);
 DGM_API dgm_status dgm_invlinear_inverse(dgm_ctx *ctx, const dgm_invlinear *l, dgm_tensor *y,
                                          dgm_tensor **x);
+
+/* ---- MADE and MAF's autoregressive affine layer (Germain et al. 2015, MADE;
+ * Papamakarios et al. 2017, MAF) ----
+ * An MLP of masked Linear layers, widths [D, hidden..., 2D], whose output columns j and
+ * D + j (the mean μ_j and raw log-scale of column j) depend only on the inputs that come
+ * before column j in the autoregressive order. MADE's degrees: input column i has degree
+ * order[i] (0 .. D-1: the natural order, or a shuffle drawn from order_seed), hidden unit
+ * k of every hidden layer degree k mod (D − 1), and output j degree order[j] − 1; a weight
+ * is kept where the receiving unit's degree is >= the sending one's (the outputs: where it
+ * is >= it, as the output degrees are already lowered by one). The masks are constants on
+ * ctx's device, applied to the weights in the forward pass, so the backward pass leaves
+ * the masked weights' gradients zero.
+ * As a flow layer (the normalizing direction): u = (x − μ)·exp(−α), log|det| = −Σα, with
+ * α = B·tanh(a/B) the raw log-scale a softly bounded by B = log_scale_bound (0: α = a).
+ * The inverse runs D passes: after pass k every column of order <= k is exact.
+ * Parameters "<prefix>.net.<2i>.weight/bias" (an nn.Sequential of Linear and activation;
+ * the weights stored unmasked). */
+typedef struct dgm_made dgm_made;
+
+typedef struct dgm_made_config {
+    int n_hidden;             /* hidden layers, 1 to 8 */
+    const int64_t *hidden;    /* their widths */
+    dgm_activation activation;
+    uint64_t order_seed;      /* 0: natural order; else a shuffle of the columns' order */
+    float log_scale_bound;    /* B above; 0: unbounded */
+    dgm_nn_init init;         /* the Linear layers' init (pytorch-flows: orthogonal) */
+} dgm_made_config;
+
+DGM_API dgm_status dgm_made_create(dgm_params *p, const char *prefix, int64_t dim,
+                                   const dgm_made_config *config, dgm_made **out);
+DGM_API void dgm_made_free(dgm_made *m);
+/* The position of input column i in the autoregressive order (0 .. D-1), -1 out of range. */
+DGM_API int64_t dgm_made_order(const dgm_made *m, int64_t i);
+/* The conditionals' parameters of x [B, D]: μ [B, D] and the bounded log-scale α [B, D]. */
+DGM_API dgm_status dgm_made_params(dgm_ctx *ctx, const dgm_made *m, dgm_tensor *x,
+                                   dgm_tensor **mu, dgm_tensor **log_scale);
+DGM_API dgm_status dgm_made_forward(dgm_ctx *ctx, const dgm_made *m, dgm_tensor *x,
+                                    dgm_tensor **u, dgm_tensor **logdet);
+DGM_API dgm_status dgm_made_inverse(dgm_ctx *ctx, const dgm_made *m, dgm_tensor *u,
+                                    dgm_tensor **x);
+
+/* ---- batch normalization as a flow layer (Dinh et al. 2017; MAF) ----
+ * y = exp(log_gamma)·(x − mean)/sqrt(var + eps) + beta per column, log|det| =
+ * Σ (log_gamma − ½·log(var + eps)). In training the batch's mean and biased variance
+ * (gradients flow through them), and the running ones move towards them by `momentum`
+ * (PyTorch's convention: new = (1 − momentum)·old + momentum·batch); otherwise, and in the
+ * inverse, the running ones. Parameters "<prefix>.log_gamma", "<prefix>.beta" [D] (zeros)
+ * and buffers "<prefix>.running_mean" (zeros), "<prefix>.running_var" (ones). */
+typedef struct dgm_flow_batchnorm dgm_flow_batchnorm;
+
+DGM_API dgm_status dgm_flow_batchnorm_create(dgm_params *p, const char *prefix, int64_t dim,
+                                             float momentum, float eps,
+                                             dgm_flow_batchnorm **out);
+DGM_API void dgm_flow_batchnorm_free(dgm_flow_batchnorm *b);
+/* training needs B >= 2. */
+DGM_API dgm_status dgm_flow_batchnorm_forward(dgm_ctx *ctx, const dgm_flow_batchnorm *b,
+                                              dgm_tensor *x, bool training, dgm_tensor **y,
+                                              dgm_tensor **logdet);
+DGM_API dgm_status dgm_flow_batchnorm_inverse(dgm_ctx *ctx, const dgm_flow_batchnorm *b,
+                                              dgm_tensor *y, dgm_tensor **x);
 
 #ifdef __cplusplus
 }

@@ -123,6 +123,12 @@ DGM_API dgm_status dgm_model_train_iteration(dgm_model *m, dgm_loader *loader,
  * updates it here; others do nothing. */
 DGM_API dgm_status dgm_model_after_step(dgm_model *m, int64_t step);
 
+/* At a training run's metrics line (after `step` steps): the family's own fields for the
+ * line, JSON members without a leading comma ("nfe": 32, ...) written into buf (len
+ * bytes), "" for a family without any. A CNF checks its training solver there against
+ * one of twice the steps, and may set dgm_model_warning. Runs with grad mode off. */
+DGM_API dgm_status dgm_model_log_fields(dgm_model *m, int64_t step, char *buf, size_t len);
+
 /* Network passes per sample drawn (1 for one-pass samplers; a DDPM's T, an ODE solver's
  * steps times its stages): what sampling costs relative to one forward pass. */
 DGM_API int64_t dgm_model_sampler_passes(const dgm_model *m);

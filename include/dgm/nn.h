@@ -35,7 +35,9 @@ typedef enum dgm_nn_init {
     DGM_NN_INIT_NORMAL,
     /* weight and bias 0: the layer starts as the zero map (the last layer of a RealNVP
      * coupling network, so every coupling starts as the identity). */
-    DGM_NN_INIT_ZEROS
+    DGM_NN_INIT_ZEROS,
+    /* weight orthogonal (nn.init.orthogonal_, gain 1), bias 0: pytorch-flows' MAF init. */
+    DGM_NN_INIT_ORTHOGONAL
 } dgm_nn_init;
 
 /* ---- Linear: y = x·Wᵀ + b, PyTorch nn.Linear(in_features, out_features, bias) ---- */
@@ -191,6 +193,23 @@ DGM_API int dgm_time_embedding_dim(const dgm_time_embedding *emb);
 /* t [B] or [B, 1] -> *out [B, dim] (a step tensor). */
 DGM_API dgm_status dgm_time_embedding_forward(dgm_ctx *ctx, const dgm_time_embedding *emb,
                                               dgm_tensor *t, dgm_tensor **out);
+
+/* ---- ConcatSquash layers (Grathwohl et al. 2019, FFJORD's dynamics) ----
+ * A stack of ConcatSquashLinear layers with widths [w_0, ..., w_L] and an activation
+ * between them (none after the last): each layer is
+ *     y = (x·Wᵀ + b) ⊙ sigmoid(t·w_gᵀ + b_g) + t·w_bᵀ,
+ * its output gated and shifted by functions of the time t. Parameters follow FFJORD's
+ * ODEnet: "<prefix>.layers.<i>._layer.weight/bias" [w_{i+1}, w_i], "._hyper_gate.weight"
+ * [w_{i+1}, 1] and ".bias", "._hyper_bias.weight" [w_{i+1}, 1] (no bias), PyTorch's init. */
+typedef struct dgm_concatsquash dgm_concatsquash;
+
+DGM_API dgm_status dgm_concatsquash_create(dgm_params *p, const char *prefix, int n_widths,
+                                           const int64_t *widths, dgm_activation activation,
+                                           dgm_concatsquash **out);
+DGM_API void dgm_concatsquash_free(dgm_concatsquash *cs);
+/* x [B, w_0], t [B, 1] (each row's time; gradients flow to t too) -> *out [B, w_L]. */
+DGM_API dgm_status dgm_concatsquash_forward(dgm_ctx *ctx, const dgm_concatsquash *cs,
+                                            dgm_tensor *x, dgm_tensor *t, dgm_tensor **out);
 
 #ifdef __cplusplus
 }

@@ -22,7 +22,11 @@ typedef enum dgm_init_kind {
     DGM_INIT_ZEROS = 0,
     DGM_INIT_ONES,
     DGM_INIT_UNIFORM, /* U(a, b) */
-    DGM_INIT_NORMAL   /* N(a, b^2): mean a, std b */
+    DGM_INIT_NORMAL,  /* N(a, b^2): mean a, std b */
+    /* PyTorch's nn.init.orthogonal_ with gain b: the tensor as a [shape[0], rest] matrix
+     * with orthonormal rows (wide) or columns (tall), from the QR of a Gaussian draw with
+     * R's diagonal made positive (MAF's init in ikostrikov/pytorch-flows). */
+    DGM_INIT_ORTHOGONAL
 } dgm_init_kind;
 
 typedef struct dgm_init {
