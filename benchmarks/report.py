@@ -188,6 +188,18 @@ def rows_of(work):
                         "s/10k points", r["dgm_nll_s"], None, r.get("peer_nll_s"), blas,
                         "NLL, nats (true density %.4f)" % r["true_nll"], r["dgm_nll"],
                         r.get("peer_nll"), steps=r["steps"]))
+    # MAF and FFJORD's CNF: dgm's time is its training run's own clock (no timed windows,
+    # so no drift; no GEMM floor), the peer's the median window of its fastest setting
+    for name, model in (("maf2d", "MAF (5 MADE blocks 64-64, batch norm)"),
+                        ("cnf2d", "FFJORD CNF (ConcatSquash 64x3, RK4)")):
+        for r in records(work, name):
+            if r.get("bench") != name + "_summary":
+                continue
+            rows.append(row(model, r["dataset"], "cpu", "s/1k steps", r["dgm_run_s"], None,
+                            r.get("peer_s"), blas_line(work, name),
+                            "test NLL, nats (true density %.4f)" % r["true_nll"],
+                            r["dgm_nll"], r.get("peer_nll"), steps=r["steps"],
+                            peer_stat="median" if r.get("peer_s") is not None else None))
     return rows
 
 
@@ -299,14 +311,14 @@ def main():
     o.append("# Benchmark report")
     o.append("")
     o.append("Written by `benchmarks/run`%s on %s. Regenerate it with `benchmarks/run` "
-             "(about 25 minutes on an idle 2-core machine, longer with other work; `--quick` for a smoke run). How each number is "
+             "(about 55 minutes on an idle 2-core machine, longer with other work; `--quick` for a smoke run). How each number is "
              "measured, the profiles behind them and the earlier runs: "
              "[benchmark-notes.md](benchmark-notes.md)."
              % (" --quick" if m.get("quick") else "", m["date"]))
     o.append("")
     if m.get("quick"):
-        o.append("**A quick run**: short timing windows and 1,000 training steps; the quality "
-                 "columns are not the issues' targets.")
+        o.append("**A quick run**: short timing windows and 1,000 training steps (cnf2d: "
+                 "300); the quality columns are not the issues' targets.")
         o.append("")
     o.append("## Machine")
     o.append("")
@@ -353,6 +365,13 @@ def main():
              "down or speeds up as it runs, which the median alone does not show); n/a and "
              "\"(best)\": a log from before the windows' median and drift were recorded, "
              "whose time (dgm's or the peer's) is its best window." % (TARGET, 100 * (DRIFT - 1)))
+    if any(r["model"].startswith(("MAF", "FFJORD")) for r in rows):
+        o.append("")
+        o.append("MAF and FFJORD CNF (run_bench_maf2d.sh, run_bench_cnf2d.sh): dgm's time is "
+                 "its whole training run's own clock (elapsed seconds at the last logged step "
+                 "over the steps), not timed windows, so no drift (n/a) and no GEMM floor; the "
+                 "peer's is the median window of its fastest thread setting. Their targets: "
+                 "dgm's test NLL ≤ the peer's + 0.03 nats, peer / dgm ≥ 2.")
     o.append("")
     o.append("| model | data | device | unit | dgm (median) | drift (last / first) | PyTorch (median) | peer / dgm | GEMM floor | dgm / floor | quality | dgm | PyTorch |")
     o.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")

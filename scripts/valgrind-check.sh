@@ -64,6 +64,8 @@ families=(
   "ddpm|ddpm --data moons --hidden 8 --embedding 4 --timesteps 20"
   "fm|fm --data moons --hidden 8 --coupling ot"
   "sde|sde --data moons --hidden 8 --embedding-dim 4 --sample-steps 25"
+  "maf|maf --data moons --blocks 2 --hidden 8"
+  "cnf|cnf --data moons --hidden 8 --solver-steps 2 --eval-rtol 1e-3 --eval-atol 1e-3"
 )
 start=$SECONDS
 for entry in "${families[@]}"; do

@@ -52,3 +52,19 @@ def moons_nll(x, noise, grid=4000):
     arcs = np.concatenate([np.stack([np.cos(t), np.sin(t)], 1),
                            np.stack([1 - np.cos(t), 1 - np.sin(t) - 0.5], 1)])
     return mixture_nll(x, arcs, noise)
+
+
+def checkerboard(n, rng):
+    """FFJORD's checkerboard (dgm's, host/data/toy.c): x uniform in [-4, 4), y uniform in
+    the cells of the other parity, the 8 dark squares of side 2 of an 8x8 board."""
+    x1 = rng.rand(n) * 4 - 2
+    x2 = rng.rand(n) - rng.randint(0, 2, n) * 2 + np.floor(x1) % 2
+    return np.stack([x1, x2], 1) * 2
+
+
+def checkerboard_nll(x):
+    """Uniform on 8 squares of area 4: log 32 inside, infinite outside (none of its own
+    draws fall outside)."""
+    x1, x2 = x[:, 0] / 2, x[:, 1] / 2
+    inside = (np.abs(x1) < 2) & (x2 >= -2) & (x2 < 2) & ((np.floor(x2) % 2) == (np.floor(x1) % 2))
+    return math.log(32.0) if inside.all() else float("inf")

@@ -398,6 +398,18 @@ dgm_status dgm_model_sample(dgm_model *m, int64_t n, dgm_tensor **out)
     return st;
 }
 
+dgm_status dgm_model_refresh(dgm_model *m, const dgm_dataset *data)
+{
+    if (!m || !data) return DGM_STATUS_INVALID_ARGUMENT;
+    if (!m->ops->refresh) return DGM_STATUS_OK;
+    const bool grad = dgm_ctx_grad_enabled(m->ctx);
+    dgm_ctx_set_grad_enabled(m->ctx, false);
+    DGM_MODEL_FP_SCOPE(m->ctx);
+    const dgm_status st = m->ops->refresh(m, data);
+    dgm_ctx_set_grad_enabled(m->ctx, grad);
+    return st;
+}
+
 dgm_status dgm_model_log_fields(dgm_model *m, int64_t step, char *buf, size_t len)
 {
     if (!m || !buf || len == 0) return DGM_STATUS_INVALID_ARGUMENT;

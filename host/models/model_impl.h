@@ -49,6 +49,12 @@ typedef struct dgm_model_ops {
      * leading comma (`"nfe": 32`), "" for none. It may evaluate the model (grad mode off)
      * and set m->warning, which dgm train prints. */
     dgm_status (*log_fields)(dgm_model *m, int64_t step, char *buf, size_t len);
+    /* Optional: what the family estimates from the training data at fixed weights for
+     * evaluation (MAF's batch-norm statistics over the training set, as pytorch-flows
+     * sets them before it evaluates); the trainer calls it before each checkpoint and at
+     * the end of a run. It must not draw from the context's generator (a resumed run
+     * stays bit-exact). */
+    dgm_status (*refresh)(dgm_model *m, const dgm_dataset *data);
     /* Optional: after each optimizer step (a moving average of the weights). */
     dgm_status (*after_step)(dgm_model *m, int64_t step);
     /* Optional: a family whose players step their own optimizers (a GAN). One training

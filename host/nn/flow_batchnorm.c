@@ -50,18 +50,30 @@ void dgm_flow_batchnorm_free(dgm_flow_batchnorm *b) { free(b); }
 static dgm_tensor *at(const dgm_flow_batchnorm *b, int i) { return dgm_params_at(b->params, b->index + i); }
 
 /* running ← (1 − momentum)·running + momentum·batch, batch [1, D]; nothing recorded. */
-static dgm_status update_running(dgm_ctx *ctx, const dgm_flow_batchnorm *b, dgm_tensor *running, dgm_tensor *batch)
+static dgm_status update_running(dgm_ctx *ctx, const dgm_flow_batchnorm *b, float momentum, dgm_tensor *running,
+                                 dgm_tensor *batch)
 {
     const bool grad = dgm_ctx_grad_enabled(ctx);
     dgm_ctx_set_grad_enabled(ctx, false);
     dgm_tensor *r = NULL, *s = NULL;
-    dgm_status st = dgm_scale(ctx, running, 1.0f - b->momentum, 0.0f, &r);
+    dgm_status st = dgm_scale(ctx, running, 1.0f - momentum, 0.0f, &r);
     if (st == DGM_STATUS_OK) st = dgm_reshape(ctx, batch, 1, &b->dim, &s);
-    if (st == DGM_STATUS_OK) st = dgm_scale(ctx, s, b->momentum, 0.0f, &s);
+    if (st == DGM_STATUS_OK) st = dgm_scale(ctx, s, momentum, 0.0f, &s);
     if (st == DGM_STATUS_OK) st = dgm_add(ctx, r, s, &r);
     if (st == DGM_STATUS_OK) st = dgm_tensor_copy(ctx, running, r);
     dgm_ctx_set_grad_enabled(ctx, grad);
     return st;
+}
+
+/* The batch's mean and biased variance [1, D] (recorded when grad mode is on). */
+static dgm_status batch_moments(dgm_ctx *ctx, dgm_tensor *x, const char *fn, dgm_tensor **mean, dgm_tensor **var)
+{
+    if (dgm_tensor_dim(x, 0) < 2) return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "%s: needs 2 or more rows", fn);
+    dgm_tensor *c = NULL;
+    DGM_TRY(dgm_mean(ctx, x, DGM_AXIS_COLS, mean));
+    DGM_TRY(dgm_sub(ctx, x, *mean, &c));
+    DGM_TRY(dgm_square(ctx, c, &c));
+    return dgm_mean(ctx, c, DGM_AXIS_COLS, var);
 }
 
 /* The statistics this pass uses: mean and var + eps. */
@@ -72,18 +84,26 @@ static dgm_status statistics(dgm_ctx *ctx, const dgm_flow_batchnorm *b, dgm_tens
         *mean = at(b, 2);
         return dgm_scale(ctx, at(b, 3), 1.0f, b->eps, var_eps);
     }
-    if (dgm_tensor_dim(x, 0) < 2)
-        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "dgm_flow_batchnorm_forward: training needs 2 or more rows");
-    dgm_tensor *c = NULL, *var = NULL;
-    DGM_TRY(dgm_mean(ctx, x, DGM_AXIS_COLS, mean));
-    DGM_TRY(dgm_sub(ctx, x, *mean, &c));
-    DGM_TRY(dgm_square(ctx, c, &c));
-    DGM_TRY(dgm_mean(ctx, c, DGM_AXIS_COLS, &var));
+    dgm_tensor *var = NULL;
+    DGM_TRY(batch_moments(ctx, x, "dgm_flow_batchnorm_forward in training", mean, &var));
     if (b->momentum > 0.0f) {
-        DGM_TRY(update_running(ctx, b, at(b, 2), *mean));
-        DGM_TRY(update_running(ctx, b, at(b, 3), var));
+        DGM_TRY(update_running(ctx, b, b->momentum, at(b, 2), *mean));
+        DGM_TRY(update_running(ctx, b, b->momentum, at(b, 3), var));
     }
     return dgm_scale(ctx, var, 1.0f, b->eps, var_eps);
+}
+
+dgm_status dgm_flow_batchnorm_set_statistics(dgm_ctx *ctx, const dgm_flow_batchnorm *b, dgm_tensor *x)
+{
+    DGM_TRY(dgm_nn_check_flow_input(ctx, b, b ? b->params : NULL, b ? b->dim : 0, x, "dgm_flow_batchnorm_set_statistics"));
+    const bool grad = dgm_ctx_grad_enabled(ctx);
+    dgm_ctx_set_grad_enabled(ctx, false);
+    dgm_tensor *mean = NULL, *var = NULL;
+    dgm_status st = batch_moments(ctx, x, "dgm_flow_batchnorm_set_statistics", &mean, &var);
+    if (st == DGM_STATUS_OK) st = update_running(ctx, b, 1.0f, at(b, 2), mean);
+    if (st == DGM_STATUS_OK) st = update_running(ctx, b, 1.0f, at(b, 3), var);
+    dgm_ctx_set_grad_enabled(ctx, grad);
+    return st;
 }
 
 dgm_status dgm_flow_batchnorm_forward(dgm_ctx *ctx, const dgm_flow_batchnorm *b, dgm_tensor *x, bool training,

@@ -13,7 +13,7 @@
 
 typedef struct masked_linear {
     dgm_linear linear;
-    dgm_tensor *mask; /* [out, in], persistent on ctx's device */
+    dgm_tensor *mask; /* [out, in], persistent on ctx's device; NULL until the first forward */
 } masked_linear;
 
 struct dgm_made {
@@ -25,24 +25,6 @@ struct dgm_made {
     int64_t *order; /* [dim] */
     masked_linear layers[MADE_MAX_HIDDEN + 1];
 };
-
-/* Fisher-Yates driven by splitmix64 (the permutation layer's generator). */
-static void shuffle_order(int64_t n, uint64_t seed, int64_t *order)
-{
-    for (int64_t i = 0; i < n; i++) order[i] = i;
-    uint64_t z = seed;
-    for (int64_t i = n - 1; i > 0; i--) {
-        z += 0x9e3779b97f4a7c15ULL;
-        uint64_t r = z;
-        r = (r ^ (r >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        r = (r ^ (r >> 27)) * 0x94d049bb133111ebULL;
-        r ^= r >> 31;
-        const int64_t j = (int64_t)(r % (uint64_t)(i + 1));
-        const int64_t t = order[i];
-        order[i] = order[j];
-        order[j] = t;
-    }
-}
 
 /* Degree of unit k of a layer: the inputs' order, hidden k mod (D − 1), the outputs'
  * order − 1 (output k is column k mod D's μ or log-scale). */
@@ -98,9 +80,10 @@ dgm_status dgm_made_create(dgm_params *p, const char *prefix, int64_t dim, const
     m->n_layers = c->n_hidden + 1;
     m->activation = c->activation;
     m->bound = c->log_scale_bound;
-    shuffle_order(dim, c->order_seed, m->order);
     if (c->order_seed == 0)
         for (int64_t i = 0; i < dim; i++) m->order[i] = i;
+    else
+        dgm_nn_shuffle(dim, c->order_seed, m->order);
     dgm_status st = DGM_STATUS_OK;
     int64_t in = dim;
     for (int l = 0; st == DGM_STATUS_OK && l < m->n_layers; l++) {
@@ -108,7 +91,6 @@ dgm_status dgm_made_create(dgm_params *p, const char *prefix, int64_t dim, const
         char name[DGM_NN_NAME_MAX];
         snprintf(name, sizeof name, "%s.net.%d", prefix, 2 * l);
         st = dgm_linear_declare(p, name, in, o, true, c->init, 0.0f, &m->layers[l].linear);
-        if (st == DGM_STATUS_OK) st = make_mask(ctx, m, l, in, o, &m->layers[l].mask);
         in = o;
     }
     if (st != DGM_STATUS_OK) {
@@ -132,10 +114,24 @@ int64_t dgm_made_order(const dgm_made *m, int64_t i)
     return m && i >= 0 && i < m->dim ? m->order[i] : -1;
 }
 
+/* The masks, made by the first forward call rather than at declaration: they are as large
+ * as the weights, and a checkpoint's load compares the declared weights with the file's
+ * before anything that size is allocated. */
+static dgm_status ensure_masks(dgm_ctx *ctx, dgm_made *m)
+{
+    for (int l = 0; l < m->n_layers; l++) {
+        if (m->layers[l].mask) continue;
+        const dgm_linear *lin = &m->layers[l].linear;
+        DGM_TRY(make_mask(ctx, m, l, lin->in_features, lin->out_features, &m->layers[l].mask));
+    }
+    return DGM_STATUS_OK;
+}
+
 dgm_status dgm_made_params(dgm_ctx *ctx, const dgm_made *m, dgm_tensor *x, dgm_tensor **mu,
                            dgm_tensor **log_scale)
 {
     DGM_TRY(dgm_nn_check_flow_input(ctx, m, m ? m->params : NULL, m ? m->dim : 0, x, "dgm_made_params"));
+    DGM_TRY(ensure_masks(ctx, (dgm_made *)m)); /* a cache: the layer's meaning does not change */
     if (!mu || !log_scale)
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "dgm_made_params: mu and log_scale must not be NULL");
     dgm_tensor *h = x, *a = NULL;

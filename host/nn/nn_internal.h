@@ -36,6 +36,10 @@ static inline dgm_status dgm_nn_check_flow_input(dgm_ctx *ctx, const void *layer
     return DGM_STATUS_OK;
 }
 
+/* order = a shuffle of 0..n-1: Fisher-Yates driven by splitmix64 from seed (the same on
+ * every machine). */
+void dgm_nn_shuffle(int64_t n, uint64_t seed, int64_t *order);
+
 /* *out = a persistent [d, d] permutation matrix P, P[i][order[i]] = 1, order a shuffle of
  * 0..d-1 (Fisher-Yates driven by splitmix64 from seed: the same on every machine), so x·Pᵀ
  * takes column order[i] of x to column i. */

@@ -13,7 +13,7 @@ struct dgm_permutation {
     dgm_tensor *matrix; /* P [D, D], P[i][order[i]] = 1: y = x·Pᵀ, x = y·P */
 };
 
-static void shuffle(int64_t n, uint64_t seed, int64_t *order)
+void dgm_nn_shuffle(int64_t n, uint64_t seed, int64_t *order)
 {
     for (int64_t i = 0; i < n; i++) order[i] = i;
     uint64_t z = seed;
@@ -41,7 +41,7 @@ static dgm_status order_matrix(dgm_ctx *ctx, int64_t d, uint64_t seed, bool reve
         if (reverse)
             for (int64_t i = 0; i < d; i++) order[i] = d - 1 - i;
         else
-            shuffle(d, seed, order);
+            dgm_nn_shuffle(d, seed, order);
         for (int64_t i = 0; i < d; i++) m[i * d + order[i]] = 1.0f;
         st = dgm_tensor_create(ctx, 2, shape, out);
     }

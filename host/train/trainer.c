@@ -35,6 +35,7 @@ struct dgm_trainer {
     char dir[PATH_LEN], data_name[1024], ckpt[PATH_LEN + 32], metrics_path[PATH_LEN + 32];
     dgm_optim *optim;   /* NULL for a model that steps its own (a GAN) */
     dgm_loader *loader; /* NULL for a custom step */
+    const dgm_dataset *train; /* the model's training data (borrowed; NULL for a custom step) */
     dgm_plateau plateau; /* DGM_RUN_CONVERGED */
     double lr_scale;     /* product of the plateau's decays so far */
     FILE *metrics;
@@ -156,6 +157,7 @@ dgm_status dgm_trainer_save(dgm_trainer *t)
     bool finite = false;
     DGM_TRY(params_finite(t, &finite));
     if (!finite) return not_finite(t, "a parameter is NaN or infinite");
+    if (t->train) DGM_TRY(dgm_model_refresh(t->model, t->train));
     char *extra = extra_json(t);
     dgm_train_state s = {t->step, t->optim, t->loader, t->data_name[0] ? t->data_name : NULL, extra};
     const dgm_status st = dgm_model_save(t->model, t->ckpt, &s);
@@ -293,6 +295,7 @@ static dgm_status create_model_trainer(dgm_trainer *t, dgm_model *m, const dgm_d
         return dgm_set_error(ctx, st, "data %s: %s", name, why);
     }
     /* A resumed model keeps its parameters; the data-derived state is rebuilt. */
+    t->train = train;
     st = dgm_model_prepare(m, train, !o->resume);
     if (st == DGM_STATUS_INVALID_ARGUMENT) {
         snprintf(why, sizeof why, "%s", dgm_last_error(ctx));
@@ -520,7 +523,8 @@ dgm_status dgm_trainer_run(dgm_trainer *t)
     if (!t) return DGM_STATUS_INVALID_ARGUMENT;
     bool done = false;
     while (!done) DGM_TRY(dgm_trainer_step(t, &done));
-    return t->model && t->ckpt[0] ? dgm_trainer_save(t) : DGM_STATUS_OK;
+    if (t->model && t->ckpt[0]) return dgm_trainer_save(t); /* refreshes the model first */
+    return t->train ? dgm_model_refresh(t->model, t->train) : DGM_STATUS_OK;
 }
 
 int64_t dgm_trainer_steps(const dgm_trainer *t) { return t ? t->step : 0; }

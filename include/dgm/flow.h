@@ -101,8 +101,9 @@ DGM_API dgm_status dgm_invlinear_inverse(dgm_ctx *ctx, const dgm_invlinear *l, d
  * k of every hidden layer degree k mod (D − 1), and output j degree order[j] − 1; a weight
  * is kept where the receiving unit's degree is >= the sending one's (the outputs: where it
  * is >= it, as the output degrees are already lowered by one). The masks are constants on
- * ctx's device, applied to the weights in the forward pass, so the backward pass leaves
- * the masked weights' gradients zero.
+ * ctx's device, made by the layer's first forward call (so the first call on a layer is
+ * not to be made from two threads at once), applied to the weights in the forward pass,
+ * so the backward pass leaves the masked weights' gradients zero.
  * As a flow layer (the normalizing direction): u = (x − μ)·exp(−α), log|det| = −Σα, with
  * α = B·tanh(a/B) the raw log-scale a softly bounded by B = log_scale_bound (0: α = a).
  * The inverse runs D passes: after pass k every column of order <= k is exact.
@@ -149,6 +150,10 @@ DGM_API void dgm_flow_batchnorm_free(dgm_flow_batchnorm *b);
 DGM_API dgm_status dgm_flow_batchnorm_forward(dgm_ctx *ctx, const dgm_flow_batchnorm *b,
                                               dgm_tensor *x, bool training, dgm_tensor **y,
                                               dgm_tensor **logdet);
+/* Sets the running statistics to those of x [N, D] (N >= 2): pytorch-flows' pass over the
+ * training set before evaluating. Records nothing. */
+DGM_API dgm_status dgm_flow_batchnorm_set_statistics(dgm_ctx *ctx, const dgm_flow_batchnorm *b,
+                                                     dgm_tensor *x);
 DGM_API dgm_status dgm_flow_batchnorm_inverse(dgm_ctx *ctx, const dgm_flow_batchnorm *b,
                                               dgm_tensor *y, dgm_tensor **x);
 

@@ -123,6 +123,13 @@ DGM_API dgm_status dgm_model_train_iteration(dgm_model *m, dgm_loader *loader,
  * updates it here; others do nothing. */
 DGM_API dgm_status dgm_model_after_step(dgm_model *m, int64_t step);
 
+/* Recomputes what the family estimates from the training data at the current weights for
+ * evaluation: a MAF's batch-norm statistics over the first 20,000 rows of `data` (its
+ * running averages otherwise); nothing for other families. The trainer calls it before
+ * each checkpoint and at the end of a run; a program training with its own loop calls
+ * it before evaluating. Draws nothing from the context's generator. */
+DGM_API dgm_status dgm_model_refresh(dgm_model *m, const dgm_dataset *data);
+
 /* At a training run's metrics line (after `step` steps): the family's own fields for the
  * line, JSON members without a leading comma ("nfe": 32, ...) written into buf (len
  * bytes), "" for a family without any. A CNF checks its training solver there against

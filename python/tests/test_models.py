@@ -14,7 +14,7 @@ from conftest import cli_blas, fashion_mnist_dir, read_idx_images
 def test_version_and_tables():
     assert dgm.version() == dgm.__version__
     assert dgm.version().count(".") == 2
-    assert {"gaussian", "vae", "gan", "realnvp", "ddpm", "fm", "ebm", "ncsn", "sde"} <= set(dgm.kinds())
+    assert {"gaussian", "vae", "gan", "realnvp", "ddpm", "fm", "ebm", "ncsn", "sde", "maf", "cnf"} <= set(dgm.kinds())
     o = dgm.options("vae")
     assert o["kl-warmup"]["default"] == "0" and o["kl-warmup"]["help"]
     assert dgm.options("gaussian") == {}
