@@ -147,3 +147,24 @@ peer_sweep() {
     done
   done
 }
+
+# The arguments of a driver that takes [--quick] [--steps N] [--no-peer] [-h]: sets quick
+# (0/1), peer (0/1) and steps ('' unless given); --help prints the script's header.
+# bench_steps_args SCRIPT "$@"
+bench_steps_args() {
+  local script=$1
+  shift
+  quick=0 peer=1 steps=''
+  while (($#)); do
+    case $1 in
+      --quick) quick=1 ;;
+      --no-peer) peer=0 ;;
+      --steps) [[ $# -ge 2 && $2 =~ ^[1-9][0-9]*$ ]] ||
+                 { echo "$(basename "$script"): --steps needs a positive number" >&2; exit 2; }
+               steps=$2; shift ;;
+      -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;p}' "$script"; exit 0 ;;
+      *) echo "$(basename "$script"): unknown argument $1" >&2; exit 2 ;;
+    esac
+    shift
+  done
+}

@@ -80,19 +80,10 @@ PEER=$PEERS/torch_cnf2d.py
 WORK=${WORK:-$(mktemp -d /tmp/dgm-bench-cnf2d.XXXXXX)}
 mkdir -p "$WORK"
 
-quick=0 peer=1 steps=''
-while (($#)); do
-  case $1 in
-    --quick) quick=1 ;;
-    --no-peer) peer=0 ;;
-    --steps) [[ $# -ge 2 && $2 =~ ^[1-9][0-9]*$ ]] ||
-               { echo "run_bench_cnf2d.sh: --steps needs a positive number" >&2; exit 2; }
-             steps=$2; shift ;;
-    -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;p}' "$0"; exit 0 ;;
-    *) echo "run_bench_cnf2d.sh: unknown argument $1" >&2; exit 2 ;;
-  esac
-  shift
-done
+# shellcheck source=bench_lib.sh
+source "$ROOT/benchmarks/bench_lib.sh"
+quick=0 peer=1 steps=''  # bench_steps_args sets them from the arguments
+bench_steps_args "$0" "$@"
 if ((quick)); then
   steps=${steps:-300} PEER_TIMEOUT=${PEER_TIMEOUT:-120}
   TIME_ARGS=${TIME_ARGS:---time-only 50 --windows 2 --warmup 10}
@@ -110,8 +101,6 @@ done
 solver_steps() { local v="SOLVER_STEPS_$1"; echo "${!v:-$DEFAULT_SOLVER_STEPS}"; }
 dgm_args() { local v="DGM_ARGS_$1"; echo "${!v:-}"; }
 
-# shellcheck source=bench_lib.sh
-source "$ROOT/benchmarks/bench_lib.sh"
 openblas_coretype_for_all
 
 echo "== dgm bench cnf2d ($(date -u +%F), $(uname -m), $(nproc) cpus, load:$(uptime | sed 's/.*load average://'))"

@@ -66,19 +66,10 @@ PEER=$ROOT/benchmarks/peers/torch_realnvp2d.py
 WORK=${WORK:-$(mktemp -d /tmp/dgm-bench-flow2d.XXXXXX)}
 mkdir -p "$WORK"
 
-quick=0 peer=1 steps=''
-while (($#)); do
-  case $1 in
-    --quick) quick=1 ;;
-    --no-peer) peer=0 ;;
-    --steps) [[ $# -ge 2 && $2 =~ ^[1-9][0-9]*$ ]] ||
-               { echo "run_bench_flow2d.sh: --steps needs a positive number" >&2; exit 2; }
-             steps=$2; shift ;;
-    -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;p}' "$0"; exit 0 ;;
-    *) echo "run_bench_flow2d.sh: unknown argument $1" >&2; exit 2 ;;
-  esac
-  shift
-done
+# shellcheck source=bench_lib.sh
+source "$ROOT/benchmarks/bench_lib.sh"
+quick=0 peer=1 steps=''  # bench_steps_args sets them from the arguments
+bench_steps_args "$0" "$@"
 if ((quick)); then
   steps=${steps:-1000}
   BENCH_ARGS="${BENCH_ARGS:+$BENCH_ARGS }--quick"
@@ -94,8 +85,6 @@ DATASETS="moons gauss8"
 THREAD_MARGIN=${THREAD_MARGIN:-0.05}
 TARGET=0.02 # the issue's: dgm's test NLL <= the peer's + 0.02 nats
 
-# shellcheck source=bench_lib.sh
-source "$ROOT/benchmarks/bench_lib.sh"
 
 echo "== dgm bench_flow2d ($(date -u +%F), $(uname -m), $(nproc) cpus, load:$(uptime | sed 's/.*load average://'))"
 echo "work folder: $WORK; $steps training steps per run, seed $SEED"
