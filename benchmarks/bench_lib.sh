@@ -168,3 +168,13 @@ bench_steps_args() {
     shift
   done
 }
+
+# DGM: the dgm binary, $BUILD_DIR/dgm unless DGM is set (then built, unless NO_BUILD=1);
+# the script (its name in the message) stops when it is not there. bench_dgm SCRIPT
+bench_dgm() {
+  if [[ -z ${DGM:-} ]]; then
+    DGM=$BUILD_DIR/dgm
+    [[ ${NO_BUILD:-0} = 1 ]] || bench_build
+  fi
+  [[ -x $DGM ]] || { echo "$(basename "$1"): no dgm at $DGM" >&2; exit 1; }
+}

@@ -98,43 +98,13 @@ load_warning
   { echo "run_bench_maf2d.sh: $PYTHON has no numpy (apt-get install python3-numpy)" >&2; exit 1; }
 
 # ---- build ----
-if [[ -z ${DGM:-} ]]; then
-  DGM=$BUILD_DIR/dgm
-  [[ ${NO_BUILD:-0} = 1 ]] || bench_build
-fi
-[[ -x $DGM ]] || { echo "run_bench_maf2d.sh: no dgm at $DGM" >&2; exit 1; }
+bench_dgm "$0"
 
 # ---- data, and the true density's NLL on the test rows ----
 echo
 echo "== data (numpy): 20,000 training + 5,000 test rows each"
-"$PYTHON" - "$WORK" "$PEERS" <<'EOF' | tee "$WORK/data.log"
-import json, sys
-import numpy as np
-
-work = sys.argv[1]
-sys.path.insert(0, sys.argv[2])
-import toy2d_data as td  # noqa: E402
-
-# name: (draw(n, seed), the seeds of the training and test rows, the true density's NLL)
-SETS = {
-    "moons": (lambda n, s: td.make_moons(n, 0.1, np.random.RandomState(s)), (1, 2),
-              lambda x: td.moons_nll(x, 0.1)),
-    "gauss8": (lambda n, s: td.gauss8(n, np.random.RandomState(s)), (3, 4),
-               lambda x: td.mixture_nll(x, td.GAUSS8_CENTRES, td.GAUSS8_STD)),
-    "checkerboard": (lambda n, s: td.checkerboard(n, np.random.RandomState(s)), (5, 6),
-                     td.checkerboard_nll),
-}
-for name, (draw, (s_train, s_test), true_nll) in SETS.items():
-    train = draw(20000, s_train).astype(np.float32)
-    test = draw(5000, s_test).astype(np.float32)
-    np.save("%s/%s_train.npy" % (work, name), train)
-    np.save("%s/%s_test.npy" % (work, name), test)
-    nll = true_nll(test.astype(np.float64))
-    print("%-12s train %s, test %s; the true density's test NLL %.4f nats"
-          % (name, train.shape, test.shape, nll))
-    print("json: " + json.dumps(dict(bench="maf2d_data", dataset=name, train=len(train),
-                                     test=len(test), true_nll=nll)))
-EOF
+"$PYTHON" -c 'import sys; sys.path.insert(0, sys.argv[2]); import toy2d_data as td
+td.write_flow_toys(sys.argv[1], "maf2d", sys.argv[3:])' "$WORK" "$PEERS" moons gauss8 checkerboard | tee "$WORK/data.log"
 
 # ---- speed: the peer's sweep over torch threads x OpenBLAS threads ----
 peer_s='' peer_t='' peer_ob='' peer_adam=''

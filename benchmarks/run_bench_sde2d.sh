@@ -108,11 +108,7 @@ load_warning
   { echo "run_bench_sde2d.sh: $PYTHON has no numpy (apt-get install python3-numpy)" >&2; exit 1; }
 
 # ---- build ----
-if [[ -z ${DGM:-} ]]; then
-  DGM=$BUILD_DIR/dgm
-  [[ ${NO_BUILD:-0} = 1 ]] || bench_build
-fi
-[[ -x $DGM ]] || { echo "run_bench_sde2d.sh: no dgm at $DGM" >&2; exit 1; }
+bench_dgm "$0"
 
 # ---- data ----
 echo

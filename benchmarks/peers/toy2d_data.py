@@ -68,3 +68,32 @@ def checkerboard_nll(x):
     x1, x2 = x[:, 0] / 2, x[:, 1] / 2
     inside = (np.abs(x1) < 2) & (x2 >= -2) & (x2 < 2) & ((np.floor(x2) % 2) == (np.floor(x1) % 2))
     return math.log(32.0) if inside.all() else float("inf")
+
+
+# The toys of the flow benchmarks (maf2d, cnf2d): name -> (draw(n, seed), the seeds of the
+# training and test rows, the true density's NLL of rows).
+FLOW_TOYS = {
+    "moons": (lambda n, s: make_moons(n, 0.1, np.random.RandomState(s)), (1, 2),
+              lambda x: moons_nll(x, 0.1)),
+    "gauss8": (lambda n, s: gauss8(n, np.random.RandomState(s)), (3, 4),
+               lambda x: mixture_nll(x, GAUSS8_CENTRES, GAUSS8_STD)),
+    "checkerboard": (lambda n, s: checkerboard(n, np.random.RandomState(s)), (5, 6),
+                     checkerboard_nll),
+}
+
+
+def write_flow_toys(work, bench, names, n_train=20000, n_test=5000):
+    """WORK/NAME_train.npy and NAME_test.npy (float32) of each toy, a line and a JSON line
+    ("json: ", bench BENCH_data) with the true density's test NLL, the floor of any model."""
+    import json
+    for name in names:
+        draw, (s_train, s_test), true_nll = FLOW_TOYS[name]
+        train = draw(n_train, s_train).astype(np.float32)
+        test = draw(n_test, s_test).astype(np.float32)
+        np.save("%s/%s_train.npy" % (work, name), train)
+        np.save("%s/%s_test.npy" % (work, name), test)
+        nll = true_nll(test.astype(np.float64))
+        print("%-12s train %s, test %s; the true density's test NLL %.4f nats"
+              % (name, train.shape, test.shape, nll))
+        print("json: " + json.dumps(dict(bench=bench + "_data", dataset=name, train=len(train),
+                                         test=len(test), true_nll=nll)))
