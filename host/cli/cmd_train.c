@@ -69,7 +69,7 @@ static int on_progress(void *user, const dgm_train_progress *p)
 {
     run *r = user;
     print_warning(r);
-    if (r->progress.tty) dgm_progress_update(&r->progress, p->step, (float)p->loss);
+    if (r->progress.tty) dgm_progress_update(&r->progress, p->step, (float)p->loss, p->model_fields);
     return 0;
 }
 

@@ -26,7 +26,7 @@ void dgm_progress_init(dgm_progress *p, int64_t first_step, int64_t total)
 
 bool dgm_progress_due(const dgm_progress *p) { return p->tty && now_s() - p->last_draw >= 0.25; }
 
-void dgm_progress_update(dgm_progress *p, int64_t step, float loss)
+void dgm_progress_update(dgm_progress *p, int64_t step, float loss, const char *model_fields)
 {
     p->step = step;
     if (!p->tty) return;
@@ -36,6 +36,9 @@ void dgm_progress_update(dgm_progress *p, int64_t step, float loss)
     long eta = rate > 0 ? (long)((double)(p->total - step) / rate) : 0;
     printf("\rstep %lld/%lld  loss %-10.5g %8.1f steps/s  ETA %ld:%02ld  ", (long long)step,
            (long long)p->total, (double)loss, rate, eta / 60, eta % 60);
+    for (const char *c = model_fields; c && *c; c++) /* "nfe": 32, ... -> nfe: 32, ... */
+        if (*c != '"') putchar(*c);
+    if (model_fields && *model_fields) printf("  ");
     fflush(stdout);
     p->drawn = true;
 }

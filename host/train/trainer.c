@@ -36,6 +36,7 @@ struct dgm_trainer {
     dgm_optim *optim;   /* NULL for a model that steps its own (a GAN) */
     dgm_loader *loader; /* NULL for a custom step */
     const dgm_dataset *train; /* the model's training data (borrowed; NULL for a custom step) */
+    char fields[512];         /* the model's fields of the last metrics line */
     dgm_plateau plateau; /* DGM_RUN_CONVERGED */
     double lr_scale;     /* product of the plateau's decays so far */
     FILE *metrics;
@@ -483,15 +484,15 @@ static dgm_status trainer_step(dgm_trainer *t)
         const double elapsed = dgm_seconds_now() - t->start;
         if (log_now && t->o.dir) DGM_TRY(open_metrics(t));
         if (log_now && t->metrics) {
-            char fields[512] = "";
-            if (t->model) DGM_TRY(dgm_model_log_fields(t->model, t->step, fields, sizeof fields));
+            if (t->model) DGM_TRY(dgm_model_log_fields(t->model, t->step, t->fields, sizeof t->fields));
             fprintf(t->metrics, "{\"step\": %lld, \"epoch\": %.4f, \"loss\": %.7g, \"lr\": %.6g, \"elapsed_s\": %.3f%s%s}\n",
                     (long long)t->step, (double)t->step / (double)t->per_epoch, (double)lv, (double)lr, elapsed,
-                    *fields ? ", " : "", fields);
+                    t->fields[0] ? ", " : "", t->fields);
             fflush(t->metrics);
         }
         if (call_now || (t->o.on_progress && t->converged)) {
-            const dgm_train_progress p = {t->step, t->total, t->per_epoch, lv, lr, elapsed, log_now && t->metrics};
+            const dgm_train_progress p = {t->step, t->total, t->per_epoch, lv, lr, elapsed, log_now && t->metrics,
+                                          t->fields};
             t->last_call = now;
             if (t->o.on_progress(t->o.user, &p)) t->stopped = true;
         }

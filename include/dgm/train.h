@@ -36,6 +36,8 @@ typedef struct dgm_train_progress {
     double lr;               /* the learning rate this step used */
     double elapsed_s;        /* wall time since dgm_trainer_create (this process) */
     bool logged;             /* a metrics.jsonl line was written for this step */
+    const char *model_fields; /* the family's own fields of the last metrics line, JSON
+                                 members ("nfe": 32, ...; dgm_model_log_fields), "" if none */
 } dgm_train_progress;
 
 /* Called after the steps the options ask for (below). Return 0 to go on, nonzero to stop

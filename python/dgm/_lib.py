@@ -95,7 +95,8 @@ class TrainDefaults(Structure):
 
 class TrainProgress(Structure):
     _fields_ = [("step", c_int64), ("total", c_int64), ("steps_per_epoch", c_int64),
-                ("loss", c_double), ("lr", c_double), ("elapsed_s", c_double), ("logged", c_bool)]
+                ("loss", c_double), ("lr", c_double), ("elapsed_s", c_double), ("logged", c_bool),
+                ("model_fields", c_char_p)]
 
 
 class HistogramOptions(Structure):

@@ -21,10 +21,12 @@ def _is_run_option(name):
     return bool(L.dgm_train_is_run_option(_core.option_name(name).encode()))
 
 Progress = collections.namedtuple(
-    "Progress", "step total steps_per_epoch loss lr elapsed_s logged")
+    "Progress", "step total steps_per_epoch loss lr elapsed_s logged model_fields")
 Progress.__doc__ = """What on_step receives: optimizer steps done (1 after the first), the
 run's length in steps, batches per epoch, this step's loss, its learning rate, seconds since
-the run began, and whether a metrics.jsonl line was written for this step."""
+the run began, whether a metrics.jsonl line was written for this step, and the model's own
+fields of its last metrics line as a dict (a CNF's "nfe", "end_time", "solver_steps",
+"step_gap"; empty for most families)."""
 
 
 def _dataset(ctx, data, seed):
@@ -113,8 +115,9 @@ def train(kind, data, *, steps=None, epochs=None, out=None, device="auto", seed=
             if on_step is None:
                 return 0
             q = p.contents
+            fields = json.loads("{" + q.model_fields.decode() + "}") if q.model_fields else {}
             r = on_step(Progress(q.step, q.total, q.steps_per_epoch, q.loss, q.lr, q.elapsed_s,
-                                 bool(q.logged)))
+                                 bool(q.logged), fields))
             return 1 if r else 0
         except BaseException as e:  # noqa: B036 -- KeyboardInterrupt too: stop, raise later
             caught.append(e)

@@ -231,3 +231,14 @@ def test_ebm_likelihood_and_its_note(tmp_path):
     # log_density is the same normalized density
     assert abs(-float(m.log_density(x).mean()) - nll) < 1e-3
     m.close()
+
+
+def test_cnf_reports_its_solver_to_the_callback(tmp_path):
+    seen = []
+    dgm.train("cnf", "moons", steps=20, device="cpu", out=str(tmp_path / "c"), hidden="8",
+              log_every=10, progress_every=10, on_step=lambda p: seen.append(p) and False)
+    assert [p.step for p in seen] == [10, 20] and all(p.logged for p in seen)
+    f = seen[-1].model_fields
+    assert f["nfe"] == 32 and f["solver_steps"] == 8 and f["end_time"] > 0 and "step_gap" in f
+    lines = [json.loads(l) for l in open(tmp_path / "c" / "metrics.jsonl")]
+    assert lines[-1]["nfe"] == 32 and lines[-1]["end_time"] == f["end_time"]
