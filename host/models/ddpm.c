@@ -291,14 +291,7 @@ static dgm_status predict_x0(dgm_model *m, dgm_tensor *x, dgm_tensor *eps, doubl
     ddpm_state *s = m->state;
     DGM_TRY(lin2(m->ctx, 1.0 / sqrt(ab), x, -sqrt(1.0 - ab) / sqrt(ab), eps, out));
     if (!s->clip) return DGM_STATUS_OK;
-    /* clamp(v, −1, 1) = relu(v + 1) − relu(v − 1) − 1 */
-    dgm_tensor *lo = NULL, *hi = NULL;
-    DGM_TRY(dgm_scale(m->ctx, *out, 1.0f, 1.0f, &lo));
-    DGM_TRY(dgm_relu(m->ctx, lo, &lo));
-    DGM_TRY(dgm_scale(m->ctx, *out, 1.0f, -1.0f, &hi));
-    DGM_TRY(dgm_relu(m->ctx, hi, &hi));
-    DGM_TRY(dgm_sub(m->ctx, lo, hi, out));
-    return dgm_scale(m->ctx, *out, 1.0f, -1.0f, out);
+    return dgm_clamp_values(m->ctx, *out, -1.0f, 1.0f, out);
 }
 
 /* One reverse step from x (step t) to *out (step prev; prev < 0: the end, no noise). */

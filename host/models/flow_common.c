@@ -34,10 +34,7 @@ dgm_status dgm_flow_from_logit(dgm_ctx *ctx, dgm_tensor *w, dgm_tensor **x)
     dgm_tensor *h = NULL;
     DGM_TRY(dgm_sigmoid(ctx, w, &h));
     DGM_TRY(dgm_scale(ctx, h, 1.0f / (1.0f - 2.0f * LOGIT_ALPHA), -LOGIT_ALPHA / (1.0f - 2.0f * LOGIT_ALPHA), &h));
-    DGM_TRY(dgm_activate(ctx, h, DGM_ACT_RELU, 0.0f, &h));
-    DGM_TRY(dgm_scale(ctx, h, -1.0f, 1.0f, &h)); /* clamp to [0, 1]: 1 − relu(1 − relu(y)) */
-    DGM_TRY(dgm_activate(ctx, h, DGM_ACT_RELU, 0.0f, &h));
-    return dgm_scale(ctx, h, -1.0f, 1.0f, x);
+    return dgm_clamp_values(ctx, h, 0.0f, 1.0f, x);
 }
 
 dgm_status dgm_flow_nll_from_base(dgm_ctx *ctx, dgm_tensor *z, dgm_tensor *logdet, bool image, dgm_tensor **out)

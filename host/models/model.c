@@ -398,6 +398,17 @@ dgm_status dgm_model_sample(dgm_model *m, int64_t n, dgm_tensor **out)
     return st;
 }
 
+dgm_status dgm_clamp_values(dgm_ctx *ctx, dgm_tensor *x, float lo, float hi, dgm_tensor **out)
+{
+    dgm_tensor *a = NULL, *b = NULL;
+    DGM_TRY(dgm_scale(ctx, x, 1.0f, -lo, &a));
+    DGM_TRY(dgm_relu(ctx, a, &a));
+    DGM_TRY(dgm_scale(ctx, x, 1.0f, -hi, &b));
+    DGM_TRY(dgm_relu(ctx, b, &b));
+    DGM_TRY(dgm_sub(ctx, a, b, out));
+    return lo == 0.0f ? DGM_STATUS_OK : dgm_scale(ctx, *out, 1.0f, lo, out);
+}
+
 dgm_status dgm_model_refresh(dgm_model *m, const dgm_dataset *data)
 {
     if (!m || !data) return DGM_STATUS_INVALID_ARGUMENT;

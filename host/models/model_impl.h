@@ -163,6 +163,11 @@ dgm_status dgm_model_create_checked(dgm_ctx *ctx, const char *kind, const char *
 /* The registered family of `kind`, or NULL. */
 const dgm_model_ops *dgm_model_find_ops(const char *kind);
 
+/* *out = x clamped to [lo, hi] elementwise, as lo + relu(x − lo) − relu(x − hi) (recorded
+ * ops: the gradient is 1 inside, 0 outside). Images back into [0, 1], DDPM's x̂₀ into
+ * [−1, 1]. */
+dgm_status dgm_clamp_values(dgm_ctx *ctx, dgm_tensor *x, float lo, float hi, dgm_tensor **out);
+
 /* Reads a one-element tensor to the host (waits for the device). */
 dgm_status dgm_read_scalar(dgm_ctx *ctx, dgm_tensor *t, double *value);
 

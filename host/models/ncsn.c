@@ -370,17 +370,7 @@ static dgm_status sample(dgm_model *m, int64_t n, dgm_tensor **out)
     dgm_tensor_free(x);
     DGM_TRY(st);
     if (!s->image) return DGM_STATUS_OK;
-    const int64_t one[2] = {1, 1};
-    dgm_tensor *lo = NULL, *hi = NULL, *a = NULL, *b = NULL;
-    /* clamp to [0, 1]: relu(x) − relu(x − 1) */
-    DGM_TRY(dgm_tensor_new(ctx, 2, one, &lo));
-    DGM_TRY(dgm_tensor_fill(ctx, lo, 0.0f));
-    DGM_TRY(dgm_tensor_new(ctx, 2, one, &hi));
-    DGM_TRY(dgm_tensor_fill(ctx, hi, 1.0f));
-    DGM_TRY(dgm_relu(ctx, *out, &a));
-    DGM_TRY(dgm_scale(ctx, *out, 1.0f, -1.0f, &b));
-    DGM_TRY(dgm_relu(ctx, b, &b));
-    return dgm_sub(ctx, a, b, out);
+    return dgm_clamp_values(ctx, *out, 0.0f, 1.0f, out);
 }
 
 /* For the "fisher" metric (dgm_mixture_fisher), weighted as the loss weights it:

@@ -463,13 +463,8 @@ static dgm_status sample(dgm_model *m, int64_t n, dgm_tensor **out)
     dgm_tensor_free(x);
     DGM_TRY(st);
     if (!s->image) return DGM_STATUS_OK;
-    /* back to [0, 1], clamped: relu(y) − relu(y − 1) */
-    dgm_tensor *a = NULL, *b = NULL;
-    DGM_TRY(dgm_scale(ctx, *out, 0.5f, 0.5f, out));
-    DGM_TRY(dgm_relu(ctx, *out, &a));
-    DGM_TRY(dgm_scale(ctx, *out, 1.0f, -1.0f, &b));
-    DGM_TRY(dgm_relu(ctx, b, &b));
-    return dgm_sub(ctx, a, b, out);
+    DGM_TRY(dgm_scale(ctx, *out, 0.5f, 0.5f, out)); /* back to [0, 1], clamped */
+    return dgm_clamp_values(ctx, *out, 0.0f, 1.0f, out);
 }
 
 /* For the "fisher" metric (dgm_mixture_fisher), weighted as the default loss weights it:
