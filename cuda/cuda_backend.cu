@@ -285,6 +285,11 @@ static const dgm_backend dgm_cuda_table = {
     dgm_cuda_clip_scale,                  /* clip_scale */
     dgm_cuda_ema_update,                  /* ema_update */
     dgm_cuda_swap,                        /* swap */
+    dgm_cuda_im2col,                      /* im2col */
+    dgm_cuda_col2im,                      /* col2im */
+    dgm_cuda_swap_axes,                   /* swap_axes */
+    dgm_cuda_resample2d,                  /* resample2d */
+    dgm_cuda_gemm_batched,                /* gemm_batched */
     dgm_cuda_unary_backward2,             /* unary_backward2 */
     dgm_cuda_unary_backward3,             /* unary_backward3 */
 };

@@ -217,6 +217,21 @@ dgm_status dgm_cuda_batchnorm_backward(dgm_ctx *ctx, int training, int64_t rows,
                                        const float *dy, float beta_dx, float *dx,
                                        float *dgamma, float *dbeta);
 
+/* cuda_conv.cu */
+dgm_status dgm_cuda_im2col(dgm_ctx *ctx, const dgm_conv_geom *g, int64_t t, const float *x,
+                           float *col);
+dgm_status dgm_cuda_col2im(dgm_ctx *ctx, const dgm_conv_geom *g, int64_t t, const float *col,
+                           float *dx);
+dgm_status dgm_cuda_swap_axes(dgm_ctx *ctx, int64_t b, int64_t r, int64_t c, int64_t inner,
+                              float alpha, const float *x, float beta, float *y);
+dgm_status dgm_cuda_resample2d(dgm_ctx *ctx, int kind, int64_t planes, int64_t h, int64_t w,
+                               int64_t f, float alpha, const float *x, float beta, float *y);
+dgm_status dgm_cuda_gemm_batched(dgm_ctx *ctx, int trans_a, int trans_b, int64_t m, int64_t n,
+                                 int64_t k, float alpha, const float *a, int64_t lda,
+                                 int64_t stride_a, const float *b, int64_t ldb,
+                                 int64_t stride_b, float beta, float *c, int64_t ldc,
+                                 int64_t stride_c, int64_t batch);
+
 /* cuda_optim.cu */
 dgm_status dgm_cuda_sgd_step(dgm_ctx *ctx, size_t n, float *w, const float *g,
                              float *momentum_buf, float lr, float momentum, float dampening,

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "dgm/core.h"
+#include "conv_math.h"
 #include "elementwise_math.h"
 
 #ifdef __cplusplus
@@ -153,6 +154,29 @@ typedef struct dgm_backend {
     dgm_status (*ema_update)(dgm_ctx *ctx, size_t n, float *ema, const float *w, float decay);
     /* Exchanges a[i] and b[i] for i < n (the buffers do not overlap). */
     dgm_status (*swap)(dgm_ctx *ctx, size_t n, float *a, float *b);
+
+    /* ---- spatial ops (NCHW; the index math is conv_math.h's) ---- */
+
+    /* col [C·KH·KW, t·OH·OW] = im2col of the t images x [t, C, H, W] (g's n unused). */
+    dgm_status (*im2col)(dgm_ctx *ctx, const dgm_conv_geom *g, int64_t t, const float *x,
+                         float *col);
+    /* dx [t, C, H, W] += col2im(col): the adjoint of im2col. */
+    dgm_status (*col2im)(dgm_ctx *ctx, const dgm_conv_geom *g, int64_t t, const float *col,
+                         float *dx);
+    /* y [b, c, r, inner] = beta·y + alpha·x [b, r, c, inner] with the middle axes swapped
+     * (a batched transpose with inner = 1; a tile of images <-> channel-major with b = 1). */
+    dgm_status (*swap_axes)(dgm_ctx *ctx, int64_t b, int64_t r, int64_t c, int64_t inner,
+                            float alpha, const float *x, float beta, float *y);
+    /* Per plane of `planes`: y = beta·y + alpha·resample(kind, x) (dgm_resample_kind;
+     * h, w the low resolution, f the factor). */
+    dgm_status (*resample2d)(dgm_ctx *ctx, int kind, int64_t planes, int64_t h, int64_t w,
+                             int64_t f, float alpha, const float *x, float beta, float *y);
+    /* gemm on `batch` matrices: A_i = a + i·stride_a, and so on. */
+    dgm_status (*gemm_batched)(dgm_ctx *ctx, int trans_a, int trans_b, int64_t m, int64_t n,
+                               int64_t k, float alpha, const float *a, int64_t lda,
+                               int64_t stride_a, const float *b, int64_t ldb, int64_t stride_b,
+                               float beta, float *c, int64_t ldc, int64_t stride_c,
+                               int64_t batch);
 
     /* ---- second order (gradients of gradients) ---- */
 

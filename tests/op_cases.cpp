@@ -74,6 +74,48 @@ OpCase loss_case(const std::string &name, dgm_op op, Loss2 f, dgm_reduction red,
     return c;
 }
 
+// A convolution (transposed or not) of x with weight and an optional bias.
+OpCase conv_case(const std::string &name, bool transposed, std::vector<int64_t> x,
+                 std::vector<int64_t> w, bool bias, dgm_conv2d_options o)
+{
+    OpCase c;
+    c.name = name;
+    c.op = transposed ? DGM_OP_CONV_TRANSPOSE2D : DGM_OP_CONV2D;
+    const int64_t out_ch = transposed ? w[1] * (o.groups ? o.groups : 1) : w[0];
+    c.inputs = {{x}, {w}};
+    if (bias) c.inputs.push_back({{out_ch}});
+    c.fn = [transposed, bias, o](dgm_ctx *ctx, std::vector<dgm_tensor *> &in, dgm_tensor **out) {
+        dgm_tensor *b = bias ? in[2] : nullptr;
+        return transposed ? dgm_conv_transpose2d(ctx, in[0], in[1], b, &o, out)
+                          : dgm_conv2d(ctx, in[0], in[1], b, &o, out);
+    };
+    return c;
+}
+
+// A linear map of one input followed by a square, so that its second derivative is not
+// identically zero.
+OpCase squared_case(const std::string &name, dgm_op op, std::vector<int64_t> x, Fn1 f)
+{
+    OpCase c;
+    c.name = name;
+    c.op = op;
+    c.inputs = {{x}};
+    c.fn = [f](dgm_ctx *ctx, std::vector<dgm_tensor *> &in, dgm_tensor **out) {
+        dgm_tensor *t = nullptr;
+        dgm_status st = f(ctx, in[0], &t);
+        if (st != DGM_STATUS_OK) return st;
+        return dgm_square(ctx, t, out);
+    };
+    return c;
+}
+
+dgm_status upsample2(dgm_ctx *ctx, dgm_tensor *x, dgm_tensor **out)
+{
+    return dgm_upsample_nearest2d(ctx, x, 2, out);
+}
+dgm_status pool2(dgm_ctx *ctx, dgm_tensor *x, dgm_tensor **out) { return dgm_avg_pool2d(ctx, x, 2, out); }
+dgm_status pool3(dgm_ctx *ctx, dgm_tensor *x, dgm_tensor **out) { return dgm_avg_pool2d(ctx, x, 3, out); }
+
 }  // namespace
 
 std::vector<OpCase> all_op_cases()
@@ -240,6 +282,81 @@ std::vector<OpCase> all_op_cases()
         c.reseed = 1234;
         c.fn = [](dgm_ctx *ctx, std::vector<dgm_tensor *> &in, dgm_tensor **out) {
             return dgm_dropout(ctx, in[0], 0.3f, true, out);
+        };
+        v.push_back(c);
+    }
+
+    // images (NCHW): convolutions with each option; one image per tile and several
+    {
+        dgm_conv2d_options pad1 = {};
+        pad1.padding[0] = pad1.padding[1] = 1;
+        v.push_back(conv_case("conv2d_3x3_pad1_bias", false, {2, 3, 5, 5}, {4, 3, 3, 3}, true, pad1));
+        v.push_back(conv_case("conv2d_3x3_one_image", false, {1, 2, 4, 4}, {3, 2, 3, 3}, true, pad1));
+        dgm_conv2d_options odd = {};
+        odd.stride[0] = 2;
+        odd.padding[0] = 1;
+        odd.dilation[1] = 2;
+        odd.groups = 2;
+        v.push_back(conv_case("conv2d_stride_dilation_groups", false, {2, 4, 7, 6}, {6, 2, 3, 2}, false, odd));
+        v.push_back(conv_case("conv2d_1x1_bias", false, {3, 4, 3, 3}, {5, 4, 1, 1}, true, {}));
+        v.push_back(conv_case("conv2d_1x1_one_image", false, {1, 3, 2, 3}, {2, 3, 1, 1}, false, {}));
+        dgm_conv2d_options up = {};
+        up.stride[0] = up.stride[1] = 2;
+        up.padding[0] = up.padding[1] = 1;
+        up.output_padding[0] = up.output_padding[1] = 1;
+        v.push_back(conv_case("conv_transpose2d_stride2_bias", true, {2, 4, 3, 3}, {4, 3, 3, 3}, true, up));
+        dgm_conv2d_options grouped = {};
+        grouped.stride[0] = grouped.stride[1] = 2;
+        grouped.groups = 2;
+        v.push_back(conv_case("conv_transpose2d_groups", true, {1, 4, 3, 4}, {4, 2, 2, 2}, false, grouped));
+        v.push_back(conv_case("conv_transpose2d_1x1", true, {2, 3, 2, 2}, {3, 2, 1, 1}, true, {}));
+    }
+    v.push_back(squared_case("upsample_nearest_x2", DGM_OP_UPSAMPLE_NEAREST, {2, 3, 3, 4}, upsample2));
+    v.push_back(squared_case("avg_pool_2", DGM_OP_AVG_POOL, {2, 3, 4, 6}, pool2));
+    v.push_back(squared_case("avg_pool_3", DGM_OP_AVG_POOL, {1, 2, 6, 3}, pool3));
+    v.push_back(squared_case("upsample_bilinear_x2", DGM_OP_UPSAMPLE_BILINEAR, {2, 2, 3, 4}, dgm_upsample_bilinear2x));
+    v.push_back(squared_case("upsample_bilinear_x2_1x1", DGM_OP_UPSAMPLE_BILINEAR, {1, 2, 1, 1}, dgm_upsample_bilinear2x));
+    v.push_back(squared_case("transpose", DGM_OP_TRANSPOSE, {2, 3, 4}, dgm_transpose));
+    for (int t = 0; t < 4; t++) {
+        const bool ta = t & 1, tb = t & 2;
+        OpCase c;
+        c.name = std::string("bmm_") + (ta ? "t" : "n") + (tb ? "t" : "n");
+        c.op = DGM_OP_BMM;
+        c.inputs = {{ta ? std::vector<int64_t>{3, 5, 4} : std::vector<int64_t>{3, 4, 5}},
+                    {tb ? std::vector<int64_t>{3, 2, 5} : std::vector<int64_t>{3, 5, 2}}};
+        c.fn = [ta, tb](dgm_ctx *ctx, std::vector<dgm_tensor *> &in, dgm_tensor **out) {
+            return dgm_bmm(ctx, in[0], ta, in[1], tb, out);
+        };
+        v.push_back(c);
+    }
+    {
+        OpCase c;
+        c.name = "group_norm_affine";
+        c.op = DGM_OP_MEAN;  // made of other ops
+        c.inputs = {{{2, 4, 3, 3}, -2.0f, 2.0f}, {{4}, 0.5f, 1.5f}, {{4}, -0.5f, 0.5f}};
+        c.fn = [](dgm_ctx *ctx, std::vector<dgm_tensor *> &in, dgm_tensor **out) {
+            return dgm_group_norm(ctx, in[0], 2, in[1], in[2], 1e-5f, out);
+        };
+        v.push_back(c);
+    }
+    {
+        OpCase c;
+        c.name = "batchnorm2d_train";
+        c.op = DGM_OP_BATCHNORM;
+        c.inputs = {{{3, 2, 2, 3}, -2.0f, 2.0f}, {{2}, 0.5f, 1.5f}, {{2}, -0.5f, 0.5f},
+                    {{2}, -0.5f, 0.5f, 0.0f, false}, {{2}, 0.5f, 2.0f, 0.0f, false}};
+        c.fn = [](dgm_ctx *ctx, std::vector<dgm_tensor *> &in, dgm_tensor **out) {
+            return dgm_batchnorm2d(ctx, in[0], in[1], in[2], in[3], in[4], true, 0.1f, 1e-5f, out);
+        };
+        v.push_back(c);
+    }
+    {
+        OpCase c;
+        c.name = "softmax_rows";
+        c.op = DGM_OP_LOGSUMEXP;
+        c.inputs = {{{3, 5}, -2.0f, 2.0f}};
+        c.fn = [](dgm_ctx *ctx, std::vector<dgm_tensor *> &in, dgm_tensor **out) {
+            return dgm_softmax_rows(ctx, in[0], out);
         };
         v.push_back(c);
     }

@@ -100,7 +100,8 @@ TEST(OpCoverage, EveryFusedActivationHasAMatmulCase)
 TEST(OpCoverage, EveryOpHasACase)
 {
     std::set<int> covered = {DGM_OP_RAND_NORMAL, DGM_OP_RAND_UNIFORM, DGM_OP_BERNOULLI,
-                             DGM_OP_ACTIVATION_GRAD, DGM_OP_ACTIVATION_GRAD2};
+                             DGM_OP_ACTIVATION_GRAD, DGM_OP_ACTIVATION_GRAD2,
+                             DGM_OP_CONV2D_WEIGHT_GRAD, DGM_OP_UPSAMPLE_BILINEAR_GRAD};
     for (const auto &c : all_op_cases()) covered.insert(c.op);
     for (int op = 0; op < DGM_OP_COUNT; op++)
         EXPECT_TRUE(covered.count(op)) << "no test case for op " << dgm_op_name((dgm_op)op);

@@ -150,6 +150,7 @@ void dgm_ctx_free(dgm_ctx *ctx)
     if (!ctx) return;
     if (!ctx->failed) {
         dgm_rng_pool_release(ctx);
+        dgm_workspace_release(ctx);
         dgm_arena_release(&ctx->dev_arena);
         dgm_arena_release(&ctx->host_arena);
     }

@@ -84,6 +84,8 @@ struct dgm_ctx {
     uint64_t rng_offset; /* stream position of the next value (host/rng_math.h) */
     dgm_rng_pool rng_pool;
     uint64_t autograd_pass; /* counts dgm_autograd calls; tags tensors' ag_* fields */
+    void *workspace;    /* device memory that one op call uses and returns (column buffers) */
+    size_t workspace_bytes;
     const char *op;     /* the public call in progress, for error messages */
     bool keep_denormals; /* dgm_ctx_config: compute in the caller's floating-point mode */
     char err[1024];
@@ -116,6 +118,11 @@ dgm_status dgm_tensor_wrap_step(dgm_ctx *ctx, int ndim, const int64_t *shape, fl
                                 dgm_tensor **out);
 /* Step-lifetime device scratch memory. */
 dgm_status dgm_scratch(dgm_ctx *ctx, size_t bytes, void **ptr);
+/* Device memory for the duration of one op call (host/core/workspace.c): the context's one
+ * workspace, grown to `bytes` when smaller. The next call may reuse or replace it, so
+ * nothing that outlives the call may point into it. */
+dgm_status dgm_workspace(dgm_ctx *ctx, size_t bytes, void **ptr);
+void dgm_workspace_release(dgm_ctx *ctx);
 
 /* [rows, cols] view of a tensor (cols = last dim). */
 static inline int64_t dgm_cols(const dgm_tensor *t) { return t->shape[t->ndim - 1]; }

@@ -200,6 +200,11 @@ static const dgm_backend cpu_backend = {
     .clip_scale = dgm_cpu_clip_scale,
     .ema_update = dgm_cpu_ema_update,
     .swap = dgm_cpu_swap,
+    .im2col = dgm_cpu_im2col,
+    .col2im = dgm_cpu_col2im,
+    .swap_axes = dgm_cpu_swap_axes,
+    .resample2d = dgm_cpu_resample2d,
+    .gemm_batched = dgm_cpu_gemm_batched,
     .unary_backward2 = dgm_cpu_unary_backward2,
     .unary_backward3 = dgm_cpu_unary_backward3,
 };

@@ -161,6 +161,20 @@ dgm_status dgm_cpu_logsumexp_rows_backward(dgm_ctx *ctx, int64_t rows, int64_t c
                                            float beta, float *dx);
 dgm_status dgm_cpu_copy_cols(dgm_ctx *ctx, int64_t rows, int64_t cols, const float *src,
                              int64_t src_ld, float beta, float *dst, int64_t dst_ld);
+/* cpu_conv.c: the spatial entries (backend.h) */
+dgm_status dgm_cpu_im2col(dgm_ctx *ctx, const dgm_conv_geom *g, int64_t t, const float *x,
+                          float *col);
+dgm_status dgm_cpu_col2im(dgm_ctx *ctx, const dgm_conv_geom *g, int64_t t, const float *col,
+                          float *dx);
+dgm_status dgm_cpu_swap_axes(dgm_ctx *ctx, int64_t b, int64_t r, int64_t c, int64_t inner,
+                             float alpha, const float *x, float beta, float *y);
+dgm_status dgm_cpu_resample2d(dgm_ctx *ctx, int kind, int64_t planes, int64_t h, int64_t w,
+                              int64_t f, float alpha, const float *x, float beta, float *y);
+dgm_status dgm_cpu_gemm_batched(dgm_ctx *ctx, int trans_a, int trans_b, int64_t m, int64_t n,
+                                int64_t k, float alpha, const float *a, int64_t lda,
+                                int64_t stride_a, const float *b, int64_t ldb, int64_t stride_b,
+                                float beta, float *c, int64_t ldc, int64_t stride_c,
+                                int64_t batch);
 dgm_status dgm_cpu_gather_rows(dgm_ctx *ctx, int64_t rows, int64_t cols, const float *src,
                                const int32_t *idx, float *dst);
 dgm_status dgm_cpu_axpy(dgm_ctx *ctx, size_t n, float alpha, const float *x, float *y);

@@ -58,6 +58,15 @@ typedef enum dgm_op {
     DGM_OP_BROADCAST,
     DGM_OP_ACTIVATION_GRAD,  /* f'(x)·g: the backward of an activation, as an op */
     DGM_OP_ACTIVATION_GRAD2, /* f''(x)·g·dy: its backward (not differentiable again) */
+    DGM_OP_CONV2D,
+    DGM_OP_CONV_TRANSPOSE2D,
+    DGM_OP_CONV2D_WEIGHT_GRAD, /* a convolution's weight gradient, as an op (second order) */
+    DGM_OP_UPSAMPLE_NEAREST,
+    DGM_OP_AVG_POOL,
+    DGM_OP_UPSAMPLE_BILINEAR,
+    DGM_OP_UPSAMPLE_BILINEAR_GRAD, /* its adjoint, as an op (second order) */
+    DGM_OP_BMM,
+    DGM_OP_TRANSPOSE,
     DGM_OP_COUNT
 } dgm_op;
 
@@ -160,6 +169,59 @@ DGM_API dgm_status dgm_batchnorm(dgm_ctx *ctx, dgm_tensor *x, dgm_tensor *weight
                                  dgm_tensor *bias, dgm_tensor *running_mean,
                                  dgm_tensor *running_var, bool training, float momentum,
                                  float eps, dgm_tensor **out);
+
+/* ---- images: NCHW tensors [N, C, H, W] ---- */
+
+/* The arguments of PyTorch's Conv2d / ConvTranspose2d, as {height, width} pairs. A field
+ * left 0 takes PyTorch's default (stride 1, dilation 1, groups 1; padding and output
+ * padding 0); NULL options are all defaults. */
+typedef struct dgm_conv2d_options {
+    int stride[2];
+    int padding[2];
+    int dilation[2];
+    int output_padding[2]; /* conv_transpose2d only: added to one side of the output */
+    int groups;
+} dgm_conv2d_options;
+
+/* 2-D cross-correlation (PyTorch's conv2d): x [N, C, H, W], weight [O, C/groups, KH, KW],
+ * bias [O] or NULL -> [N, O, OH, OW], OH = (H + 2·pad - dil·(KH-1) - 1)/stride + 1.
+ * Differentiable twice and more in x, weight and bias. */
+DGM_API dgm_status dgm_conv2d(dgm_ctx *ctx, dgm_tensor *x, dgm_tensor *weight, dgm_tensor *bias,
+                              const dgm_conv2d_options *options, dgm_tensor **out);
+/* The transposed convolution (PyTorch's conv_transpose2d): x [N, C, H, W], weight
+ * [C, O/groups, KH, KW], bias [O] or NULL -> [N, O, OH, OW],
+ * OH = (H-1)·stride - 2·pad + dil·(KH-1) + output_padding + 1. */
+DGM_API dgm_status dgm_conv_transpose2d(dgm_ctx *ctx, dgm_tensor *x, dgm_tensor *weight,
+                                        dgm_tensor *bias, const dgm_conv2d_options *options,
+                                        dgm_tensor **out);
+/* Nearest-neighbour upsampling by an integer factor: [N, C, H·f, W·f]. */
+DGM_API dgm_status dgm_upsample_nearest2d(dgm_ctx *ctx, dgm_tensor *x, int factor,
+                                          dgm_tensor **out);
+/* ×2 bilinear upsampling, PyTorch's align_corners=False: [N, C, 2H, 2W]. */
+DGM_API dgm_status dgm_upsample_bilinear2x(dgm_ctx *ctx, dgm_tensor *x, dgm_tensor **out);
+/* Average pooling over kernel×kernel blocks with stride kernel (PyTorch's AvgPool2d(k)):
+ * H and W must be multiples of the kernel. */
+DGM_API dgm_status dgm_avg_pool2d(dgm_ctx *ctx, dgm_tensor *x, int kernel, dgm_tensor **out);
+/* Group normalization (PyTorch's group_norm) of x [N, C, ...] in `groups` groups of
+ * channels, biased variance, then weight/bias [C] per channel (either may be NULL). */
+DGM_API dgm_status dgm_group_norm(dgm_ctx *ctx, dgm_tensor *x, int groups, dgm_tensor *weight,
+                                  dgm_tensor *bias, float eps, dgm_tensor **out);
+/* Batch normalization of images over N·H·W per channel (PyTorch's BatchNorm2d); the
+ * arguments as dgm_batchnorm's. */
+DGM_API dgm_status dgm_batchnorm2d(dgm_ctx *ctx, dgm_tensor *x, dgm_tensor *weight,
+                                   dgm_tensor *bias, dgm_tensor *running_mean,
+                                   dgm_tensor *running_var, bool training, float momentum,
+                                   float eps, dgm_tensor **out);
+
+/* ---- batched matrices: the last two dims, over the product of the others ---- */
+
+/* out[i] = op(a[i])·op(b[i]): [B, M, K]·[B, K, N] -> [B, M, N]. */
+DGM_API dgm_status dgm_bmm(dgm_ctx *ctx, dgm_tensor *a, bool transpose_a, dgm_tensor *b,
+                           bool transpose_b, dgm_tensor **out);
+/* Each matrix transposed: [B, R, C] -> [B, C, R] (a 2-D tensor is one matrix). */
+DGM_API dgm_status dgm_transpose(dgm_ctx *ctx, dgm_tensor *x, dgm_tensor **out);
+/* exp(x - logsumexp) of each row, x's shape. */
+DGM_API dgm_status dgm_softmax_rows(dgm_ctx *ctx, dgm_tensor *x, dgm_tensor **out);
 
 /* Inverted dropout: when training, zeroes each element with probability p (drawn from the
  * context's generator) and scales the rest by 1/(1-p); otherwise returns x itself. */
