@@ -289,6 +289,9 @@ static const dgm_backend dgm_cuda_table = {
     dgm_cuda_col2im,                      /* col2im */
     dgm_cuda_swap_axes,                   /* swap_axes */
     dgm_cuda_resample2d,                  /* resample2d */
+    NULL,                                 /* conv_forward: the im2col method */
+    NULL,                                 /* conv_data */
+    NULL,                                 /* conv_weight */
     dgm_cuda_gemm_batched,                /* gemm_batched */
     dgm_cuda_unary_backward2,             /* unary_backward2 */
     dgm_cuda_unary_backward3,             /* unary_backward3 */

@@ -171,6 +171,16 @@ typedef struct dgm_backend {
      * h, w the low resolution, f the factor). */
     dgm_status (*resample2d)(dgm_ctx *ctx, int kind, int64_t planes, int64_t h, int64_t w,
                              int64_t f, float alpha, const float *x, float beta, float *y);
+    /* Whole convolutions by a library (optional: NULL, or DGM_STATUS_UNSUPPORTED without an
+     * error for a shape it does not take, runs host/ops/conv_exec.c's im2col method on the
+     * entries above). Arguments as dgm_conv_exec_forward/_data/_weight, beta 0 or 1; the
+     * data map takes no bias. */
+    dgm_status (*conv_forward)(dgm_ctx *ctx, const dgm_conv_geom *g, const float *x,
+                               const float *w, const float *bias, float beta, float *y);
+    dgm_status (*conv_data)(dgm_ctx *ctx, const dgm_conv_geom *g, const float *dy,
+                            const float *w, float beta, float *dx);
+    dgm_status (*conv_weight)(dgm_ctx *ctx, const dgm_conv_geom *g, const float *x,
+                              const float *dy, float beta, float *dw);
     /* gemm on `batch` matrices: A_i = a + i·stride_a, and so on. */
     dgm_status (*gemm_batched)(dgm_ctx *ctx, int trans_a, int trans_b, int64_t m, int64_t n,
                                int64_t k, float alpha, const float *a, int64_t lda,

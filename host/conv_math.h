@@ -24,6 +24,10 @@ typedef struct dgm_conv_geom {
     int64_t groups;
 } dgm_conv_geom;
 
+/* The three linear maps of a convolution (host/ops/conv_exec.h): y = conv(x, w), the
+ * gradient with respect to x (the transposed convolution) and with respect to w. */
+enum { DGM_CONV_FORWARD = 0, DGM_CONV_DATA, DGM_CONV_WEIGHT };
+
 /* The input offset (within one channel plane of h·w) that column position (oy, ox) reads
  * through kernel tap (i, j), or -1 when it falls in the padding. */
 DGM_HD static inline int64_t dgm_conv_source(const dgm_conv_geom *g, int64_t oy, int64_t ox,

@@ -2,7 +2,7 @@
 # Installs the Debian packages dgm builds and tests with (run as root). Skips apt when
 # everything is already there. The CUDA toolkit is optional: found when present.
 set -euo pipefail
-packages=(cmake make gcc g++ pkg-config libopenblas-dev libopenblas-openmp-dev libgtest-dev libjansson-dev zlib1g-dev libpng-dev)
+packages=(cmake make gcc g++ pkg-config libopenblas-dev libopenblas-openmp-dev libgtest-dev libjansson-dev zlib1g-dev libpng-dev libdnnl-dev)
 packages+=("$@")
 missing=()
 for p in "${packages[@]}"; do

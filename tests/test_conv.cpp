@@ -1,6 +1,8 @@
 // Convolutions at the sizes the UNet and DCGAN use: the tiled path (several images per
 // product, a short last tile) against one image at a time, the CUDA backend against the
 // CPU, and the errors of bad shapes.
+#include <cstdlib>
+
 #include "op_cases.h"
 
 using namespace dgmtest;
@@ -41,10 +43,18 @@ void expect_close(const std::vector<float> &got, const float *want, size_t n, do
     EXPECT_EQ(bad, 0u) << what;
 }
 
+// DGM_CPU_CONV=im2col for the contexts made while it lives: the CPU backend's im2col
+// method (the CUDA backend's too) instead of oneDNN.
+struct Im2colOnly {
+    Im2colOnly() { setenv("DGM_CPU_CONV", "im2col", 1); }
+    ~Im2colOnly() { unsetenv("DGM_CPU_CONV"); }
+};
+
 // A batch whose images span several tiles (28×28: 3 images per tile on the CPU, 8 images
 // -> 3 + 3 + 2) gives what each image gives alone (one image per product, in place).
 void check_tiles_match_single_images(const OpCase &batch)
 {
+    Im2colOnly method;
     CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 1);
     ASSERT_TRUE(ctx);
     auto inputs = case_inputs(batch, 5);
@@ -139,6 +149,41 @@ std::vector<OpCase> realistic_cases()
     };
     v.push_back(att);
     return v;
+}
+
+// The two CPU methods, oneDNN (when built with it) and im2col + OpenBLAS, agree on every
+// convolution of the op table and at the realistic sizes, forward and backward.
+TEST(ConvMethods, OneDnnMatchesIm2col)
+{
+    std::vector<OpCase> cases = realistic_cases();
+    for (const OpCase &c : all_op_cases())
+        if (c.op == DGM_OP_CONV2D || c.op == DGM_OP_CONV_TRANSPOSE2D) cases.push_back(c);
+    int compared = 0;
+    for (const OpCase &c : cases) {
+        if (c.op != DGM_OP_CONV2D && c.op != DGM_OP_CONV_TRANSPOSE2D) continue;
+        CtxPtr lib = make_ctx(DGM_DEVICE_CPU, 5);
+        ASSERT_TRUE(lib);
+        CtxPtr own;
+        {
+            Im2colOnly method;
+            own = make_ctx(DGM_DEVICE_CPU, 5);
+        }
+        ASSERT_TRUE(own);
+        auto inputs = case_inputs(c, 11);
+        CaseResult probe;
+        ASSERT_TRUE(run_case(own.get(), c, inputs, nullptr, &probe));
+        std::mt19937 rng(3);
+        auto w = random_values(rng, (int64_t)probe.out.size(), -1.0f, 1.0f);
+        CaseResult a, b;
+        ASSERT_TRUE(run_case(lib.get(), c, inputs, &w, &a));
+        ASSERT_TRUE(run_case(own.get(), c, inputs, &w, &b));
+        expect_close(a.out, b.out.data(), b.out.size(), 1e-4, 1e-4, c.name + " forward");
+        for (size_t i = 0; i < b.grads.size(); i++)
+            expect_close(a.grads[i], b.grads[i].data(), b.grads[i].size(), 1e-4, 1e-3,
+                         c.name + " grad of input " + std::to_string(i));
+        compared++;
+    }
+    EXPECT_GE(compared, 12);
 }
 
 class ConvCudaParity : public ::testing::TestWithParam<OpCase> {};

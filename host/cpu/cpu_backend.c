@@ -14,10 +14,16 @@
 typedef struct cpu_state {
 #ifdef DGM_HAVE_CURAND
     curandGenerator_t gen;
-#else
-    int unused;
 #endif
+    struct dgm_dnnl_state *dnnl; /* cpu_dnnl.c's, made at the first convolution */
+    bool im2col_only;            /* DGM_CPU_CONV=im2col when the context was made */
 } cpu_state;
+
+struct dgm_dnnl_state **dgm_cpu_dnnl_slot(dgm_ctx *ctx)
+{
+    cpu_state *s = dgm_ctx_backend_state(ctx);
+    return s->im2col_only ? NULL : &s->dnnl;
+}
 
 #ifdef DGM_HAVE_CURAND
 #define CURAND_CHECK(ctx, call)                                                               \
@@ -48,6 +54,9 @@ static dgm_status cpu_init(dgm_ctx *ctx, int device_index, uint64_t seed, void *
     (void)device_index;
     cpu_state *s = calloc(1, sizeof *s);
     if (!s) return dgm_set_error(ctx, DGM_STATUS_OOM, "cpu: out of host memory");
+    /* For comparisons and benchmarks: convolutions by im2col + OpenBLAS, not oneDNN. */
+    const char *conv = getenv("DGM_CPU_CONV");
+    s->im2col_only = conv && !strcmp(conv, "im2col");
 #ifdef DGM_HAVE_CURAND
     curandStatus_t cs = curandCreateGeneratorHost(&s->gen, CURAND_RNG_PSEUDO_PHILOX4_32_10);
     if (cs != CURAND_STATUS_SUCCESS) {
@@ -79,6 +88,7 @@ static void cpu_shutdown(void *state)
 {
     cpu_state *s = state;
     if (!s) return;
+    dgm_dnnl_release(s->dnnl);
 #ifdef DGM_HAVE_CURAND
     curandDestroyGenerator(s->gen);
 #endif
@@ -205,6 +215,11 @@ static const dgm_backend cpu_backend = {
     .swap_axes = dgm_cpu_swap_axes,
     .resample2d = dgm_cpu_resample2d,
     .gemm_batched = dgm_cpu_gemm_batched,
+#ifdef DGM_HAVE_DNNL
+    .conv_forward = dgm_cpu_conv_forward,
+    .conv_data = dgm_cpu_conv_data,
+    .conv_weight = dgm_cpu_conv_weight,
+#endif
     .unary_backward2 = dgm_cpu_unary_backward2,
     .unary_backward3 = dgm_cpu_unary_backward3,
 };

@@ -161,6 +161,19 @@ dgm_status dgm_cpu_logsumexp_rows_backward(dgm_ctx *ctx, int64_t rows, int64_t c
                                            float beta, float *dx);
 dgm_status dgm_cpu_copy_cols(dgm_ctx *ctx, int64_t rows, int64_t cols, const float *src,
                              int64_t src_ld, float beta, float *dst, int64_t dst_ld);
+/* cpu_dnnl.c: convolutions through oneDNN (built with DGM_HAVE_DNNL) and its per-context
+ * state, made at the first convolution; the slot is in the backend's state, NULL when the
+ * context was made with DGM_CPU_CONV=im2col in the environment (then the entries return
+ * DGM_STATUS_UNSUPPORTED and the im2col method runs). */
+struct dgm_dnnl_state;
+struct dgm_dnnl_state **dgm_cpu_dnnl_slot(dgm_ctx *ctx);
+void dgm_dnnl_release(struct dgm_dnnl_state *s);
+dgm_status dgm_cpu_conv_forward(dgm_ctx *ctx, const dgm_conv_geom *g, const float *x,
+                                const float *w, const float *bias, float beta, float *y);
+dgm_status dgm_cpu_conv_data(dgm_ctx *ctx, const dgm_conv_geom *g, const float *dy,
+                             const float *w, float beta, float *dx);
+dgm_status dgm_cpu_conv_weight(dgm_ctx *ctx, const dgm_conv_geom *g, const float *x,
+                               const float *dy, float beta, float *dw);
 /* cpu_conv.c: the spatial entries (backend.h) */
 dgm_status dgm_cpu_im2col(dgm_ctx *ctx, const dgm_conv_geom *g, int64_t t, const float *x,
                           float *col);

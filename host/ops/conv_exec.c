@@ -1,4 +1,5 @@
-/* Convolutions as im2col and one matrix product per group, on tiles of T images: the
+/* Convolutions: by the backend's library where it has one (the CPU's oneDNN), else as
+ * im2col and one matrix product per group, on tiles of T images: the
  * tile's column buffer [C·KH·KW, T·OH·OW] makes the product wide enough to run near the
  * BLAS's (cuBLAS's) rate at small planes (7×7), and bounds the buffer at large batches
  * (a 64 -> 64 3×3 convolution of 128 images of 28×28 would need 231 MB at once). The
@@ -82,6 +83,10 @@ dgm_status dgm_conv_exec_forward(dgm_ctx *ctx, const dgm_conv_geom *g, const flo
 {
     DGM_TRY(check_beta(ctx, beta));
     const dgm_backend *be = ctx->be;
+    if (be->conv_forward) {
+        const dgm_status st = be->conv_forward(ctx, g, x, w, bias, beta, y);
+        if (st != DGM_STATUS_UNSUPPORTED) return st;
+    }
     const int64_t hw = g->h * g->w, ohw = g->oh * g->ow;
     const int64_t og = g->o / g->groups, kg = col_rows(g) / g->groups;
     int64_t tile = 1;
@@ -113,6 +118,16 @@ dgm_status dgm_conv_exec_data(dgm_ctx *ctx, const dgm_conv_geom *g, const float 
     DGM_TRY(check_beta(ctx, beta));
     const dgm_backend *be = ctx->be;
     const int64_t hw = g->h * g->w, ohw = g->oh * g->ow, chw = g->c * hw;
+    if (be->conv_data) {
+        dgm_status st = be->conv_data(ctx, g, dy, w, beta, dx);
+        if (st != DGM_STATUS_UNSUPPORTED) {
+            if (st != DGM_STATUS_OK || !bias) return st;
+            float *plane = NULL; /* the bias of a transposed convolution: one image's plane */
+            DGM_TRY(dgm_workspace(ctx, (size_t)chw * sizeof(float), (void **)&plane));
+            DGM_TRY(be->broadcast(ctx, DGM_BCAST_COL, g->c, hw, 1.0f, bias, 0.0f, plane));
+            return be->broadcast(ctx, DGM_BCAST_ROW, g->n, chw, 1.0f, plane, 1.0f, dx);
+        }
+    }
     const int64_t og = g->o / g->groups, kg = col_rows(g) / g->groups;
     int64_t tile = 1;
     float *col = NULL, *tmp = NULL, *plane = NULL;
@@ -153,6 +168,10 @@ dgm_status dgm_conv_exec_weight(dgm_ctx *ctx, const dgm_conv_geom *g, const floa
                                 const float *dy, float beta, float *dw)
 {
     DGM_TRY(check_beta(ctx, beta));
+    if (ctx->be->conv_weight) {
+        const dgm_status st = ctx->be->conv_weight(ctx, g, x, dy, beta, dw);
+        if (st != DGM_STATUS_UNSUPPORTED) return st;
+    }
     const int64_t hw = g->h * g->w, ohw = g->oh * g->ow;
     const int64_t og = g->o / g->groups, kg = col_rows(g) / g->groups;
     int64_t tile = 1;
