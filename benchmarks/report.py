@@ -451,6 +451,22 @@ def main():
                 fmt(dg["seconds"] / raw["seconds"] if raw and dg else None, ".2f"),
                 fmt(db and db["gflops"], ".1f")))
         o.append("")
+    conv = [r for r in records(work, "conv") if r.get("bench") == "conv_summary"]
+    if conv:
+        o.append("## Convolutions (bench_conv: forward + backward, the UNet's at batch 128, the DCGAN's at 64)")
+        o.append("")
+        o.append("dgm runs its CPU convolutions through oneDNN; `im2col` is dgm's own im2col + "
+                 "OpenBLAS method (DGM_CPU_CONV=im2col), the peer PyTorch's F.conv2d / "
+                 "conv_transpose2d at its faster thread setting.")
+        o.append("")
+        o.append("| shape | dgm ms | dgm GFLOP/s | im2col ms | PyTorch ms | PyTorch / dgm |")
+        o.append("|---|---|---|---|---|---|")
+        for r in conv:
+            o.append("| %s | %.3f | %.1f | %s | %s | %s |" % (
+                r["shape"], r["dgm_s"] * 1e3, r["gflops"],
+                fmt(r["im2col_s"] and r["im2col_s"] * 1e3), fmt(r["peer_s"] and r["peer_s"] * 1e3),
+                fmt(r["dgm_s"] and r["peer_s"] and r["peer_s"] / r["dgm_s"], ".2f")))
+        o.append("")
     steps = [r for r in records(work, "diffusion2d") if r.get("bench") == "diffusion2d_steps"]
     if steps:
         o.append("## Diffusion and flow matching on moons: W2 against sampling steps")

@@ -277,6 +277,8 @@ static const dgm_backend dgm_cuda_table = {
     dgm_cuda_maxout_backward,             /* maxout_backward */
     dgm_cuda_batchnorm_forward,           /* batchnorm_forward */
     dgm_cuda_batchnorm_backward,          /* batchnorm_backward */
+    dgm_cuda_group_norm_forward,          /* group_norm_forward */
+    dgm_cuda_group_norm_backward,         /* group_norm_backward */
     dgm_cuda_axpy,                        /* axpy */
     dgm_cuda_gather_rows,                 /* gather_rows */
     dgm_cuda_sgd_step,                    /* sgd_step */

@@ -217,6 +217,16 @@ dgm_status dgm_cuda_batchnorm_backward(dgm_ctx *ctx, int training, int64_t rows,
                                        const float *dy, float beta_dx, float *dx,
                                        float *dgamma, float *dbeta);
 
+/* cuda_group_norm.cu */
+dgm_status dgm_cuda_group_norm_forward(dgm_ctx *ctx, int64_t n, int64_t c, int64_t plane,
+                                       int64_t groups, float eps, const float *x,
+                                       const float *gamma, const float *beta, float *y,
+                                       float *mean, float *invstd);
+dgm_status dgm_cuda_group_norm_backward(dgm_ctx *ctx, int64_t n, int64_t c, int64_t plane,
+                                        int64_t groups, const float *x, const float *gamma,
+                                        const float *mean, const float *invstd, const float *dy,
+                                        float beta_dx, float *dx, float *dgamma, float *dbeta);
+
 /* cuda_conv.cu */
 dgm_status dgm_cuda_im2col(dgm_ctx *ctx, const dgm_conv_geom *g, int64_t t, const float *x,
                            float *col);

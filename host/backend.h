@@ -120,6 +120,21 @@ typedef struct dgm_backend {
                                      const float *save_invstd, const float *dy, float beta_dx,
                                      float *dx, float *dgamma, float *dbeta);
 
+    /* Group normalization of x [n, c, plane] in `groups` groups of c/groups channels:
+     * statistics over each (image, group)'s L = c/groups·plane values (biased variance, in
+     * double) into mean/invstd [n·groups], y = (x − mean)·invstd·gamma[c] + beta[c]
+     * (gamma/beta NULL: 1/0). */
+    dgm_status (*group_norm_forward)(dgm_ctx *ctx, int64_t n, int64_t c, int64_t plane,
+                                     int64_t groups, float eps, const float *x,
+                                     const float *gamma, const float *beta, float *y,
+                                     float *mean, float *invstd);
+    /* dx = beta_dx·dx + ∂L/∂x (NULL to skip); dgamma += Σ dy·xhat, dbeta += Σ dy per
+     * channel (NULL to skip). */
+    dgm_status (*group_norm_backward)(dgm_ctx *ctx, int64_t n, int64_t c, int64_t plane,
+                                      int64_t groups, const float *x, const float *gamma,
+                                      const float *mean, const float *invstd, const float *dy,
+                                      float beta_dx, float *dx, float *dgamma, float *dbeta);
+
     /* y += alpha·x over n (SGD and gradient accumulation). */
     dgm_status (*axpy)(dgm_ctx *ctx, size_t n, float alpha, const float *x, float *y);
 
@@ -174,13 +189,14 @@ typedef struct dgm_backend {
     /* Whole convolutions by a library (optional: NULL, or DGM_STATUS_UNSUPPORTED without an
      * error for a shape it does not take, runs host/ops/conv_exec.c's im2col method on the
      * entries above). Arguments as dgm_conv_exec_forward/_data/_weight, beta 0 or 1; the
-     * data map takes no bias. */
+     * data map takes no bias; the weight map also writes the bias gradient db (when not
+     * NULL, with the same beta). */
     dgm_status (*conv_forward)(dgm_ctx *ctx, const dgm_conv_geom *g, const float *x,
                                const float *w, const float *bias, float beta, float *y);
     dgm_status (*conv_data)(dgm_ctx *ctx, const dgm_conv_geom *g, const float *dy,
                             const float *w, float beta, float *dx);
     dgm_status (*conv_weight)(dgm_ctx *ctx, const dgm_conv_geom *g, const float *x,
-                              const float *dy, float beta, float *dw);
+                              const float *dy, float beta, float *dw, float *db);
     /* gemm on `batch` matrices: A_i = a + i·stride_a, and so on. */
     dgm_status (*gemm_batched)(dgm_ctx *ctx, int trans_a, int trans_b, int64_t m, int64_t n,
                                int64_t k, float alpha, const float *a, int64_t lda,

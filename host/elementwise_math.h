@@ -461,4 +461,12 @@ DGM_HD static inline float dgm_batchnorm_dx(float dy, float xhat, float gamma, f
     return gamma * invstd * (dy - sum_dy / n - xhat * sum_dy_xhat / n);
 }
 
+/* Group-norm input gradient per element: dyg = dy·gamma[c], and the group's sums of dyg and
+ * dyg·xhat over its L values. */
+DGM_HD static inline float dgm_group_norm_dx(float dyg, float xhat, float invstd, float sum_dyg,
+                                             float sum_dyg_xhat, float l)
+{
+    return invstd * (dyg - sum_dyg / l - xhat * sum_dyg_xhat / l);
+}
+
 #endif

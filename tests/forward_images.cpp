@@ -270,7 +270,7 @@ std::vector<ForwardCase> image_forward_cases()
         const int64_t N = 2, C = 6, P = 5, G = 3;
         ForwardCase c;
         c.name = "group_norm_affine";
-        c.op = DGM_OP_MEAN;
+        c.op = DGM_OP_GROUP_NORM;
         c.inputs = {{{N, C, 1, P}, -2.0f, 3.0f}, {{C}, 0.5f, 1.5f}, {{C}, -0.5f, 0.5f}};
         c.out_shape = {N, C, 1, P};
         c.fn = [](dgm_ctx *ctx, std::vector<dgm_tensor *> &in, dgm_tensor **out) {

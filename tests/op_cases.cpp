@@ -332,10 +332,19 @@ std::vector<OpCase> all_op_cases()
     {
         OpCase c;
         c.name = "group_norm_affine";
-        c.op = DGM_OP_MEAN;  // made of other ops
+        c.op = DGM_OP_GROUP_NORM;
         c.inputs = {{{2, 4, 3, 3}, -2.0f, 2.0f}, {{4}, 0.5f, 1.5f}, {{4}, -0.5f, 0.5f}};
         c.fn = [](dgm_ctx *ctx, std::vector<dgm_tensor *> &in, dgm_tensor **out) {
             return dgm_group_norm(ctx, in[0], 2, in[1], in[2], 1e-5f, out);
+        };
+        v.push_back(c);
+        c.name = "group_norm_plain_one_group";
+        c.inputs = {{{3, 2, 2, 3}, -2.0f, 2.0f}};
+        c.fn = [](dgm_ctx *ctx, std::vector<dgm_tensor *> &in, dgm_tensor **out) {
+            dgm_tensor *y = nullptr;
+            dgm_status st = dgm_group_norm(ctx, in[0], 1, nullptr, nullptr, 1e-5f, &y);
+            if (st != DGM_STATUS_OK) return st;
+            return dgm_square(ctx, y, out);  // a nonlinear use: x̂'s own curvature stays
         };
         v.push_back(c);
     }

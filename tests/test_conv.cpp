@@ -131,7 +131,7 @@ std::vector<OpCase> realistic_cases()
     v.push_back(pool);
     OpCase gn;
     gn.name = "group_norm_14";
-    gn.op = DGM_OP_MEAN;
+    gn.op = DGM_OP_GROUP_NORM;
     gn.inputs = {{{16, 64, 14, 14}, -2.0f, 2.0f}, {{64}, 0.5f, 1.5f}, {{64}}};
     gn.fn = [](dgm_ctx *ctx, std::vector<dgm_tensor *> &in, dgm_tensor **out) {
         return dgm_group_norm(ctx, in[0], 32, in[1], in[2], 1e-5f, out);

@@ -9,7 +9,7 @@ static const char *const op_names[] = {
     "bce_with_logits", "mse", "kl_normal", "gaussian_log_density", "rand_normal",
     "rand_uniform", "bernoulli", "broadcast", "activation_grad", "activation_grad2",
     "conv2d", "conv_transpose2d", "conv2d_weight_grad", "upsample_nearest", "avg_pool",
-    "upsample_bilinear", "upsample_bilinear_grad", "bmm", "transpose",
+    "upsample_bilinear", "upsample_bilinear_grad", "bmm", "transpose", "group_norm",
 };
 _Static_assert(sizeof op_names / sizeof op_names[0] == DGM_OP_COUNT, "one name per op");
 

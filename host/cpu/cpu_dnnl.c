@@ -19,7 +19,7 @@
 #include <dnnl.h>
 
 #define DNNL_CACHE_SIZE 128
-#define SLOTS 4 /* input 0, input 1, output, bias (forward only) */
+#define SLOTS 4 /* input 0, input 1, output, bias (forward: input; weight: output) */
 
 typedef struct conv_entry {
     int kind; /* DGM_CONV_FORWARD ... */
@@ -40,8 +40,8 @@ struct dgm_dnnl_state {
     conv_entry cache[DNNL_CACHE_SIZE];
     int count;
     uint64_t clock;
-    void *buf[4]; /* inner copies of slots 0-2, and a plain output for accumulation */
-    size_t buf_bytes[4];
+    void *buf[5]; /* inner copies of slots 0-2, plain outputs (2, 3) to accumulate */
+    size_t buf_bytes[5];
 };
 
 static dgm_status dnnl_fail(dgm_ctx *ctx, dnnl_status_t s, const char *what)
@@ -78,7 +78,7 @@ void dgm_dnnl_release(struct dgm_dnnl_state *s)
 {
     if (!s) return;
     for (int i = 0; i < s->count; i++) entry_release(&s->cache[i]);
-    for (int i = 0; i < 4; i++) free(s->buf[i]);
+    for (int i = 0; i < 5; i++) free(s->buf[i]);
     if (s->stream) dnnl_stream_destroy(s->stream);
     if (s->engine) dnnl_engine_destroy(s->engine);
     free(s);
@@ -174,8 +174,8 @@ static dgm_status make_entry(dgm_ctx *ctx, struct dgm_dnnl_state *s, int kind, i
                 m.pad_r);
         else
             st = dnnl_dilated_convolution_backward_weights_desc_init(
-                &bd, dnnl_convolution_direct, &m.ax, &m.aw, NULL, &m.ay, m.strides, m.dilates,
-                m.pad_l, m.pad_r);
+                &bd, dnnl_convolution_direct, &m.ax, &m.aw, bias ? &m.b : NULL, &m.ay, m.strides,
+                m.dilates, m.pad_l, m.pad_r);
         if (st == dnnl_success) st = dnnl_primitive_desc_create(&pd, &bd, NULL, s->engine, fpd);
         dnnl_primitive_desc_destroy(fpd);
         if (st != dnnl_success) return DGM_STATUS_UNSUPPORTED;
@@ -195,6 +195,7 @@ static dgm_status make_entry(dgm_ctx *ctx, struct dgm_dnnl_state *s, int kind, i
         r = make_slot(ctx, s, e, 0, &m.x, MD(dnnl_query_src_md), DNNL_ARG_SRC, false);
         if (!r) r = make_slot(ctx, s, e, 1, &m.y, MD(dnnl_query_diff_dst_md), DNNL_ARG_DIFF_DST, false);
         if (!r) r = make_slot(ctx, s, e, 2, &m.w, MD(dnnl_query_diff_weights_md), DNNL_ARG_DIFF_WEIGHTS, true);
+        if (!r && bias) r = make_slot(ctx, s, e, 3, &m.b, NULL, DNNL_ARG_DIFF_BIAS, true);
     }
 #undef MD
     if (!r) {
@@ -277,9 +278,11 @@ static dgm_status reorder(dgm_ctx *ctx, struct dgm_dnnl_state *s, dnnl_primitive
     return DGM_STATUS_OK;
 }
 
-/* Runs the entry on in0, in1 (and bias) into out = beta·out + result, with beta 0 or 1. */
+/* Runs the entry on in0, in1 (and the forward's bias) into out = beta·out + result, with
+ * beta 0 or 1, and the weight map's bias gradient into db alike. */
 static dgm_status run(dgm_ctx *ctx, struct dgm_dnnl_state *s, conv_entry *e, const float *in0,
-                      const float *in1, const float *bias, float beta, float *out, size_t out_n)
+                      const float *in1, const float *bias, float beta, float *out, size_t out_n,
+                      float *db, size_t db_n)
 {
     DGM_CPU_FP_SCOPE(ctx);
     const float *src[2] = {in0, in1};
@@ -295,8 +298,13 @@ static dgm_status run(dgm_ctx *ctx, struct dgm_dnnl_state *s, conv_entry *e, con
         }
         args[nargs++] = (dnnl_exec_arg_t){e->arg[i], e->inner[i] ? e->inner[i] : e->plain[i]};
     }
+    float *plain_db = db;
     if (e->plain[3] && bias) {
         DNNL_TRY(ctx, dnnl_memory_set_data_handle(e->plain[3], (void *)bias));
+        args[nargs++] = (dnnl_exec_arg_t){e->arg[3], e->plain[3]};
+    } else if (e->plain[3]) {
+        if (beta != 0.0f) DGM_TRY(buffer(ctx, s, 4, db_n * sizeof(float), (void **)&plain_db));
+        DNNL_TRY(ctx, dnnl_memory_set_data_handle(e->plain[3], plain_db));
         args[nargs++] = (dnnl_exec_arg_t){e->arg[3], e->plain[3]};
     }
     /* The result in plain layout lands in out, or, to be added to out, in a buffer. */
@@ -312,41 +320,42 @@ static dgm_status run(dgm_ctx *ctx, struct dgm_dnnl_state *s, conv_entry *e, con
     DNNL_TRY(ctx, dnnl_primitive_execute(e->prim, s->stream, nargs, args));
     if (e->inner[2]) DGM_TRY(reorder(ctx, s, e->reorder[2], e->inner[2], e->plain[2]));
     DNNL_TRY(ctx, dnnl_stream_wait(s->stream));
-    if (beta != 0.0f) return dgm_cpu_axpy(ctx, out_n, 1.0f, plain_out, out);
-    return DGM_STATUS_OK;
+    if (beta == 0.0f) return DGM_STATUS_OK;
+    if (db && e->plain[3]) DGM_TRY(dgm_cpu_axpy(ctx, db_n, 1.0f, plain_db, db));
+    return dgm_cpu_axpy(ctx, out_n, 1.0f, plain_out, out);
 }
 
 static dgm_status conv_call(dgm_ctx *ctx, int kind, const dgm_conv_geom *g, const float *a,
                             const float *b, const float *bias, float beta, float *out,
-                            size_t out_n)
+                            size_t out_n, float *db)
 {
     if (beta != 0.0f && beta != 1.0f) return DGM_STATUS_UNSUPPORTED;
     struct dgm_dnnl_state *s = NULL;
     DGM_TRY(state_of(ctx, &s));
     conv_entry *e = NULL;
-    DGM_TRY(lookup(ctx, s, kind, bias != NULL, g, &e));
-    return run(ctx, s, e, a, b, bias, beta, out, out_n);
+    DGM_TRY(lookup(ctx, s, kind, bias != NULL || db != NULL, g, &e));
+    return run(ctx, s, e, a, b, bias, beta, out, out_n, db, (size_t)g->o);
 }
 
 dgm_status dgm_cpu_conv_forward(dgm_ctx *ctx, const dgm_conv_geom *g, const float *x,
                                 const float *w, const float *bias, float beta, float *y)
 {
     return conv_call(ctx, DGM_CONV_FORWARD, g, x, w, bias, beta, y,
-                     (size_t)(g->n * g->o * g->oh * g->ow));
+                     (size_t)(g->n * g->o * g->oh * g->ow), NULL);
 }
 
 dgm_status dgm_cpu_conv_data(dgm_ctx *ctx, const dgm_conv_geom *g, const float *dy,
                              const float *w, float beta, float *dx)
 {
     return conv_call(ctx, DGM_CONV_DATA, g, dy, w, NULL, beta, dx,
-                     (size_t)(g->n * g->c * g->h * g->w));
+                     (size_t)(g->n * g->c * g->h * g->w), NULL);
 }
 
 dgm_status dgm_cpu_conv_weight(dgm_ctx *ctx, const dgm_conv_geom *g, const float *x,
-                               const float *dy, float beta, float *dw)
+                               const float *dy, float beta, float *dw, float *db)
 {
     return conv_call(ctx, DGM_CONV_WEIGHT, g, x, dy, NULL, beta, dw,
-                     (size_t)(g->o * (g->c / g->groups) * g->kh * g->kw));
+                     (size_t)(g->o * (g->c / g->groups) * g->kh * g->kw), db);
 }
 
 #else /* built without oneDNN: the im2col method (host/ops/conv_exec.c) runs instead */

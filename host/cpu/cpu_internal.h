@@ -173,7 +173,16 @@ dgm_status dgm_cpu_conv_forward(dgm_ctx *ctx, const dgm_conv_geom *g, const floa
 dgm_status dgm_cpu_conv_data(dgm_ctx *ctx, const dgm_conv_geom *g, const float *dy,
                              const float *w, float beta, float *dx);
 dgm_status dgm_cpu_conv_weight(dgm_ctx *ctx, const dgm_conv_geom *g, const float *x,
-                               const float *dy, float beta, float *dw);
+                               const float *dy, float beta, float *dw, float *db);
+/* cpu_group_norm.c */
+dgm_status dgm_cpu_group_norm_forward(dgm_ctx *ctx, int64_t n, int64_t c, int64_t plane,
+                                      int64_t groups, float eps, const float *x,
+                                      const float *gamma, const float *beta, float *y,
+                                      float *mean, float *invstd);
+dgm_status dgm_cpu_group_norm_backward(dgm_ctx *ctx, int64_t n, int64_t c, int64_t plane,
+                                       int64_t groups, const float *x, const float *gamma,
+                                       const float *mean, const float *invstd, const float *dy,
+                                       float beta_dx, float *dx, float *dgamma, float *dbeta);
 /* cpu_conv.c: the spatial entries (backend.h) */
 dgm_status dgm_cpu_im2col(dgm_ctx *ctx, const dgm_conv_geom *g, int64_t t, const float *x,
                           float *col);

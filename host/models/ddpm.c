@@ -55,12 +55,14 @@ static const dgm_model_option options[] = {
     {"eta", "0", "DDIM's η (0: deterministic, 1: ancestral-like)"},
     {"variance", "beta", "ancestral σ_t²: beta or posterior"},
     {"clip-x0", "auto", "clip the predicted x_0 to [-1, 1] when sampling: true, false, auto (images)"},
+    DGM_TIME_NET_OPTIONS,
     {NULL, NULL, NULL},
 };
 static const dgm_opt_type option_types[] = {DGM_OPT_INT, DGM_OPT_STRING, DGM_OPT_STRING,
                                             DGM_OPT_INT, DGM_OPT_STRING, DGM_OPT_FLOAT,
                                             DGM_OPT_STRING, DGM_OPT_INT, DGM_OPT_FLOAT,
-                                            DGM_OPT_STRING, DGM_OPT_STRING};
+                                            DGM_OPT_STRING, DGM_OPT_STRING,
+    DGM_TIME_NET_OPTION_TYPES};
 
 static dgm_status bad(dgm_model *m, const char *what)
 {
@@ -133,7 +135,7 @@ static dgm_status build(dgm_model *m)
                  "ddpm: ᾱ at the last step is %.3g (> 1e-3): sampling starts from N(0, I) far "
                  "from the noised data, and samples come out shifted; use more --timesteps "
                  "or the cosine schedule", s->alpha_bar[s->T - 1]);
-    DGM_TRY(dgm_time_net_create(m->params, "net", m->dim, (int)emb, nh, hidden, (dgm_activation)act, &s->net));
+    DGM_TRY(dgm_time_net_create(m, "net", (int)emb, nh, hidden, (dgm_activation)act, &s->net));
     if (s->ema > 0.0f) DGM_TRY(dgm_ema_weights_declare(m->params));
     return DGM_STATUS_OK;
 }

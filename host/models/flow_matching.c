@@ -51,11 +51,13 @@ static const dgm_model_option options[] = {
     {"rtol", "1e-5", "relative tolerance of the adaptive solver (dopri5 sampling; the NLL always)"},
     {"atol", "1e-5", "absolute tolerance of the adaptive solver"},
     {"ema", "0", "decay of the weights' moving average used for sampling (0: off)"},
+    DGM_TIME_NET_OPTIONS,
     {NULL, NULL, NULL},
 };
 static const dgm_opt_type option_types[] = {DGM_OPT_STRING, DGM_OPT_STRING, DGM_OPT_FLOAT,
                                             DGM_OPT_STRING, DGM_OPT_STRING, DGM_OPT_INT,
-                                            DGM_OPT_FLOAT,  DGM_OPT_FLOAT,  DGM_OPT_FLOAT};
+                                            DGM_OPT_FLOAT,  DGM_OPT_FLOAT,  DGM_OPT_FLOAT,
+    DGM_TIME_NET_OPTION_TYPES};
 
 static dgm_status bad(dgm_model *m, const char *what)
 {
@@ -89,7 +91,7 @@ static dgm_status build(dgm_model *m)
     if (!(s->rtol > 0.0 && s->rtol < 1.0) || !(s->atol > 0.0 && s->atol < 1.0)) return bad(m, "--rtol/--atol: in (0, 1)");
     s->ema = (float)dgm_config_float(m, "ema");
     if (!(s->ema >= 0.0f && s->ema < 1.0f)) return bad(m, "--ema: in [0, 1)");
-    DGM_TRY(dgm_time_net_create(m->params, "net", m->dim, 0, nh, hidden, (dgm_activation)act, &s->net));
+    DGM_TRY(dgm_time_net_create(m, "net", 0, nh, hidden, (dgm_activation)act, &s->net));
     if (s->ema > 0.0f) DGM_TRY(dgm_ema_weights_declare(m->params));
     return DGM_STATUS_OK;
 }

@@ -42,6 +42,9 @@ typedef struct gan_state {
     float d_lr_mult;
     bool image;
     dgm_mlp *g, *d, *g_ema; /* g_ema: NULL without --ema */
+    /* --net dcgan: the convolutional pair instead of the MLPs (dgm/nn.h) */
+    dgm_dcgan_generator *cg, *cg_ema;
+    dgm_dcgan_discriminator *cd;
     int64_t g_off, g_n, d_off, d_n, e_off, e_n;
     dgm_optim *g_opt, *d_opt; /* made on the first iteration, from its optimizer config */
 } gan_state;
@@ -62,16 +65,35 @@ static const dgm_model_option options[] = {
     {"ema", "0", "decay of the generator's moving average used for sampling (0: off)"},
     {"d-lr-mult", "0", "the discriminator's learning rate as a multiple of --lr (TTUR; 0: 4, "
                        "or 1 for wgan-gp)"},
+    {"net", "mlp", "the players: mlp (--g-hidden, --d-hidden), or dcgan (images with sides "
+                   "divisible by 4: compare_gan's InfoGAN-style pair, --g-bn)"},
     {NULL, NULL, NULL},
 };
 static const dgm_opt_type option_types[] = {
     DGM_OPT_STRING, DGM_OPT_INT,   DGM_OPT_STRING, DGM_OPT_INT_LIST, DGM_OPT_BOOL, DGM_OPT_INT_LIST,
     DGM_OPT_INT,    DGM_OPT_INT,   DGM_OPT_INT,    DGM_OPT_FLOAT,    DGM_OPT_FLOAT, DGM_OPT_FLOAT,
-    DGM_OPT_FLOAT};
+    DGM_OPT_FLOAT,  DGM_OPT_STRING};
 
 static dgm_status bad(dgm_model *m, const char *what)
 {
     return dgm_set_error(m->ctx, DGM_STATUS_INVALID_ARGUMENT, "gan option %s", what);
+}
+
+/* The DCGAN pair over the model's images; a packed discriminator sees its pack images
+ * stacked along the channels (PacGAN's image packing). */
+static dgm_status build_dcgan(dgm_model *m, gan_state *s)
+{
+    if (!s->image) return bad(m, "--net dcgan: the data are not images");
+    dgm_dcgan_config c = dgm_dcgan_config_default();
+    c.channels = m->sample_ndim == 3 ? m->sample_shape[0] : 1;
+    c.height = m->sample_shape[m->sample_ndim - 2];
+    c.width = m->sample_shape[m->sample_ndim - 1];
+    c.latent = s->latent;
+    c.batch_norm = dgm_config_bool(m, "g-bn");
+    DGM_TRY(dgm_dcgan_generator_create(m->params, "generator", &c, &s->cg));
+    if (s->ema > 0.0f) DGM_TRY(dgm_dcgan_generator_create(m->params, "generator_ema", &c, &s->cg_ema));
+    c.channels *= s->pack;
+    return dgm_dcgan_discriminator_create(m->params, "discriminator", &c, &s->cd);
 }
 
 static dgm_status build(dgm_model *m)
@@ -107,6 +129,9 @@ static dgm_status build(dgm_model *m)
     if (s->d_lr_mult == 0.0f) s->d_lr_mult = wgan ? 1.0f : 4.0f;
     if (!(s->d_lr_mult > 0.0f && s->d_lr_mult <= 1000.0f)) return bad(m, "--d-lr-mult: in (0, 1000]");
     s->image = m->sample_ndim >= 2;
+    const char *net = dgm_config_string(m, "net");
+    if (!strcmp(net, "dcgan")) return build_dcgan(m, s);
+    if (strcmp(net, "mlp")) return bad(m, "--net: mlp or dcgan");
 
     int64_t gw[GAN_MAX_HIDDEN + 2], dw[GAN_MAX_HIDDEN + 2];
     const int ng = dgm_config_int_list(m, "g-hidden", gw + 1, GAN_MAX_HIDDEN);
@@ -134,7 +159,7 @@ static dgm_status ready(dgm_model *m)
 {
     gan_state *s = m->state;
     DGM_TRY(dgm_params_prefix_range(m->params, "generator.", &s->g_off, &s->g_n));
-    if (s->g_ema)
+    if (s->g_ema || s->cg_ema)
         DGM_TRY(dgm_params_prefix_range(m->params, "generator_ema.", &s->e_off, &s->e_n));
     return dgm_params_prefix_range(m->params, "discriminator.", &s->d_off, &s->d_n);
 }
@@ -160,7 +185,7 @@ static dgm_status copy_bn_stats(dgm_model *m)
 static dgm_status update_ema(dgm_model *m, float decay)
 {
     gan_state *s = m->state;
-    if (!s->g_ema) return DGM_STATUS_OK;
+    if (!s->g_ema && !s->cg_ema) return DGM_STATUS_OK;
     float *v = dgm_params_values(m->params);
     DGM_TRY(m->ctx->be->ema_update(m->ctx, (size_t)s->g_n, v + s->e_off, v + s->g_off, decay));
     return copy_bn_stats(m);
@@ -174,7 +199,18 @@ static dgm_status generate(dgm_model *m, int64_t n, bool training, dgm_tensor **
     dgm_tensor *z = NULL;
     if (s->uniform_z) DGM_TRY(dgm_rand_uniform(m->ctx, 2, shape, -1.0f, 1.0f, &z));
     else DGM_TRY(dgm_rand_normal(m->ctx, 2, shape, 0.0f, 1.0f, &z));
-    return dgm_mlp_forward(m->ctx, s->g, z, training, out);
+    if (!s->cg) return dgm_mlp_forward(m->ctx, s->g, z, training, out);
+    const int64_t flat[2] = {n, m->dim};
+    DGM_TRY(dgm_dcgan_generator_forward(m->ctx, s->cg, z, training, out));
+    return dgm_reshape(m->ctx, *out, 2, flat, out);
+}
+
+/* D's scores of rows [R, dim·pack]: [R, 1]. */
+static dgm_status d_forward(dgm_model *m, dgm_tensor *x, dgm_tensor **v)
+{
+    gan_state *s = m->state;
+    if (s->cd) return dgm_dcgan_discriminator_forward(m->ctx, s->cd, x, v);
+    return dgm_mlp_forward(m->ctx, s->d, x, true, v);
 }
 
 /* x [B, dim] as D's input rows [B/pack, dim·pack]: consecutive rows side by side. */
@@ -190,9 +226,8 @@ static dgm_status packed(dgm_model *m, dgm_tensor *x, dgm_tensor **out)
 /* D's raw scores [B/pack, 1] of x [B, dim] (B a multiple of pack). */
 static dgm_status discriminate(dgm_model *m, dgm_tensor *x, dgm_tensor **v)
 {
-    gan_state *s = m->state;
     DGM_TRY(packed(m, x, &x));
-    return dgm_mlp_forward(m->ctx, s->d, x, true, v);
+    return d_forward(m, x, v);
 }
 
 /* D's scores of a data and a generated batch of the same size in one pass over both (D
@@ -210,7 +245,7 @@ static dgm_status discriminate_pair(dgm_model *m, dgm_tensor *real, dgm_tensor *
     DGM_TRY(dgm_concat_cols(ctx, pr, pf, &both)); /* [rows, 2·width]: row i = real i, fake i */
     const int64_t interleaved[2] = {2 * rows, width};
     DGM_TRY(dgm_reshape(ctx, both, 2, interleaved, &both));
-    DGM_TRY(dgm_mlp_forward(ctx, s->d, both, true, &v));
+    DGM_TRY(d_forward(m, both, &v));
     const int64_t pairs[2] = {rows, 2};
     DGM_TRY(dgm_reshape(ctx, v, 2, pairs, &v));
     DGM_TRY(dgm_slice_cols(ctx, v, 0, 1, vr));
@@ -335,9 +370,12 @@ static dgm_status sample(dgm_model *m, int64_t n, dgm_tensor **out)
     gan_state *s = m->state;
     dgm_tensor *x = NULL;
     dgm_mlp *live = s->g;
+    dgm_dcgan_generator *clive = s->cg;
     if (s->g_ema) s->g = s->g_ema; /* sample with the average */
+    if (s->cg_ema) s->cg = s->cg_ema;
     dgm_status st = generate(m, n, false, &x);
     s->g = live;
+    s->cg = clive;
     DGM_TRY(st);
     return s->image ? dgm_scale(m->ctx, x, 0.5f, 0.5f, out) : (*out = x, DGM_STATUS_OK);
 }
@@ -409,6 +447,9 @@ static void destroy(dgm_model *m)
     dgm_mlp_free(s->g);
     dgm_mlp_free(s->g_ema);
     dgm_mlp_free(s->d);
+    dgm_dcgan_generator_free(s->cg);
+    dgm_dcgan_generator_free(s->cg_ema);
+    dgm_dcgan_discriminator_free(s->cd);
     free(s);
 }
 

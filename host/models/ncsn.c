@@ -66,12 +66,14 @@ static const dgm_model_option options[] = {
                              "y = x − the data's mean, s its RMS std (Karras et al. 2022: unit-scale "
                              "input and target for F at every level); none: σ·s = F(x, log σ); "
                              "auto: edm on images"},
+    DGM_TIME_NET_OPTIONS,
     {NULL, NULL, NULL},
 };
 static const dgm_opt_type option_types[] = {DGM_OPT_STRING, DGM_OPT_STRING, DGM_OPT_STRING,
                                             DGM_OPT_STRING, DGM_OPT_STRING, DGM_OPT_STRING,
                                             DGM_OPT_FLOAT,  DGM_OPT_STRING, DGM_OPT_STRING,
-                                            DGM_OPT_BOOL,   DGM_OPT_STRING};
+                                            DGM_OPT_BOOL,   DGM_OPT_STRING,
+    DGM_TIME_NET_OPTION_TYPES};
 
 static dgm_status bad(dgm_model *m, const char *what)
 {
@@ -127,7 +129,7 @@ static dgm_status build(dgm_model *m)
     s->sigmas = calloc((size_t)s->levels, sizeof *s->sigmas);
     if (!s->sigmas) return dgm_set_error(m->ctx, DGM_STATUS_OOM, "out of host memory");
 
-    DGM_TRY(dgm_time_net_create(m->params, "net", m->dim, (int)emb, nh, hidden, (dgm_activation)act, &s->net));
+    DGM_TRY(dgm_time_net_create(m, "net", (int)emb, nh, hidden, (dgm_activation)act, &s->net));
     if (s->ema > 0.0f) DGM_TRY(dgm_ema_weights_declare(m->params));
     const int64_t ladder[1] = {s->levels}, box[2] = {2, m->dim}, one[1] = {1};
     DGM_TRY(dgm_params_add_buffer(m->params, "sigmas", 1, ladder, (dgm_init){DGM_INIT_ZEROS, 0.0f, 0.0f}));

@@ -74,6 +74,7 @@ static const dgm_model_option options[] = {
     {"divergence", "auto", "the NLL's divergence: exact (a pass per dimension), hutchinson, or "
                            "auto (exact up to 16 values)"},
     {"probes", "1", "Rademacher probes of the Hutchinson estimator"},
+    DGM_TIME_NET_OPTIONS,
     {NULL, NULL, NULL},
 };
 static const dgm_opt_type option_types[] = {
@@ -81,7 +82,8 @@ static const dgm_opt_type option_types[] = {
     DGM_OPT_STRING, DGM_OPT_INT,    DGM_OPT_FLOAT,  DGM_OPT_STRING, DGM_OPT_STRING, DGM_OPT_STRING,
     DGM_OPT_BOOL,   DGM_OPT_FLOAT,  DGM_OPT_FLOAT,  DGM_OPT_STRING, DGM_OPT_STRING, DGM_OPT_STRING,
     DGM_OPT_FLOAT,  DGM_OPT_INT,    DGM_OPT_INT,    DGM_OPT_STRING, DGM_OPT_FLOAT,  DGM_OPT_FLOAT,
-    DGM_OPT_FLOAT,  DGM_OPT_BOOL,   DGM_OPT_FLOAT,  DGM_OPT_STRING, DGM_OPT_INT};
+    DGM_OPT_FLOAT,  DGM_OPT_BOOL,   DGM_OPT_FLOAT,  DGM_OPT_STRING, DGM_OPT_INT,
+    DGM_TIME_NET_OPTION_TYPES};
 
 static dgm_status bad(dgm_model *m, const char *what)
 {
@@ -190,10 +192,10 @@ static dgm_status build(dgm_model *m)
     if (s->likelihood && s->importance && !dgm_sde_importance_init(&s->sde, s->train_eps, &s->is))
         return dgm_set_error(m->ctx, DGM_STATUS_OOM, "out of host memory");
     if (s->fourier)
-        DGM_TRY(dgm_time_net_create_fourier(m->params, "net", m->dim, (int)emb, scale, 0, nh, hidden,
+        DGM_TRY(dgm_time_net_create_fourier(m, "net", (int)emb, scale, 0, nh, hidden,
                                             (dgm_activation)act, &s->net));
     else
-        DGM_TRY(dgm_time_net_create(m->params, "net", m->dim, (int)emb, nh, hidden, (dgm_activation)act, &s->net));
+        DGM_TRY(dgm_time_net_create(m, "net", (int)emb, nh, hidden, (dgm_activation)act, &s->net));
     if (s->ema > 0.0f) DGM_TRY(dgm_ema_weights_declare(m->params));
     const int64_t one[1] = {1};
     return dgm_params_add_buffer(m->params, "sigma_max", 1, one, (dgm_init){DGM_INIT_ZEROS, 0.0f, 0.0f});

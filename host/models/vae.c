@@ -39,6 +39,9 @@ typedef struct vae_state {
     dgm_linear fc21;     /* h -> μ [B, latent] */
     dgm_linear fc22;     /* h -> log σ² [B, latent] */
     dgm_mlp *decoder;    /* z [B, latent] -> [B, dim]: fc3, fc3_1, ..., fc4 */
+    /* --net conv: a DCGAN-shaped encoder (to [μ, log σ²]) and decoder instead */
+    dgm_dcgan_discriminator *conv_encoder;
+    dgm_dcgan_generator *conv_decoder;
 } vae_state;
 
 static const dgm_model_option options[] = {
@@ -48,10 +51,34 @@ static const dgm_model_option options[] = {
     {"decoder-var", "learned", "gaussian decoder variance: learned, or a fixed number"},
     {"beta", "1", "weight of the KL term (beta-VAE)"},
     {"kl-warmup", "0", "steps over which beta ramps up linearly from 0"},
+    {"net", "mlp", "mlp, or conv (images with sides divisible by 4: the DCGAN pair's shapes, "
+                   "32 base channels, --hidden's first width fully connected)"},
     {NULL, NULL, NULL},
 };
 static const dgm_opt_type option_types[] = {DGM_OPT_INT_LIST, DGM_OPT_INT, DGM_OPT_STRING,
-                                            DGM_OPT_STRING, DGM_OPT_FLOAT, DGM_OPT_INT};
+                                            DGM_OPT_STRING, DGM_OPT_FLOAT, DGM_OPT_INT,
+                                            DGM_OPT_STRING};
+
+/* --net conv: encoder.* maps an image to [μ, log σ²] (2·latent outputs), decoder.* maps z
+ * to the image's logits or Gaussian mean (no batch norm, no output activation). */
+static dgm_status build_conv(dgm_model *m, vae_state *s)
+{
+    if (m->sample_ndim < 2)
+        return dgm_set_error(m->ctx, DGM_STATUS_INVALID_ARGUMENT,
+                             "vae option --net conv: the data are not images");
+    dgm_dcgan_config c = dgm_dcgan_config_default();
+    c.channels = m->sample_ndim == 3 ? m->sample_shape[0] : 1;
+    c.height = m->sample_shape[m->sample_ndim - 2];
+    c.width = m->sample_shape[m->sample_ndim - 1];
+    c.latent = s->latent;
+    c.hidden = s->hidden[0];
+    c.base_channels = 32;
+    c.batch_norm = false;
+    c.output = DGM_ACT_NONE;
+    c.out_features = 2 * s->latent;
+    DGM_TRY(dgm_dcgan_discriminator_create(m->params, "encoder", &c, &s->conv_encoder));
+    return dgm_dcgan_generator_create(m->params, "decoder", &c, &s->conv_decoder);
+}
 
 static dgm_status build(dgm_model *m)
 {
@@ -88,6 +115,12 @@ static dgm_status build(dgm_model *m)
         DGM_TRY(dgm_tensor_create(ctx, 1, &one, &s->fixed_logvar_t));
         DGM_TRY(dgm_tensor_fill(ctx, s->fixed_logvar_t, s->fixed_logvar));
     }
+    const char *net = dgm_config_string(m, "net");
+    if (strcmp(net, "mlp") && strcmp(net, "conv"))
+        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "vae option --net %s: mlp or conv", net);
+    if (!strcmp(net, "conv")) {
+        DGM_TRY(build_conv(m, s));
+    } else {
     /* Declaration order = pytorch/examples' module order (and so the order of the
      * initialization draws): fc1..., fc21, fc22, fc3..., fc4. */
     char names[2][VAE_MAX_HIDDEN + 1][16];
@@ -122,6 +155,7 @@ static dgm_status build(dgm_model *m)
     dgm_mlp_config dec_cfg = dgm_mlp_config_default();
     dec_cfg.linear_names = dec_names;
     DGM_TRY(dgm_mlp_create(m->params, NULL, s->n_hidden + 2, dec_widths, &dec_cfg, &s->decoder));
+    }
     if (!s->bernoulli && s->learned_var) {
         const dgm_init zeros = {DGM_INIT_ZEROS, 0, 0};
         DGM_TRY(dgm_params_add(m->params, "dec_logvar", 1, &m->dim, zeros));
@@ -136,6 +170,8 @@ static void destroy(dgm_model *m)
         dgm_tensor_free(s->fixed_logvar_t);
         dgm_mlp_free(s->encoder);
         dgm_mlp_free(s->decoder);
+        dgm_dcgan_discriminator_free(s->conv_encoder);
+        dgm_dcgan_generator_free(s->conv_decoder);
     }
     free(s);
 }
@@ -145,6 +181,11 @@ static dgm_status encode(dgm_model *m, dgm_tensor *x, dgm_tensor **mu, dgm_tenso
 {
     vae_state *s = m->state;
     dgm_tensor *h;
+    if (s->conv_encoder) {
+        DGM_TRY(dgm_dcgan_discriminator_forward(m->ctx, s->conv_encoder, x, &h));
+        DGM_TRY(dgm_slice_cols(m->ctx, h, 0, s->latent, mu));
+        return dgm_slice_cols(m->ctx, h, s->latent, s->latent, logvar);
+    }
     /* No batch norm or dropout: the MLPs' `training` flag changes nothing here. */
     DGM_TRY(dgm_mlp_forward(m->ctx, s->encoder, x, false, &h));
     DGM_TRY(dgm_linear_forward(m->ctx, &s->fc21, h, DGM_ACT_NONE, 0.0f, mu));
@@ -155,7 +196,10 @@ static dgm_status encode(dgm_model *m, dgm_tensor *x, dgm_tensor **mu, dgm_tenso
 static dgm_status decode(dgm_model *m, dgm_tensor *z, dgm_tensor **out)
 {
     vae_state *s = m->state;
-    return dgm_mlp_forward(m->ctx, s->decoder, z, false, out);
+    if (!s->conv_decoder) return dgm_mlp_forward(m->ctx, s->decoder, z, false, out);
+    const int64_t flat[2] = {dgm_rows(z), m->dim};
+    DGM_TRY(dgm_dcgan_generator_forward(m->ctx, s->conv_decoder, z, false, out));
+    return dgm_reshape(m->ctx, *out, 2, flat, out);
 }
 
 /* z = μ + exp(½ log σ²)·ε. */

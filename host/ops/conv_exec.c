@@ -165,13 +165,14 @@ dgm_status dgm_conv_exec_data(dgm_ctx *ctx, const dgm_conv_geom *g, const float 
 }
 
 dgm_status dgm_conv_exec_weight(dgm_ctx *ctx, const dgm_conv_geom *g, const float *x,
-                                const float *dy, float beta, float *dw)
+                                const float *dy, float beta, float *dw, float *db)
 {
     DGM_TRY(check_beta(ctx, beta));
     if (ctx->be->conv_weight) {
-        const dgm_status st = ctx->be->conv_weight(ctx, g, x, dy, beta, dw);
+        const dgm_status st = ctx->be->conv_weight(ctx, g, x, dy, beta, dw, db);
         if (st != DGM_STATUS_UNSUPPORTED) return st;
     }
+    if (db) DGM_TRY(dgm_channel_sum(ctx, g->n, g->o, g->oh * g->ow, dy, beta, db));
     const int64_t hw = g->h * g->w, ohw = g->oh * g->ow;
     const int64_t og = g->o / g->groups, kg = col_rows(g) / g->groups;
     int64_t tile = 1;

@@ -14,9 +14,10 @@ dgm_status dgm_conv_exec_forward(dgm_ctx *ctx, const dgm_conv_geom *g, const flo
  * to x, and the transposed convolution (bias may be NULL). */
 dgm_status dgm_conv_exec_data(dgm_ctx *ctx, const dgm_conv_geom *g, const float *dy,
                               const float *w, const float *bias, float beta, float *dx);
-/* dw [o, c/groups, kh, kw] = beta·dw + the gradient of conv with respect to w. */
+/* dw [o, c/groups, kh, kw] = beta·dw + the gradient of conv with respect to w, and, when
+ * db is not NULL, db = beta·db + the bias's (the channel sums of dy). */
 dgm_status dgm_conv_exec_weight(dgm_ctx *ctx, const dgm_conv_geom *g, const float *x,
-                                const float *dy, float beta, float *dw);
+                                const float *dy, float beta, float *dw, float *db);
 /* db[c] = beta·db + sum over n and the plane of y [n, c, plane]: a bias's gradient. */
 dgm_status dgm_channel_sum(dgm_ctx *ctx, int64_t n, int64_t c, int64_t plane, const float *y,
                            float beta, float *db);

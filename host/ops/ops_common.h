@@ -41,4 +41,12 @@ dgm_status dgm_unary_grad_op(dgm_ctx *ctx, int kind, float pa, float pb, dgm_ten
 dgm_status dgm_broadcast_op(dgm_ctx *ctx, dgm_tensor *x, int mode, int ndim,
                             const int64_t *shape, float alpha, dgm_tensor **out);
 
+/* ---- per-channel pieces of NCHW tensors, as recorded ops (host/ops/ops_composite.c) ---- */
+
+/* x viewed as [N, C·plane] times (add: plus) v [C] repeated over each plane. */
+dgm_status dgm_channel_affine_op(dgm_ctx *ctx, dgm_tensor *x, dgm_tensor *v, bool add,
+                                 int64_t c, int64_t plane, dgm_tensor **out);
+/* y [n, c, ...] summed over n and the plane: [1, c] (a bias's gradient). */
+dgm_status dgm_channel_sum_op(dgm_ctx *ctx, dgm_tensor *y, int64_t n, int64_t c, dgm_tensor **out);
+
 #endif

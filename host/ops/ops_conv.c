@@ -22,18 +22,6 @@ static const dgm_op op_of_kind[] = {DGM_OP_CONV2D, DGM_OP_CONV_TRANSPOSE2D,
 static dgm_status conv_record(dgm_ctx *ctx, conv_kind kind, const dgm_conv_geom *g,
                               dgm_tensor *a, dgm_tensor *b, dgm_tensor *bias, dgm_tensor **out);
 
-/* bias gradient as ops: y [n, c, plane] summed over n and the plane, [c] */
-static dgm_status channel_sum_op(dgm_ctx *ctx, dgm_tensor *gy, int64_t n, int64_t c,
-                                 dgm_tensor **out)
-{
-    const int64_t s2[2] = {n * c, gy->numel / (n * c)}, s3[2] = {n, c};
-    dgm_tensor *t = NULL;
-    DGM_TRY(dgm_reshape(ctx, gy, 2, s2, &t));
-    DGM_TRY(dgm_sum(ctx, t, DGM_AXIS_ROWS, &t));
-    DGM_TRY(dgm_reshape(ctx, t, 2, s3, &t));
-    return dgm_sum(ctx, t, DGM_AXIS_COLS, out);
-}
-
 static dgm_status conv_backward(dgm_ctx *ctx, dgm_node *n)
 {
     const dgm_conv_geom *g = n->saved[0];
@@ -44,15 +32,18 @@ static dgm_status conv_backward(dgm_ctx *ctx, dgm_node *n)
     if (kind == CONV_FORWARD) { /* a = x, b = w */
         DGM_TRY(dgm_grad_target(ctx, a, &t, &beta));
         if (t) DGM_TRY(dgm_conv_exec_data(ctx, g, gy, b->data, NULL, beta, t));
+        float *tb = NULL, bb = 0;
         DGM_TRY(dgm_grad_target(ctx, b, &t, &beta));
-        if (t) DGM_TRY(dgm_conv_exec_weight(ctx, g, a->data, gy, beta, t));
-        DGM_TRY(dgm_grad_target(ctx, bias, &t, &beta));
-        if (t) DGM_TRY(dgm_channel_sum(ctx, g->n, g->o, g->oh * g->ow, gy, beta, t));
+        DGM_TRY(dgm_grad_target(ctx, bias, &tb, &bb));
+        /* The bias's gradient with the weight's, in one pass, when they accumulate alike. */
+        const bool together = t && tb && bb == beta;
+        if (t) DGM_TRY(dgm_conv_exec_weight(ctx, g, a->data, gy, beta, t, together ? tb : NULL));
+        if (tb && !together) DGM_TRY(dgm_channel_sum(ctx, g->n, g->o, g->oh * g->ow, gy, bb, tb));
     } else if (kind == CONV_DATA) { /* a = d (y-shaped), b = w; out is x-shaped */
         DGM_TRY(dgm_grad_target(ctx, a, &t, &beta));
         if (t) DGM_TRY(dgm_conv_exec_forward(ctx, g, gy, b->data, NULL, beta, t));
         DGM_TRY(dgm_grad_target(ctx, b, &t, &beta));
-        if (t) DGM_TRY(dgm_conv_exec_weight(ctx, g, gy, a->data, beta, t));
+        if (t) DGM_TRY(dgm_conv_exec_weight(ctx, g, gy, a->data, beta, t, NULL));
         DGM_TRY(dgm_grad_target(ctx, bias, &t, &beta));
         if (t) DGM_TRY(dgm_channel_sum(ctx, g->n, g->c, g->h * g->w, gy, beta, t));
     } else { /* a = x, b = d; out is w-shaped */
@@ -90,7 +81,7 @@ static dgm_status conv_graph_backward(dgm_ctx *ctx, dgm_node *n, dgm_tensor *gy)
     }
     if (!dgm_autograd_wants(ctx, bias)) return DGM_STATUS_OK;
     dgm_tensor *db = NULL;
-    DGM_TRY(channel_sum_op(ctx, gy, g->n, kind == CONV_FORWARD ? g->o : g->c, &db));
+    DGM_TRY(dgm_channel_sum_op(ctx, gy, g->n, kind == CONV_FORWARD ? g->o : g->c, &db));
     return dgm_autograd_accumulate(ctx, bias, db);
 }
 
@@ -117,7 +108,7 @@ static dgm_status conv_record(dgm_ctx *ctx, conv_kind kind, const dgm_conv_geom 
     else if (kind == CONV_DATA)
         DGM_TRY(dgm_conv_exec_data(ctx, g, a->data, b->data, bd, 0.0f, y->data));
     else
-        DGM_TRY(dgm_conv_exec_weight(ctx, g, a->data, b->data, 0.0f, y->data));
+        DGM_TRY(dgm_conv_exec_weight(ctx, g, a->data, b->data, 0.0f, y->data, NULL));
     dgm_tensor *in[3] = {a, b, bias};
     if (dgm_tape_needed(ctx, in, 3)) {
         void *keep = NULL;

@@ -159,6 +159,146 @@ DGM_API const dgm_linear *dgm_mlp_layer(const dgm_mlp *mlp, int i);
 DGM_API int64_t dgm_mlp_in_features(const dgm_mlp *mlp);  /* w_0 */
 DGM_API int64_t dgm_mlp_out_features(const dgm_mlp *mlp); /* w_L */
 
+/* ---- Conv2d, ConvTranspose2d, GroupNorm (NCHW) ----
+ * PyTorch's modules' names and layouts: "<name>.weight" [out, in/groups, k, k] (a
+ * transposed convolution's: [in, out/groups, k, k]) and "<name>.bias" [out]; GroupNorm's
+ * "<name>.weight" and "<name>.bias" [channels]. init: DGM_NN_INIT_PYTORCH (U(±1/√fan_in)
+ * for weight and bias, as PyTorch), _NORMAL (weight N(0, std²), bias 0: DCGAN) or _ZEROS. */
+typedef struct dgm_conv2d_layer {
+    dgm_params *params;
+    int weight_index;
+    int bias_index; /* -1: no bias */
+    int64_t in_channels, out_channels;
+    int kernel; /* square kernels */
+    dgm_conv2d_options options;
+    bool transposed;
+} dgm_conv2d_layer;
+
+DGM_API dgm_status dgm_conv2d_layer_declare(dgm_params *p, const char *name, int64_t in_channels,
+                                            int64_t out_channels, int kernel,
+                                            const dgm_conv2d_options *options, bool bias,
+                                            dgm_nn_init init, float std, dgm_conv2d_layer *layer);
+DGM_API dgm_status dgm_conv_transpose2d_layer_declare(dgm_params *p, const char *name,
+                                                      int64_t in_channels, int64_t out_channels,
+                                                      int kernel,
+                                                      const dgm_conv2d_options *options,
+                                                      bool bias, dgm_nn_init init, float std,
+                                                      dgm_conv2d_layer *layer);
+/* x [B, in, H, W] -> *out [B, out, OH, OW]. */
+DGM_API dgm_status dgm_conv2d_layer_forward(dgm_ctx *ctx, const dgm_conv2d_layer *layer,
+                                            dgm_tensor *x, dgm_tensor **out);
+
+typedef struct dgm_group_norm_layer {
+    dgm_params *params;
+    int weight_index, bias_index;
+    int64_t channels;
+    int groups;
+    float eps;
+} dgm_group_norm_layer;
+
+DGM_API dgm_status dgm_group_norm_layer_declare(dgm_params *p, const char *name, int groups,
+                                                int64_t channels, float eps,
+                                                dgm_group_norm_layer *layer);
+DGM_API dgm_status dgm_group_norm_layer_forward(dgm_ctx *ctx, const dgm_group_norm_layer *layer,
+                                                dgm_tensor *x, dgm_tensor **out);
+
+/* ---- UNet: the time-conditioned image network of DDPM (Ho et al. 2020) as
+ * improved-diffusion and torchcfm write it ----
+ *
+ * conv_in (3×3) -> per level l: `blocks` residual blocks of channels[l] (each followed by
+ * self-attention where attention[l]), then a 3×3 stride-2 convolution (not after the last
+ * level) -> middle: residual block, attention, residual block -> per level from the last:
+ * blocks + 1 residual blocks, each taking the matching down-path activation concatenated
+ * to its input (channels), attention where attention[l], then (not at level 0) nearest ×2
+ * upsampling and a 3×3 convolution -> GroupNorm, SiLU, conv_out (3×3, zero-initialized).
+ *
+ * A residual block: h = conv1(SiLU(norm1(x))); [scale, shift] = emb(SiLU(e));
+ * h = norm2(h)·(1 + scale) + shift; h = conv2(dropout(SiLU(h))) (conv2 starts at zero);
+ * out = skip(x) + h, skip a 1×1 convolution when the channels change. Attention is one
+ * head over the H·W positions: qkv = 1×1 conv of norm(x), softmax(qᵀk/√C), proj (zero at
+ * the start), added to x. The embedding input e [B, E] (a sinusoidal embedding of t, or
+ * raw t with E = 1) goes through time_embed = Linear(E, 4·C0), SiLU, Linear(4·C0, 4·C0).
+ * GroupNorm has min(32, C) groups, eps 1e-5.
+ *
+ * Parameters under "<prefix>.": time_embed.{0,2}, conv_in, down.<l>.res.<i>.{norm1, conv1,
+ * emb, norm2, conv2, skip}, down.<l>.attn.<i>.{norm, qkv, proj}, down.<l>.downsample,
+ * mid.res1, mid.attn, mid.res2, up.<l>.res.<i>, up.<l>.attn.<i>, up.<l>.upsample,
+ * norm_out, conv_out — benchmarks/peers/torch_unet.py builds the same module tree. */
+#define DGM_UNET_MAX_LEVELS 6
+
+typedef struct dgm_unet_config {
+    int64_t in_channels, out_channels, height, width;
+    int64_t embedding_dim;                   /* E, the width of the embedding input */
+    int levels;
+    int64_t channels[DGM_UNET_MAX_LEVELS];
+    bool attention[DGM_UNET_MAX_LEVELS];
+    int blocks;                              /* residual blocks per level (down path) */
+    float dropout;
+} dgm_unet_config;
+
+/* 28×28×1, E = 32, channels 32/64/64, 2 blocks per level, attention at 14×14 and 7×7,
+ * no dropout: the Hugging Face diffusion course's and torchcfm's MNIST size. */
+DGM_API dgm_unet_config dgm_unet_config_default(void);
+
+typedef struct dgm_unet dgm_unet;
+
+/* Declares the UNet into p (before dgm_params_alloc). height and width must be divisible
+ * by 2^(levels-1); every channel count by its GroupNorm's groups. */
+DGM_API dgm_status dgm_unet_create(dgm_params *p, const char *prefix, const dgm_unet_config *config,
+                                   dgm_unet **out);
+DGM_API void dgm_unet_free(dgm_unet *unet);
+/* x [B, in_channels, height, width], e [B, E] -> *out [B, out_channels, height, width].
+ * `training` turns dropout on. */
+DGM_API dgm_status dgm_unet_forward(dgm_ctx *ctx, const dgm_unet *unet, dgm_tensor *x,
+                                    dgm_tensor *e, bool training, dgm_tensor **out);
+
+/* ---- DCGAN: the InfoGAN-style generator and discriminator of Lucic et al.'s GAN study
+ * (google/compare_gan architectures/infogan.py), for images whose sides are multiples of 4
+ * (28×28: 7×7 at the bottom), B = base_channels ----
+ *
+ * generator:     fc1 Linear(latent, hidden), bn1 BatchNorm1d, ReLU,
+ *                fc2 Linear(hidden, 2B·H/4·W/4), bn2 BatchNorm1d, ReLU, view [2B, H/4, W/4],
+ *                deconv1 ConvTranspose2d(2B, B, 4, stride 2, padding 1), bn3 BatchNorm2d, ReLU,
+ *                deconv2 ConvTranspose2d(B, channels, 4, 2, 1), then `output` (tanh)
+ *                (without batch_norm: no bn*, and the layers before them get biases)
+ * discriminator: conv1 Conv2d(channels, B, 4, 2, 1), LeakyReLU(0.2), conv2 Conv2d(B, 2B, 4, 2,
+ *                1), LeakyReLU(0.2), flatten, fc1 Linear(2B·H/4·W/4, hidden), LeakyReLU(0.2),
+ *                fc2 Linear(hidden, out_features) — no normalization, so gradient penalties
+ *                and per-sample scores hold.
+ * Parameters "<prefix>.fc1.weight", ... as the names above. */
+typedef struct dgm_dcgan_config {
+    int64_t channels, height, width;
+    int64_t latent;        /* the generator's input width */
+    int64_t hidden;        /* the fully connected width (1024) */
+    int64_t base_channels; /* B (64) */
+    bool batch_norm;       /* the generator's (true) */
+    dgm_activation output; /* the generator's output activation (DGM_ACT_TANH; NONE: logits) */
+    int64_t out_features;  /* the discriminator's outputs (1) */
+    dgm_nn_init init;      /* every layer (DGM_NN_INIT_PYTORCH; NORMAL with init_std: DCGAN's) */
+    float init_std;
+} dgm_dcgan_config;
+
+/* 28×28×1, latent 64, hidden 1024, B = 64, batch norm, tanh, one output, PyTorch init. */
+DGM_API dgm_dcgan_config dgm_dcgan_config_default(void);
+
+typedef struct dgm_dcgan_generator dgm_dcgan_generator;
+typedef struct dgm_dcgan_discriminator dgm_dcgan_discriminator;
+
+DGM_API dgm_status dgm_dcgan_generator_create(dgm_params *p, const char *prefix,
+                                              const dgm_dcgan_config *config,
+                                              dgm_dcgan_generator **out);
+DGM_API void dgm_dcgan_generator_free(dgm_dcgan_generator *g);
+/* z [B, latent] -> *out [B, channels, height, width]; `training`: batch statistics. */
+DGM_API dgm_status dgm_dcgan_generator_forward(dgm_ctx *ctx, const dgm_dcgan_generator *g,
+                                               dgm_tensor *z, bool training, dgm_tensor **out);
+DGM_API dgm_status dgm_dcgan_discriminator_create(dgm_params *p, const char *prefix,
+                                                  const dgm_dcgan_config *config,
+                                                  dgm_dcgan_discriminator **out);
+DGM_API void dgm_dcgan_discriminator_free(dgm_dcgan_discriminator *d);
+/* x [B, channels·height·width] (any shape of that size) -> *out [B, out_features]. */
+DGM_API dgm_status dgm_dcgan_discriminator_forward(dgm_ctx *ctx, const dgm_dcgan_discriminator *d,
+                                                   dgm_tensor *x, dgm_tensor **out);
+
 /* ---- sinusoidal time embedding (DDPM, flow matching) ----
  *
  * For dim = 2·half (+1 when odd), times t_b, and frequencies

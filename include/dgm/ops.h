@@ -67,6 +67,7 @@ typedef enum dgm_op {
     DGM_OP_UPSAMPLE_BILINEAR_GRAD, /* its adjoint, as an op (second order) */
     DGM_OP_BMM,
     DGM_OP_TRANSPOSE,
+    DGM_OP_GROUP_NORM,
     DGM_OP_COUNT
 } dgm_op;
 
