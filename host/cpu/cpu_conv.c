@@ -5,6 +5,12 @@
 
 #include "cpu/cpu_internal.h"
 
+#define DGM_TRY_CPU(expr)                                                                     \
+    do {                                                                                      \
+        dgm_status s_ = (expr);                                                               \
+        if (s_ != DGM_STATUS_OK) return s_;                                                   \
+    } while (0)
+
 /* One row (c, i, j) of col for image t: OH·OW values, zero where the tap reads padding. */
 static void im2col_row(const dgm_conv_geom *g, const float *plane, int64_t i, int64_t j,
                        float *dst)
@@ -131,16 +137,15 @@ dgm_status dgm_cpu_gemm_batched(dgm_ctx *ctx, int trans_a, int trans_b, int64_t 
                                 float beta, float *c, int64_t ldc, int64_t stride_c,
                                 int64_t batch)
 {
-    const int parallel = batch > 1 && m * n * k <= GEMM_BATCH_PARALLEL_MAX &&
+    if (batch < 1) return DGM_STATUS_OK;
+    /* dgm_cpu_gemm's only failure (a dimension beyond the 32-bit BLAS), found before the
+     * threads start: the same for every matrix. */
+    DGM_TRY_CPU(dgm_cpu_gemm(ctx, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc));
+    const int parallel = batch > 2 && m * n * k <= GEMM_BATCH_PARALLEL_MAX &&
                          (size_t)(batch * m * n * k) >= dgm_cpu_parallel_min();
-    dgm_status status = DGM_STATUS_OK;
-    DGM_CPU_PARALLEL_FOR(parallel, i, batch, {
-        dgm_status s = dgm_cpu_gemm(ctx, trans_a, trans_b, m, n, k, alpha, a + i * stride_a, lda,
-                                    b + i * stride_b, ldb, beta, c + i * stride_c, ldc);
-        if (s != DGM_STATUS_OK) {
-#pragma omp critical(dgm_gemm_batched)
-            status = s;
-        }
-    });
-    return status;
+    DGM_CPU_PARALLEL_FOR(parallel, i, batch - 1,
+                         (void)dgm_cpu_gemm(ctx, trans_a, trans_b, m, n, k, alpha,
+                                            a + (i + 1) * stride_a, lda, b + (i + 1) * stride_b,
+                                            ldb, beta, c + (i + 1) * stride_c, ldc));
+    return DGM_STATUS_OK;
 }

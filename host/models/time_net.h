@@ -31,7 +31,7 @@ typedef struct dgm_time_net {
     {"attention", "14,7", "--net unet: image sides at which blocks add self-attention, "     \
                           "comma-separated, or none"},                                       \
     {"dropout", "0", "--net unet: dropout in the residual blocks"}
-#define DGM_TIME_NET_OPTION_TYPES DGM_OPT_STRING, DGM_OPT_STRING, DGM_OPT_INT, DGM_OPT_STRING, DGM_OPT_FLOAT
+#define DGM_TIME_NET_OPTION_TYPES DGM_OPT_STRING, DGM_OPT_INT_LIST, DGM_OPT_INT, DGM_OPT_STRING, DGM_OPT_FLOAT
 
 #define DGM_TIME_NET_MAX_HIDDEN 8
 
