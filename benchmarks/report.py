@@ -467,6 +467,22 @@ def main():
                 fmt(r["im2col_s"] and r["im2col_s"] * 1e3), fmt(r["peer_s"] and r["peer_s"] * 1e3),
                 fmt(r["dgm_s"] and r["peer_s"] and r["peer_s"] / r["dgm_s"], ".2f")))
         o.append("")
+    unet = [r for r in records(work, "unet") if r.get("bench") == "unet_summary"]
+    if unet:
+        r = unet[-1]
+        o.append("## The UNet (bench_unet: one training step, batch %d)" % r["batch"])
+        o.append("")
+        o.append("| | s/step | peak RSS MiB |")
+        o.append("|---|---|---|")
+        o.append("| dgm | %.3f | %.0f |" % (r["dgm_s"], r["dgm_rss_mib"]))
+        if r.get("peer_s"):
+            o.append("| PyTorch (%d threads) | %.3f | %.0f |" % (r["peer_threads"], r["peer_s"],
+                                                              r["peer_rss_mib"]))
+        o.append("")
+        if r.get("strict_load"):
+            o.append("The PyTorch module tree loads %s strictly (max |PyTorch − dgm| output %.2g)."
+                     % (", ".join(r["strict_load"]), r["max_abs_diff"]))
+            o.append("")
     steps = [r for r in records(work, "diffusion2d") if r.get("bench") == "diffusion2d_steps"]
     if steps:
         o.append("## Diffusion and flow matching on moons: W2 against sampling steps")

@@ -294,6 +294,7 @@ static const dgm_backend dgm_cuda_table = {
     NULL,                                 /* conv_forward: the im2col method */
     NULL,                                 /* conv_data */
     NULL,                                 /* conv_weight */
+    NULL,                                 /* conv_backward */
     dgm_cuda_gemm_batched,                /* gemm_batched */
     dgm_cuda_unary_backward2,             /* unary_backward2 */
     dgm_cuda_unary_backward3,             /* unary_backward3 */

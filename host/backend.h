@@ -197,6 +197,11 @@ typedef struct dgm_backend {
                             const float *w, float beta, float *dx);
     dgm_status (*conv_weight)(dgm_ctx *ctx, const dgm_conv_geom *g, const float *x,
                               const float *dy, float beta, float *dw, float *db);
+    /* Both gradients at once (dx = beta_x·dx + data(dy, w); dw, db as conv_weight), so a
+     * library can share the work on dy; optional like the three above. */
+    dgm_status (*conv_backward)(dgm_ctx *ctx, const dgm_conv_geom *g, const float *x,
+                                const float *w, const float *dy, float beta_x, float *dx,
+                                float beta_w, float *dw, float *db);
     /* gemm on `batch` matrices: A_i = a + i·stride_a, and so on. */
     dgm_status (*gemm_batched)(dgm_ctx *ctx, int trans_a, int trans_b, int64_t m, int64_t n,
                                int64_t k, float alpha, const float *a, int64_t lda,

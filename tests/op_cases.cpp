@@ -456,4 +456,35 @@ std::vector<std::vector<float>> case_inputs(const OpCase &c, uint32_t seed)
     return ::testing::AssertionSuccess();
 }
 
+void expect_values_close(const std::vector<float> &got, const std::vector<float> &want, double rtol,
+                         double atol, const std::string &what)
+{
+    ASSERT_EQ(got.size(), want.size()) << what;
+    size_t bad = 0;
+    for (size_t i = 0; i < want.size(); i++)
+        if (!(std::fabs(got[i] - want[i]) <= atol + rtol * std::fabs(want[i])) && bad++ < 5)
+            ADD_FAILURE() << what << " element " << i << ": " << got[i] << " against " << want[i];
+    EXPECT_EQ(bad, 0u) << what;
+}
+
+void expect_cuda_matches_cpu(const OpCase &c, double rtol, double atol, double grad_atol)
+{
+    std::string why;
+    CtxPtr cpu = make_ctx(DGM_DEVICE_CPU, 5), gpu = make_ctx(DGM_DEVICE_CUDA, 5, &why);
+    ASSERT_TRUE(cpu);
+    ASSERT_TRUE(gpu) << why;
+    auto inputs = case_inputs(c, 11);
+    CaseResult probe;
+    ASSERT_TRUE(run_case(cpu.get(), c, inputs, nullptr, &probe));
+    std::mt19937 rng(3);
+    auto w = random_values(rng, (int64_t)probe.out.size(), -1.0f, 1.0f);
+    CaseResult rc, rg;
+    ASSERT_TRUE(run_case(cpu.get(), c, inputs, &w, &rc));
+    ASSERT_TRUE(run_case(gpu.get(), c, inputs, &w, &rg));
+    expect_values_close(rg.out, rc.out, rtol, atol, c.name + " forward");
+    for (size_t i = 0; i < rc.grads.size(); i++)
+        expect_values_close(rg.grads[i], rc.grads[i], rtol, grad_atol,
+                            c.name + " grad of input " + std::to_string(i));
+}
+
 }  // namespace dgmtest

@@ -45,4 +45,13 @@ std::vector<std::vector<float>> case_inputs(const OpCase &c, uint32_t seed);
                                     const std::vector<std::vector<float>> &inputs,
                                     const std::vector<float> *seed_grad, CaseResult *result);
 
+// got against want element by element within atol + rtol·|want| (the first five misses
+// reported, then their count).
+void expect_values_close(const std::vector<float> &got, const std::vector<float> &want, double rtol,
+                         double atol, const std::string &what);
+
+// The case forward and backward (one fixed seed gradient) on the CPU and on CUDA: outputs
+// within (rtol, atol), gradients within (rtol, grad_atol). The caller skips without a GPU.
+void expect_cuda_matches_cpu(const OpCase &c, double rtol, double atol, double grad_atol);
+
 }  // namespace dgmtest

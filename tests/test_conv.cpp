@@ -33,16 +33,6 @@ OpCase conv(const std::string &name, bool transposed, std::vector<int64_t> x,
     return c;
 }
 
-void expect_close(const std::vector<float> &got, const float *want, size_t n, double rtol,
-                  double atol, const std::string &what)
-{
-    size_t bad = 0;
-    for (size_t i = 0; i < n; i++)
-        if (std::fabs(got[i] - want[i]) > atol + rtol * std::fabs(want[i]) && bad++ < 5)
-            ADD_FAILURE() << what << " element " << i << ": " << got[i] << " against " << want[i];
-    EXPECT_EQ(bad, 0u) << what;
-}
-
 // DGM_CPU_CONV=im2col for the contexts made while it lives: the CPU backend's im2col
 // method (the CUDA backend's too) instead of oneDNN.
 struct Im2colOnly {
@@ -77,13 +67,13 @@ void check_tiles_match_single_images(const OpCase &batch)
         CaseResult r;
         ASSERT_TRUE(run_case(ctx.get(), one, in1, &w1, &r));
         const std::string at = batch.name + " image " + std::to_string(i);
-        expect_close(r.out, all.out.data() + i * yper, yper, 1e-5, 1e-5, at + " output");
-        expect_close(r.grads[0], all.grads[0].data() + i * xper, xper, 1e-5, 1e-5, at + " dx");
+        expect_values_close(r.out, std::vector<float>(all.out.begin() + (long)(i * yper), all.out.begin() + (long)((i + 1) * yper)), 1e-5, 1e-5, at + " output");
+        expect_values_close(r.grads[0], std::vector<float>(all.grads[0].begin() + (long)(i * xper), all.grads[0].begin() + (long)((i + 1) * xper)), 1e-5, 1e-5, at + " dx");
         for (size_t k = 0; k < dw.size(); k++) dw[k] += r.grads[1][k];
         for (size_t k = 0; k < db.size(); k++) db[k] += r.grads[2][k];
     }
-    expect_close(all.grads[1], dw.data(), dw.size(), 1e-4, 1e-4, batch.name + " dw");
-    expect_close(all.grads[2], db.data(), db.size(), 1e-4, 1e-4, batch.name + " db");
+    expect_values_close(all.grads[1], dw, 1e-4, 1e-4, batch.name + " dw");
+    expect_values_close(all.grads[2], db, 1e-4, 1e-4, batch.name + " db");
 }
 
 TEST(ConvTiles, ManyImagesPerProductMatchOneImageAtATime)
@@ -177,10 +167,9 @@ TEST(ConvMethods, OneDnnMatchesIm2col)
         CaseResult a, b;
         ASSERT_TRUE(run_case(lib.get(), c, inputs, &w, &a));
         ASSERT_TRUE(run_case(own.get(), c, inputs, &w, &b));
-        expect_close(a.out, b.out.data(), b.out.size(), 1e-4, 1e-4, c.name + " forward");
+        expect_values_close(a.out, b.out, 1e-4, 1e-4, c.name + " forward");
         for (size_t i = 0; i < b.grads.size(); i++)
-            expect_close(a.grads[i], b.grads[i].data(), b.grads[i].size(), 1e-4, 1e-3,
-                         c.name + " grad of input " + std::to_string(i));
+            expect_values_close(a.grads[i], b.grads[i], 1e-4, 1e-3, c.name + " grad of input " + std::to_string(i));
         compared++;
     }
     EXPECT_GE(compared, 12);
@@ -191,25 +180,9 @@ class ConvCudaParity : public ::testing::TestWithParam<OpCase> {};
 TEST_P(ConvCudaParity, RealisticSizesMatchCpu)
 {
     SKIP_WITHOUT_GPU();
-    const OpCase &c = GetParam();
-    std::string why;
-    CtxPtr cpu = make_ctx(DGM_DEVICE_CPU, 5), gpu = make_ctx(DGM_DEVICE_CUDA, 5, &why);
-    ASSERT_TRUE(cpu);
-    ASSERT_TRUE(gpu) << why;
-    auto inputs = case_inputs(c, 11);
-    CaseResult probe;
-    ASSERT_TRUE(run_case(cpu.get(), c, inputs, nullptr, &probe));
-    std::mt19937 rng(3);
-    auto w = random_values(rng, (int64_t)probe.out.size(), -1.0f, 1.0f);
-    CaseResult rc, rg;
-    ASSERT_TRUE(run_case(cpu.get(), c, inputs, &w, &rc));
-    ASSERT_TRUE(run_case(gpu.get(), c, inputs, &w, &rg));
     // Sums of up to 16·28·28 products in another order: relative 1e-4 of the value, and
-    // absolute 1e-4 of the sums' scale.
-    expect_close(rg.out, rc.out.data(), rc.out.size(), 1e-4, 1e-4, c.name + " forward");
-    for (size_t i = 0; i < rc.grads.size(); i++)
-        expect_close(rg.grads[i], rc.grads[i].data(), rc.grads[i].size(), 1e-4, 1e-3,
-                     c.name + " grad of input " + std::to_string(i));
+    // absolute 1e-4 (outputs) and 1e-3 (gradients) of the sums' scale.
+    expect_cuda_matches_cpu(GetParam(), 1e-4, 1e-4, 1e-3);
 }
 
 std::string case_name(const ::testing::TestParamInfo<OpCase> &info) { return info.param.name; }

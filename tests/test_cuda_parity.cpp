@@ -9,38 +9,12 @@ using namespace dgmtest;
 
 namespace {
 
-void expect_close(const std::vector<float> &cuda, const std::vector<float> &cpu, float rtol,
-                  float atol, const std::string &what)
-{
-    ASSERT_EQ(cuda.size(), cpu.size()) << what;
-    for (size_t i = 0; i < cpu.size(); i++) {
-        const float tol = atol + rtol * std::fabs(cpu[i]);
-        EXPECT_NEAR(cuda[i], cpu[i], tol) << what << " element " << i;
-    }
-}
-
 class CudaParity : public ::testing::TestWithParam<OpCase> {};
 
 TEST_P(CudaParity, ForwardAndBackwardMatchCpu)
 {
     SKIP_WITHOUT_GPU();
-    const OpCase &c = GetParam();
-    std::string why;
-    CtxPtr cpu = make_ctx(DGM_DEVICE_CPU, 5), gpu = make_ctx(DGM_DEVICE_CUDA, 5, &why);
-    ASSERT_TRUE(cpu);
-    ASSERT_TRUE(gpu) << why;
-    auto inputs = case_inputs(c, 11);
-    CaseResult probe;
-    ASSERT_TRUE(run_case(cpu.get(), c, inputs, nullptr, &probe));
-    std::mt19937 rng(3);
-    auto w = random_values(rng, (int64_t)probe.out.size(), -1.0f, 1.0f);
-    CaseResult rc, rg;
-    ASSERT_TRUE(run_case(cpu.get(), c, inputs, &w, &rc));
-    ASSERT_TRUE(run_case(gpu.get(), c, inputs, &w, &rg));
-    expect_close(rg.out, rc.out, 1e-4f, 1e-5f, c.name + " forward");
-    for (size_t i = 0; i < rc.grads.size(); i++)
-        expect_close(rg.grads[i], rc.grads[i], 1e-4f, 1e-5f,
-                     c.name + " grad of input " + std::to_string(i));
+    expect_cuda_matches_cpu(GetParam(), 1e-4, 1e-5, 1e-5);
 }
 
 std::string case_name(const ::testing::TestParamInfo<OpCase> &info) { return info.param.name; }
@@ -74,7 +48,7 @@ TEST(CudaParityRng, SameSeedSameDraws)
                 out[b] = to_host(ctxs[b], t);
                 ASSERT_EQ(dgm_ctx_step_end(ctxs[b]), DGM_STATUS_OK);
             }
-            expect_close(out[1], out[0], 1e-5f, 1e-6f,
+            expect_values_close(out[1], out[0], 1e-5f, 1e-6f,
                          "draw kind " + std::to_string(kind) + " n " + std::to_string(n));
         }
     }
@@ -185,7 +159,7 @@ TEST(CudaParityRng, OddOffsetsAndRestoredStateMatchCpu)
         for (const Draw &d : draws) {
             const std::vector<float> want = draw(ctxs[0], d.kind, d.n);
             const std::vector<float> got = draw(ctxs[1], d.kind, d.n);
-            expect_close(got, want, 1e-5f, 1e-6f,
+            expect_values_close(got, want, 1e-5f, 1e-6f,
                          when + (d.kind ? " uniform " : " normal ") + std::to_string(d.n));
             uint64_t s0, o0, s1, o1;
             dgm_ctx_rng_state(ctxs[0], &s0, &o0);
@@ -244,7 +218,7 @@ TEST(CudaParityTraining, MlpStepMatchesCpu)
         }
     }
     for (int i = 0; i < dgm_params_count(p[0]); i++)
-        expect_close(to_host(gpu.get(), dgm_params_at(p[1], i)),
+        expect_values_close(to_host(gpu.get(), dgm_params_at(p[1], i)),
                      to_host(cpu.get(), dgm_params_at(p[0], i)), 1e-4f, 1e-5f,
                      dgm_params_name(p[0], i));
     dgm_params_free(p[0]);

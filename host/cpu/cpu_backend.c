@@ -221,6 +221,7 @@ static const dgm_backend cpu_backend = {
     .conv_forward = dgm_cpu_conv_forward,
     .conv_data = dgm_cpu_conv_data,
     .conv_weight = dgm_cpu_conv_weight,
+    .conv_backward = dgm_cpu_conv_backward,
 #endif
     .unary_backward2 = dgm_cpu_unary_backward2,
     .unary_backward3 = dgm_cpu_unary_backward3,

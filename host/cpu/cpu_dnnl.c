@@ -31,6 +31,7 @@ typedef struct conv_entry {
     dnnl_memory_t plain[SLOTS];    /* NCHW views of dgm's tensors (handles set per call) */
     dnnl_memory_t inner[3];        /* the primitive's layouts (handles: the buffers) */
     size_t inner_bytes[3];
+    dnnl_memory_desc_t inner_md[3];
     int arg[SLOTS];
 } conv_entry;
 
@@ -40,8 +41,10 @@ struct dgm_dnnl_state {
     conv_entry cache[DNNL_CACHE_SIZE];
     int count;
     uint64_t clock;
-    void *buf[5]; /* inner copies of slots 0-2, plain outputs (2, 3) to accumulate */
-    size_t buf_bytes[5];
+    /* inner copies of slots 0-2, plain outputs (2, 3) to accumulate, and dy's copy that a
+     * whole backward shares */
+    void *buf[6];
+    size_t buf_bytes[6];
 };
 
 static dgm_status dnnl_fail(dgm_ctx *ctx, dnnl_status_t s, const char *what)
@@ -78,7 +81,7 @@ void dgm_dnnl_release(struct dgm_dnnl_state *s)
 {
     if (!s) return;
     for (int i = 0; i < s->count; i++) entry_release(&s->cache[i]);
-    for (int i = 0; i < 5; i++) free(s->buf[i]);
+    for (int i = 0; i < 6; i++) free(s->buf[i]);
     if (s->stream) dnnl_stream_destroy(s->stream);
     if (s->engine) dnnl_engine_destroy(s->engine);
     free(s);
@@ -133,6 +136,7 @@ static dgm_status make_slot(dgm_ctx *ctx, struct dgm_dnnl_state *s, conv_entry *
     if (!want || dnnl_memory_desc_equal(plain, want)) return DGM_STATUS_OK;
     DNNL_TRY(ctx, dnnl_memory_create(&e->inner[i], want, s->engine, DNNL_MEMORY_NONE));
     e->inner_bytes[i] = dnnl_memory_desc_get_size(want);
+    e->inner_md[i] = *want;
     dnnl_primitive_desc_t rpd = NULL;
     if (output)
         DNNL_TRY(ctx, dnnl_reorder_primitive_desc_create(&rpd, want, s->engine, plain, s->engine, NULL));
@@ -279,10 +283,11 @@ static dgm_status reorder(dgm_ctx *ctx, struct dgm_dnnl_state *s, dnnl_primitive
 }
 
 /* Runs the entry on in0, in1 (and the forward's bias) into out = beta·out + result, with
- * beta 0 or 1, and the weight map's bias gradient into db alike. */
+ * beta 0 or 1, and the weight map's bias gradient into db alike. Input slot `ready` (-1:
+ * none) is already in the primitive's layout at ready_buf. */
 static dgm_status run(dgm_ctx *ctx, struct dgm_dnnl_state *s, conv_entry *e, const float *in0,
                       const float *in1, const float *bias, float beta, float *out, size_t out_n,
-                      float *db, size_t db_n)
+                      float *db, size_t db_n, int ready, void *ready_buf)
 {
     DGM_CPU_FP_SCOPE(ctx);
     const float *src[2] = {in0, in1};
@@ -290,7 +295,9 @@ static dgm_status run(dgm_ctx *ctx, struct dgm_dnnl_state *s, conv_entry *e, con
     int nargs = 0;
     for (int i = 0; i < 2; i++) {
         DNNL_TRY(ctx, dnnl_memory_set_data_handle(e->plain[i], (void *)src[i]));
-        if (e->inner[i]) {
+        if (i == ready) {
+            DNNL_TRY(ctx, dnnl_memory_set_data_handle(e->inner[i], ready_buf));
+        } else if (e->inner[i]) {
             void *p = NULL;
             DGM_TRY(buffer(ctx, s, i, e->inner_bytes[i], &p));
             DNNL_TRY(ctx, dnnl_memory_set_data_handle(e->inner[i], p));
@@ -334,7 +341,7 @@ static dgm_status conv_call(dgm_ctx *ctx, int kind, const dgm_conv_geom *g, cons
     DGM_TRY(state_of(ctx, &s));
     conv_entry *e = NULL;
     DGM_TRY(lookup(ctx, s, kind, bias != NULL || db != NULL, g, &e));
-    return run(ctx, s, e, a, b, bias, beta, out, out_n, db, (size_t)g->o);
+    return run(ctx, s, e, a, b, bias, beta, out, out_n, db, (size_t)g->o, -1, NULL);
 }
 
 dgm_status dgm_cpu_conv_forward(dgm_ctx *ctx, const dgm_conv_geom *g, const float *x,
@@ -356,6 +363,40 @@ dgm_status dgm_cpu_conv_weight(dgm_ctx *ctx, const dgm_conv_geom *g, const float
 {
     return conv_call(ctx, DGM_CONV_WEIGHT, g, x, dy, NULL, beta, dw,
                      (size_t)(g->o * (g->c / g->groups) * g->kh * g->kw), db);
+}
+
+/* Both gradients of a convolution from one reorder of dy, when the two primitives chose
+ * the same layout for it (PyTorch's backward shares it too); else the two maps apart. */
+dgm_status dgm_cpu_conv_backward(dgm_ctx *ctx, const dgm_conv_geom *g, const float *x,
+                                 const float *w, const float *dy, float beta_x, float *dx,
+                                 float beta_w, float *dw, float *db)
+{
+    if ((beta_x != 0.0f && beta_x != 1.0f) || (beta_w != 0.0f && beta_w != 1.0f))
+        return DGM_STATUS_UNSUPPORTED;
+    struct dgm_dnnl_state *s = NULL;
+    DGM_TRY(state_of(ctx, &s));
+    conv_entry *ed = NULL, *ew = NULL;
+    DGM_TRY(lookup(ctx, s, DGM_CONV_DATA, 0, g, &ed));
+    DGM_TRY(lookup(ctx, s, DGM_CONV_WEIGHT, db != NULL, g, &ew));
+    /* The lookups may have evicted each other in a full cache: look the first up again. */
+    if (ed->kind != DGM_CONV_DATA || memcmp(&ed->g, g, sizeof *g))
+        DGM_TRY(lookup(ctx, s, DGM_CONV_DATA, 0, g, &ed));
+    const size_t nx = (size_t)(g->n * g->c * g->h * g->w);
+    const size_t nw = (size_t)(g->o * (g->c / g->groups) * g->kh * g->kw);
+    if (!ed->inner[0] || !ew->inner[1] || !dnnl_memory_desc_equal(&ed->inner_md[0], &ew->inner_md[1])) {
+        DGM_TRY(run(ctx, s, ed, dy, w, NULL, beta_x, dx, nx, NULL, 0, -1, NULL));
+        return run(ctx, s, ew, x, dy, NULL, beta_w, dw, nw, db, (size_t)g->o, -1, NULL);
+    }
+    void *shared = NULL;
+    DGM_TRY(buffer(ctx, s, 5, ed->inner_bytes[0], &shared));
+    {
+        DGM_CPU_FP_SCOPE(ctx);
+        DNNL_TRY(ctx, dnnl_memory_set_data_handle(ed->plain[0], (void *)dy));
+        DNNL_TRY(ctx, dnnl_memory_set_data_handle(ed->inner[0], shared));
+        DGM_TRY(reorder(ctx, s, ed->reorder[0], ed->plain[0], ed->inner[0]));
+    }
+    DGM_TRY(run(ctx, s, ed, dy, w, NULL, beta_x, dx, nx, NULL, 0, 0, shared));
+    return run(ctx, s, ew, x, dy, NULL, beta_w, dw, nw, db, (size_t)g->o, 1, shared);
 }
 
 #else /* built without oneDNN: the im2col method (host/ops/conv_exec.c) runs instead */

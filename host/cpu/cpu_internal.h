@@ -174,6 +174,9 @@ dgm_status dgm_cpu_conv_data(dgm_ctx *ctx, const dgm_conv_geom *g, const float *
                              const float *w, float beta, float *dx);
 dgm_status dgm_cpu_conv_weight(dgm_ctx *ctx, const dgm_conv_geom *g, const float *x,
                                const float *dy, float beta, float *dw, float *db);
+dgm_status dgm_cpu_conv_backward(dgm_ctx *ctx, const dgm_conv_geom *g, const float *x,
+                                 const float *w, const float *dy, float beta_x, float *dx,
+                                 float beta_w, float *dw, float *db);
 /* cpu_group_norm.c */
 dgm_status dgm_cpu_group_norm_forward(dgm_ctx *ctx, int64_t n, int64_t c, int64_t plane,
                                       int64_t groups, float eps, const float *x,

@@ -191,6 +191,18 @@ dgm_status dgm_conv_exec_weight(dgm_ctx *ctx, const dgm_conv_geom *g, const floa
     return DGM_STATUS_OK;
 }
 
+dgm_status dgm_conv_exec_backward(dgm_ctx *ctx, const dgm_conv_geom *g, const float *x,
+                                  const float *w, const float *dy, float beta_x, float *dx,
+                                  float beta_w, float *dw, float *db)
+{
+    if (ctx->be->conv_backward) {
+        const dgm_status st = ctx->be->conv_backward(ctx, g, x, w, dy, beta_x, dx, beta_w, dw, db);
+        if (st != DGM_STATUS_UNSUPPORTED) return st;
+    }
+    DGM_TRY(dgm_conv_exec_data(ctx, g, dy, w, NULL, beta_x, dx));
+    return dgm_conv_exec_weight(ctx, g, x, dy, beta_w, dw, db);
+}
+
 dgm_status dgm_channel_sum(dgm_ctx *ctx, int64_t n, int64_t c, int64_t plane, const float *y,
                            float beta, float *db)
 {

@@ -18,6 +18,10 @@ dgm_status dgm_conv_exec_data(dgm_ctx *ctx, const dgm_conv_geom *g, const float 
  * db is not NULL, db = beta·db + the bias's (the channel sums of dy). */
 dgm_status dgm_conv_exec_weight(dgm_ctx *ctx, const dgm_conv_geom *g, const float *x,
                                 const float *dy, float beta, float *dw, float *db);
+/* dgm_conv_exec_data (no bias) and dgm_conv_exec_weight in one call, with their betas. */
+dgm_status dgm_conv_exec_backward(dgm_ctx *ctx, const dgm_conv_geom *g, const float *x,
+                                  const float *w, const float *dy, float beta_x, float *dx,
+                                  float beta_w, float *dw, float *db);
 /* db[c] = beta·db + sum over n and the plane of y [n, c, plane]: a bias's gradient. */
 dgm_status dgm_channel_sum(dgm_ctx *ctx, int64_t n, int64_t c, int64_t plane, const float *y,
                            float beta, float *db);

@@ -9,3 +9,11 @@ dgm_status dgm_op_begin(dgm_ctx *ctx, const char *op, dgm_tensor **out)
     ctx->op = op;
     return DGM_STATUS_OK;
 }
+
+dgm_status dgm_grad_target_zeroed(dgm_ctx *ctx, dgm_tensor *t, float **grad)
+{
+    float beta = 0.0f;
+    DGM_TRY(dgm_grad_target(ctx, t, grad, &beta));
+    if (*grad && beta == 0.0f) DGM_TRY(ctx->be->fill(ctx, *grad, (size_t)t->numel, 0.0f));
+    return DGM_STATUS_OK;
+}

@@ -41,6 +41,10 @@ dgm_status dgm_unary_grad_op(dgm_ctx *ctx, int kind, float pa, float pb, dgm_ten
 dgm_status dgm_broadcast_op(dgm_ctx *ctx, dgm_tensor *x, int mode, int ndim,
                             const int64_t *shape, float alpha, dgm_tensor **out);
 
+/* dgm_grad_target for a backend entry that accumulates (+=) into the gradient: a
+ * first-time target (beta 0) is zeroed first. */
+dgm_status dgm_grad_target_zeroed(dgm_ctx *ctx, dgm_tensor *t, float **grad);
+
 /* ---- per-channel pieces of NCHW tensors, as recorded ops (host/ops/ops_composite.c) ---- */
 
 /* x viewed as [N, C·plane] times (add: plus) v [C] repeated over each plane. */

@@ -30,14 +30,19 @@ static dgm_status conv_backward(dgm_ctx *ctx, dgm_node *n)
     const float *gy = n->out->grad;
     float *t = NULL, beta = 0;
     if (kind == CONV_FORWARD) { /* a = x, b = w */
-        DGM_TRY(dgm_grad_target(ctx, a, &t, &beta));
-        if (t) DGM_TRY(dgm_conv_exec_data(ctx, g, gy, b->data, NULL, beta, t));
-        float *tb = NULL, bb = 0;
+        float *tx = NULL, *tb = NULL, bx = 0, bb = 0;
+        DGM_TRY(dgm_grad_target(ctx, a, &tx, &bx));
         DGM_TRY(dgm_grad_target(ctx, b, &t, &beta));
         DGM_TRY(dgm_grad_target(ctx, bias, &tb, &bb));
         /* The bias's gradient with the weight's, in one pass, when they accumulate alike. */
         const bool together = t && tb && bb == beta;
-        if (t) DGM_TRY(dgm_conv_exec_weight(ctx, g, a->data, gy, beta, t, together ? tb : NULL));
+        if (tx && t)
+            DGM_TRY(dgm_conv_exec_backward(ctx, g, a->data, b->data, gy, bx, tx, beta, t,
+                                           together ? tb : NULL));
+        else if (tx)
+            DGM_TRY(dgm_conv_exec_data(ctx, g, gy, b->data, NULL, bx, tx));
+        else if (t)
+            DGM_TRY(dgm_conv_exec_weight(ctx, g, a->data, gy, beta, t, together ? tb : NULL));
         if (tb && !together) DGM_TRY(dgm_channel_sum(ctx, g->n, g->o, g->oh * g->ow, gy, bb, tb));
     } else if (kind == CONV_DATA) { /* a = d (y-shaped), b = w; out is x-shaped */
         DGM_TRY(dgm_grad_target(ctx, a, &t, &beta));
@@ -137,11 +142,15 @@ static dgm_status check4(dgm_ctx *ctx, const char *op, const char *arg, dgm_tens
                          arg, dgm_shape_str(t, s, sizeof s));
 }
 
-/* The geometry of the convolution x [n, c, h, w] -> [n, o, oh, ow] from the options;
- * oh and ow are left to the caller. */
-static dgm_status options_geom(dgm_ctx *ctx, const char *op, const dgm_conv2d_options *opt,
-                               dgm_conv_geom *g)
+/* The checks both public convolutions start with (context, out, 4-D x and weight), and
+ * the strides, paddings, dilations and groups of the geometry from the options; the sizes
+ * are left to the caller. */
+static dgm_status options_geom(dgm_ctx *ctx, const char *op, dgm_tensor *x, dgm_tensor *weight,
+                               const dgm_conv2d_options *opt, dgm_conv_geom *g, dgm_tensor **out)
 {
+    DGM_TRY(dgm_op_begin(ctx, op, out));
+    DGM_TRY(check4(ctx, op, "x", x));
+    DGM_TRY(check4(ctx, op, "weight", weight));
     static const dgm_conv2d_options none;
     if (!opt) opt = &none;
     g->sh = opt_or(opt->stride[0], 1);
@@ -199,11 +208,8 @@ dgm_status dgm_conv2d(dgm_ctx *ctx, dgm_tensor *x, dgm_tensor *weight, dgm_tenso
                       const dgm_conv2d_options *options, dgm_tensor **out)
 {
     const char *op = "conv2d";
-    DGM_TRY(dgm_op_begin(ctx, op, out));
-    DGM_TRY(check4(ctx, op, "x", x));
-    DGM_TRY(check4(ctx, op, "weight", weight));
     dgm_conv_geom g;
-    DGM_TRY(options_geom(ctx, op, options, &g));
+    DGM_TRY(options_geom(ctx, op, x, weight, options, &g, out));
     g.n = x->shape[0];
     g.c = x->shape[1];
     g.h = x->shape[2];
@@ -225,11 +231,8 @@ dgm_status dgm_conv_transpose2d(dgm_ctx *ctx, dgm_tensor *x, dgm_tensor *weight,
                                 dgm_tensor **out)
 {
     const char *op = "conv_transpose2d";
-    DGM_TRY(dgm_op_begin(ctx, op, out));
-    DGM_TRY(check4(ctx, op, "x", x));
-    DGM_TRY(check4(ctx, op, "weight", weight));
     dgm_conv_geom g;
-    DGM_TRY(options_geom(ctx, op, options, &g));
+    DGM_TRY(options_geom(ctx, op, x, weight, options, &g, out));
     const int oph = options ? options->output_padding[0] : 0;
     const int opw = options ? options->output_padding[1] : 0;
     if (oph >= g.sh && oph >= g.dh)

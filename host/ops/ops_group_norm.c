@@ -8,13 +8,11 @@
 static dgm_status group_norm_backward(dgm_ctx *ctx, dgm_node *n)
 {
     dgm_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
-    float *gx = NULL, *gw = NULL, *gb = NULL, bx = 0, bw = 0, bb = 0;
+    float *gx = NULL, *gw = NULL, *gb = NULL, bx = 0;
     DGM_TRY(dgm_grad_target(ctx, x, &gx, &bx));
-    DGM_TRY(dgm_grad_target(ctx, w, &gw, &bw));
-    DGM_TRY(dgm_grad_target(ctx, b, &gb, &bb));
-    /* The backend accumulates dgamma/dbeta (+=): clear first-time targets. */
-    if (gw && bw == 0.0f) DGM_TRY(ctx->be->fill(ctx, gw, (size_t)w->numel, 0.0f));
-    if (gb && bb == 0.0f) DGM_TRY(ctx->be->fill(ctx, gb, (size_t)b->numel, 0.0f));
+    /* The backend accumulates dgamma/dbeta (+=). */
+    DGM_TRY(dgm_grad_target_zeroed(ctx, w, &gw));
+    DGM_TRY(dgm_grad_target_zeroed(ctx, b, &gb));
     const int64_t batch = x->shape[0], c = x->shape[1], plane = x->numel / (batch * c);
     return ctx->be->group_norm_backward(ctx, batch, c, plane, n->i[0], x->data,
                                         w ? w->data : NULL, n->saved[0], n->saved[1],

@@ -87,13 +87,11 @@ dgm_status dgm_maxout(dgm_ctx *ctx, dgm_tensor *x, int k, dgm_tensor **out)
 static dgm_status batchnorm_backward(dgm_ctx *ctx, dgm_node *n)
 {
     dgm_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
-    float *gx = NULL, *gw = NULL, *gb = NULL, bx = 0, bw = 0, bb = 0;
+    float *gx = NULL, *gw = NULL, *gb = NULL, bx = 0;
     DGM_TRY(dgm_grad_target(ctx, x, &gx, &bx));
-    DGM_TRY(dgm_grad_target(ctx, w, &gw, &bw));
-    DGM_TRY(dgm_grad_target(ctx, b, &gb, &bb));
-    /* The backend accumulates dgamma/dbeta (+=): clear first-time targets. */
-    if (gw && bw == 0.0f) DGM_TRY(ctx->be->fill(ctx, gw, (size_t)w->numel, 0.0f));
-    if (gb && bb == 0.0f) DGM_TRY(ctx->be->fill(ctx, gb, (size_t)b->numel, 0.0f));
+    /* The backend accumulates dgamma/dbeta (+=). */
+    DGM_TRY(dgm_grad_target_zeroed(ctx, w, &gw));
+    DGM_TRY(dgm_grad_target_zeroed(ctx, b, &gb));
     return ctx->be->batchnorm_backward(ctx, (int)n->i[0], dgm_rows(x), dgm_cols(x), x->data,
                                        w ? w->data : NULL, n->saved[0], n->saved[1],
                                        n->out->grad, bx, gx, gw, gb);
