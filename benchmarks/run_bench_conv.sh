@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The convolution benchmark end to end: bench_conv (dgm through oneDNN, and the GEMM floor
-# of the im2col method), bench_conv again with DGM_CPU_CONV=im2col (dgm's own im2col +
-# OpenBLAS: the method the choice was made against), and the PyTorch peer
-# (peers/torch_conv.py) under 1 and 2 torch threads, its faster setting kept per shape.
-# Prints one table: ms per forward + backward and the ratio peer / dgm (above 1: dgm is
-# faster).
+# The convolution benchmark end to end, per shape of benchmarks/conv_shapes.h: dgm
+# (bench_conv: oneDNN, and the GEMM floor of the im2col method), dgm with
+# DGM_CPU_CONV=im2col (dgm's own im2col + OpenBLAS: the method the choice was made
+# against) and the PyTorch peer (peers/torch_conv.py) under 2 and 1 torch threads. The
+# runs of one shape alternate (dgm, PyTorch, dgm, PyTorch) and each keeps its best
+# window: on a shared machine the speed drifts by 5-20 % over minutes, and programs run
+# minutes apart measured that drift, not the two libraries. Prints one table: ms per
+# forward + backward and the ratio PyTorch / dgm (above 1: dgm is faster).
 #
 # Usage: benchmarks/run_bench_conv.sh [--quick] [--no-peer]
 # Environment: BUILD_DIR (default build), JOBS, PYTHON (default /usr/bin/python3), WORK,
@@ -23,7 +25,7 @@ for a in "$@"; do
   case $a in
     --quick) quick=(--quick) ;;
     --no-peer) peer=0 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "run_bench_conv.sh: unknown argument $a" >&2; exit 2 ;;
   esac
 done
@@ -34,41 +36,45 @@ echo "== dgm bench_conv ($(date -u +%F), $(uname -m))"
 load_warning
 [[ ${NO_BUILD:-0} = 1 ]] || bench_build bench_conv
 BENCH=$BUILD_DIR/benchmarks/bench_conv
-"$BENCH" "${quick[@]}" | tee "$WORK/dgm.log"
-echo
-echo "== the same with DGM_CPU_CONV=im2col (dgm's im2col + OpenBLAS)"
-DGM_CPU_CONV=im2col "$BENCH" "${quick[@]}" | sed 's/"what":"dgm"/"what":"im2col"/' |
-  tee "$WORK/im2col.log"
-if ((peer)); then
-  for t in 1 2; do
-    echo
-    echo "== PyTorch peer, $t thread(s)"
-    "$PYTHON" "$ROOT/benchmarks/peers/torch_conv.py" --threads "$t" "${quick[@]}" | tee "$WORK/peer_t$t.log"
-  done
-fi
+PEER=$ROOT/benchmarks/peers/torch_conv.py
+shapes=$(sed -n 's/^ *{"\([a-z0-9_]*\)",.*/\1/p' "$ROOT/benchmarks/conv_shapes.h")
+for s in $shapes; do
+  echo "-- $s"
+  "$BENCH" "${quick[@]}" --only "$s" | tee -a "$WORK/dgm.log" | grep -v '^json' | tail -n 1
+  DGM_CPU_CONV=im2col "$BENCH" "${quick[@]}" --only "$s" | sed 's/"what":"dgm"/"what":"im2col"/' \
+    >>"$WORK/im2col.log"
+  if ((peer)); then
+    "$PYTHON" "$PEER" --threads 2 "${quick[@]}" --only "$s" | tee -a "$WORK/peer.log" | grep -v '^json'
+    "$BENCH" "${quick[@]}" --only "$s" >>"$WORK/dgm.log"
+    "$PYTHON" "$PEER" --threads 2 "${quick[@]}" --only "$s" >>"$WORK/peer.log"
+    "$PYTHON" "$PEER" --threads 1 "${quick[@]}" --only "$s" >>"$WORK/peer.log"
+  fi
+done
 
-"$PYTHON" - "$WORK" <<'PY'
-import glob, json, os, sys
-work = sys.argv[1]
+"$PYTHON" - "$WORK" $shapes <<'PY'
+import json, os, sys
+work, order = sys.argv[1], sys.argv[2:]
 rec = {}
-for path in glob.glob(os.path.join(work, "*.log")):
+for name in ("dgm.log", "im2col.log", "peer.log"):
+    path = os.path.join(work, name)
+    if not os.path.exists(path):
+        continue
     for line in open(path):
         if line.startswith("json: "):
             r = json.loads(line[6:])
+            if r["what"] == "gemm":
+                continue
             key = (r["shape"], r["what"])
             if key not in rec or r["seconds"] < rec[key]["seconds"]:
-                rec[key] = r  # the peer's faster thread setting
-shapes = []
-for (s, _) in rec:
-    if s not in shapes:
-        shapes.append(s)
-order = [l.split()[0] for l in open(os.path.join(work, "dgm.log")) if l.strip() and not l.startswith(("json", "shape"))]
+                rec[key] = r  # the best window of the runs (and the peer's thread settings)
 print()
 print("%-24s %9s %9s %9s %9s %11s" % ("shape", "dgm ms", "im2col ms", "torch ms", "GFLOP/s", "torch/dgm"))
 worst = None
 for s in order:
     d, i, t = rec.get((s, "dgm")), rec.get((s, "im2col")), rec.get((s, "torch"))
-    ratio = t["seconds"] / d["seconds"] if t and d else None
+    if not d:
+        continue
+    ratio = t["seconds"] / d["seconds"] if t else None
     if ratio is not None and (worst is None or ratio < worst[1]):
         worst = (s, ratio)
     print("%-24s %9.3f %9s %9s %9.1f %11s" % (
