@@ -467,24 +467,30 @@ void expect_values_close(const std::vector<float> &got, const std::vector<float>
     EXPECT_EQ(bad, 0u) << what;
 }
 
+void expect_contexts_match(const OpCase &c, dgm_ctx *ref, dgm_ctx *other, double rtol, double atol,
+                           double grad_atol)
+{
+    auto inputs = case_inputs(c, 11);
+    CaseResult probe;
+    ASSERT_TRUE(run_case(ref, c, inputs, nullptr, &probe));
+    std::mt19937 rng(3);
+    auto w = random_values(rng, (int64_t)probe.out.size(), -1.0f, 1.0f);
+    CaseResult rr, ro;
+    ASSERT_TRUE(run_case(ref, c, inputs, &w, &rr));
+    ASSERT_TRUE(run_case(other, c, inputs, &w, &ro));
+    expect_values_close(ro.out, rr.out, rtol, atol, c.name + " forward");
+    for (size_t i = 0; i < rr.grads.size(); i++)
+        expect_values_close(ro.grads[i], rr.grads[i], rtol, grad_atol,
+                            c.name + " grad of input " + std::to_string(i));
+}
+
 void expect_cuda_matches_cpu(const OpCase &c, double rtol, double atol, double grad_atol)
 {
     std::string why;
     CtxPtr cpu = make_ctx(DGM_DEVICE_CPU, 5), gpu = make_ctx(DGM_DEVICE_CUDA, 5, &why);
     ASSERT_TRUE(cpu);
     ASSERT_TRUE(gpu) << why;
-    auto inputs = case_inputs(c, 11);
-    CaseResult probe;
-    ASSERT_TRUE(run_case(cpu.get(), c, inputs, nullptr, &probe));
-    std::mt19937 rng(3);
-    auto w = random_values(rng, (int64_t)probe.out.size(), -1.0f, 1.0f);
-    CaseResult rc, rg;
-    ASSERT_TRUE(run_case(cpu.get(), c, inputs, &w, &rc));
-    ASSERT_TRUE(run_case(gpu.get(), c, inputs, &w, &rg));
-    expect_values_close(rg.out, rc.out, rtol, atol, c.name + " forward");
-    for (size_t i = 0; i < rc.grads.size(); i++)
-        expect_values_close(rg.grads[i], rc.grads[i], rtol, grad_atol,
-                            c.name + " grad of input " + std::to_string(i));
+    expect_contexts_match(c, cpu.get(), gpu.get(), rtol, atol, grad_atol);
 }
 
 }  // namespace dgmtest

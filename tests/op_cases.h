@@ -50,8 +50,11 @@ std::vector<std::vector<float>> case_inputs(const OpCase &c, uint32_t seed);
 void expect_values_close(const std::vector<float> &got, const std::vector<float> &want, double rtol,
                          double atol, const std::string &what);
 
-// The case forward and backward (one fixed seed gradient) on the CPU and on CUDA: outputs
-// within (rtol, atol), gradients within (rtol, grad_atol). The caller skips without a GPU.
+// The case forward and backward (one fixed seed gradient) on two contexts: `other`'s
+// outputs within (rtol, atol) of `ref`'s, its gradients within (rtol, grad_atol).
+void expect_contexts_match(const OpCase &c, dgm_ctx *ref, dgm_ctx *other, double rtol, double atol,
+                           double grad_atol);
+// The same with a CPU and a CUDA context. The caller skips without a GPU.
 void expect_cuda_matches_cpu(const OpCase &c, double rtol, double atol, double grad_atol);
 
 }  // namespace dgmtest

@@ -159,17 +159,7 @@ TEST(ConvMethods, OneDnnMatchesIm2col)
             own = make_ctx(DGM_DEVICE_CPU, 5);
         }
         ASSERT_TRUE(own);
-        auto inputs = case_inputs(c, 11);
-        CaseResult probe;
-        ASSERT_TRUE(run_case(own.get(), c, inputs, nullptr, &probe));
-        std::mt19937 rng(3);
-        auto w = random_values(rng, (int64_t)probe.out.size(), -1.0f, 1.0f);
-        CaseResult a, b;
-        ASSERT_TRUE(run_case(lib.get(), c, inputs, &w, &a));
-        ASSERT_TRUE(run_case(own.get(), c, inputs, &w, &b));
-        expect_values_close(a.out, b.out, 1e-4, 1e-4, c.name + " forward");
-        for (size_t i = 0; i < b.grads.size(); i++)
-            expect_values_close(a.grads[i], b.grads[i], 1e-4, 1e-3, c.name + " grad of input " + std::to_string(i));
+        expect_contexts_match(c, own.get(), lib.get(), 1e-4, 1e-4, 1e-3);
         compared++;
     }
     EXPECT_GE(compared, 12);
