@@ -175,10 +175,11 @@ TEST_F(ConvModels, EachFamilyTrainsSavesLoadsAndSamples)
     const struct {
         std::string args, tensor;
     } runs[] = {
+        // short samplers: the end of training writes a grid of samples
         {"ddpm --timesteps 50" + unet, "net.mid.attn.qkv.weight"},
-        {"fm" + unet, "net.up.1.upsample.weight"},
-        {"ncsn" + unet, "net.conv_in.weight"},
-        {"sde" + unet, "net.down.1.attn.0.proj.weight"},
+        {"fm --sample-steps 10" + unet, "net.up.1.upsample.weight"},
+        {"ncsn --levels 4 --sample-steps 3" + unet, "net.conv_in.weight"},
+        {"sde --sample-steps 20 --predictor euler-maruyama --corrector none" + unet, "net.down.1.attn.0.proj.weight"},
         {"gan --net dcgan --latent 4", "discriminator.conv2.weight"},
         {"vae --net conv --hidden 16 --latent 3", "encoder.conv1.weight"},
     };
