@@ -143,7 +143,17 @@ dgm_status dgm_cpu_gemm_batched(dgm_ctx *ctx, int trans_a, int trans_b, int64_t 
     DGM_TRY_CPU(dgm_cpu_gemm(ctx, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc));
     const int parallel = batch > 2 && m * n * k <= GEMM_BATCH_PARALLEL_MAX &&
                          (size_t)(batch * m * n * k) >= dgm_cpu_parallel_min();
-    DGM_CPU_PARALLEL_FOR(parallel, i, batch - 1,
+    /* Serially outside any OpenMP region when not parallel: under `omp parallel if (0)` an
+     * OpenMP OpenBLAS threads each product with a nested team, which libgomp does not
+     * pool, so every product started and joined new threads (seen: 850 a second in a
+     * UNet's attention backward, half the step's time in the kernel). */
+    if (!parallel) {
+        for (int64_t i = 1; i < batch; i++)
+            (void)dgm_cpu_gemm(ctx, trans_a, trans_b, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb,
+                               beta, c + i * stride_c, ldc);
+        return DGM_STATUS_OK;
+    }
+    DGM_CPU_PARALLEL_FOR(1, i, batch - 1,
                          (void)dgm_cpu_gemm(ctx, trans_a, trans_b, m, n, k, alpha,
                                             a + (i + 1) * stride_a, lda, b + (i + 1) * stride_b,
                                             ldb, beta, c + (i + 1) * stride_c, ldc));
