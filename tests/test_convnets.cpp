@@ -196,6 +196,66 @@ TEST_F(ConvModels, EachFamilyTrainsSavesLoadsAndSamples)
     }
 }
 
+// With no --net, images get the convolutional networks and their image run (batch 64,
+// a run sized for 2 CPU cores); images the UNet's levels cannot halve fall back to the
+// MLP; --net mlp keeps the MLP's image run.
+TEST_F(ConvModels, ImagesDefaultToTheConvolutionalNetworks)
+{
+    const std::string data = images();
+    const struct {
+        std::string args, tensor;
+    } runs[] = {
+        {"ddpm --timesteps 20", "net.conv_in.weight"},
+        {"fm --sample-steps 4", "net.mid.attn.qkv.weight"},
+        {"ncsn --levels 3 --sample-steps 2", "net.conv_in.weight"},
+        {"sde --sample-steps 4 --predictor euler-maruyama --corrector none", "net.conv_in.weight"},
+        {"gan --latent 4", "discriminator.conv1.weight"},
+    };
+    for (const auto &r : runs) {
+        const std::string out = dir + "/m";
+        CliResult t = dgm("train " + r.args + " --data " + data + " --steps 1 --batch 8 --device cpu --out " + out);
+        ASSERT_EQ(t.code, 0) << r.args << "\n" << t.err;
+        EXPECT_NE(tensors_of(out + "/checkpoint.safetensors").find(r.tensor), std::string::npos) << r.args;
+        std::system(("rm -rf " + out).c_str());
+    }
+    // --attention replaces the default sides: none leaves only the middle block's
+    CliResult n = dgm("train ddpm --timesteps 20 --attention none --data " + data +
+                      " --steps 1 --batch 8 --device cpu --out " + dir + "/n");
+    ASSERT_EQ(n.code, 0) << n.err;
+    const std::string names = tensors_of(dir + "/n/checkpoint.safetensors");
+    EXPECT_NE(names.find("net.mid.attn."), std::string::npos);
+    EXPECT_EQ(names.find("net.down.1.attn."), std::string::npos);
+    EXPECT_EQ(names.find("net.up.2.attn."), std::string::npos);
+
+    // 6×6: the default UNet's three levels need sides divisible by 4
+    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU);
+    std::mt19937 rng(3);
+    const std::vector<float> v = random_values(rng, 16 * 36, 0.0f, 1.0f);
+    const int64_t shape[3] = {16, 6, 6};
+    const std::string odd = dir + "/odd.npy";
+    ASSERT_EQ(dgm_save_npy(ctx.get(), odd.c_str(), v.data(), 3, shape), DGM_STATUS_OK);
+    CliResult t = dgm("train fm --data " + odd + " --hidden 8 --sample-steps 2 --steps 1 --batch 8 --device cpu --out " + dir + "/o");
+    ASSERT_EQ(t.code, 0) << t.err;
+    EXPECT_NE(tensors_of(dir + "/o/checkpoint.safetensors").find("net.0.weight"), std::string::npos);
+
+    for (const char *kind : {"ddpm", "fm", "ncsn", "sde", "gan"}) {
+        dgm_train_defaults unet{}, mlp{}, flat{};
+        ASSERT_EQ(dgm_model_train_defaults_for_data(kind, nullptr, 2, &unet), DGM_STATUS_OK);
+        const std::string m = std::string(R"({"net":"mlp"})");
+        ASSERT_EQ(dgm_model_train_defaults_for_data(kind, m.c_str(), 2, &mlp), DGM_STATUS_OK);
+        ASSERT_EQ(dgm_model_train_defaults_for_data(kind, nullptr, 1, &flat), DGM_STATUS_OK);
+        EXPECT_EQ(unet.batch, 64) << kind;
+        EXPECT_NE(mlp.batch, 64) << kind;
+        EXPECT_NE(flat.batch, 64) << kind;
+    }
+    // the image runs measured on 2 CPU cores say how long they took
+    for (const char *kind : {"ddpm", "fm", "gan", "realnvp"}) {
+        EXPECT_NE(dgm_model_image_run_time(kind), nullptr) << kind;
+        CliResult h = dgm(std::string("train ") + kind + " --help");
+        EXPECT_NE(h.out.find("time        "), std::string::npos) << kind << h.out;
+    }
+}
+
 TEST_F(ConvModels, ConvolutionalNetworksOnVectorsAreAClearError)
 {
     const std::string data = gaussian_csv(64);

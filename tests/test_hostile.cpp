@@ -211,6 +211,31 @@ TEST_F(Hostile, SetRefusesOptionsThatChangeWhatTheWeightsMean)
     EXPECT_NE(flow.err.find("none of its options"), std::string::npos) << flow.err;
 }
 
+// A checkpoint written before an option existed means what dgm did then: image models of
+// ddpm and gan from before --net (whose default is now auto: convolutional on images)
+// were MLPs, and load as MLPs.
+TEST_F(Hostile, CheckpointsFromBeforeAnOptionKeepTheirMeaning)
+{
+    std::mt19937 rng(4);
+    std::uniform_real_distribution<float> u(0.0f, 1.0f);
+    std::vector<float> imgs(32 * 64);
+    for (float &v : imgs) v = u(rng);
+    const int64_t shape[3] = {32, 8, 8};
+    const std::string data = npy("old.npy", imgs, 3, shape);
+    for (const std::string model : {"ddpm --timesteps 10 --hidden 8", "gan --g-hidden 8 --d-hidden 8"}) {
+        const std::string out = dir + "/old";
+        ASSERT_EQ(dgm("train " + model + " --net mlp --data " + data + " --steps 2 --batch 8 --device cpu --out " + out).code, 0) << model;
+        const std::string ckpt = out + "/checkpoint.safetensors";
+        replace_in_header(ckpt, ",\\\"net\\\":\\\"mlp\\\"", "");  // as written before --net
+        CliResult info = dgm("info " + ckpt);
+        ASSERT_EQ(info.code, 0) << model << ": " << info.err;
+        EXPECT_NE(info.out.find("\"net\":\"mlp\""), std::string::npos) << info.out;
+        CliResult s = dgm("sample " + ckpt + " -n 4 --device cpu -o " + dir + "/old.npy");
+        EXPECT_EQ(s.code, 0) << model << ": " << s.err;
+        std::system(("rm -rf " + out).c_str());
+    }
+}
+
 // A checkpoint whose config the model refuses is an error about the file (exit 1, the path
 // once), not a usage error about --set; the user's own mistakes are usage errors that name
 // what they did, without the library's function names.

@@ -323,7 +323,7 @@ TEST_F(SdeCli, ImagesGiveSamplesInTheUnitRangeAndBitsPerDimension)
     const int64_t shape[3] = {40, 8, 8};
     const std::string data = dir + "/img.npy";
     DGM_ASSERT_OK(ctx.get(), dgm_save_npy(ctx.get(), data.c_str(), px.data(), 3, shape));
-    CliResult t = dgm("train sde --data " + data + " --steps 20 --hidden 16 --sample-steps 25 --device cpu --out " + dir + "/i");
+    CliResult t = dgm("train sde --data " + data + " --net mlp --steps 20 --hidden 16 --sample-steps 25 --device cpu --out " + dir + "/i");
     ASSERT_EQ(t.code, 0) << t.err;
     const std::string ckpt = dir + "/i/checkpoint.safetensors";
     CliResult s = dgm("sample " + ckpt + " -n 16 -o " + dir + "/s.csv");

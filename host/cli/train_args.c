@@ -54,6 +54,8 @@ static void print_defaults(const char *kind)
         printf("  on images (samples of 2 or more dimensions), instead:\n");
         for (int i = 0; i < ni; i++)
             if (i >= n || strcmp(base[i], other[i])) printf("    %s\n", other[i]);
+        const char *took = dgm_model_image_run_time(kind);
+        if (took) printf("    time        %s\n", took);
     }
     const dgm_model_option *v = dgm_model_defaults_variants(kind);
     for (; v && v->name; v++) {

@@ -262,6 +262,32 @@ static bool is_option(const dgm_model_ops *ops, const char *name)
     return false;
 }
 
+/* The checkpoint's config with the family's legacy options filled in where it lacks them
+ * (what a checkpoint written before they existed meant), as a malloc'd JSON text in *out,
+ * or *out NULL when nothing was missing. */
+static dgm_status with_legacy_options(dgm_ctx *ctx, const char *kind, const char *config, char **out)
+{
+    *out = NULL;
+    const dgm_model_ops *ops = dgm_model_find_ops(kind);
+    if (!ops || !ops->legacy_options) return DGM_STATUS_OK;
+    json_t *cfg = json_loads(config, 0, NULL);
+    if (!json_is_object(cfg)) { /* dgm_model_create names the fault */
+        json_decref(cfg);
+        return DGM_STATUS_OK;
+    }
+    bool changed = false;
+    for (const dgm_model_option *o = ops->legacy_options; o->name; o++)
+        if (!json_object_get(cfg, o->name)) {
+            json_object_set_new(cfg, o->name, json_string(o->default_value));
+            changed = true;
+        }
+    dgm_status st = DGM_STATUS_OK;
+    if (changed && !(*out = json_dumps(cfg, JSON_COMPACT | JSON_PRESERVE_ORDER)))
+        st = dgm_set_error(ctx, DGM_STATUS_OOM, "out of host memory");
+    json_decref(cfg);
+    return st;
+}
+
 /* The checkpoint's config with the options in overrides_json replacing its own, as a
  * malloc'd JSON text in *out. An unknown option is left to dgm_model_create's message. */
 static dgm_status merged_config(dgm_ctx *ctx, const char *kind, const char *config,
@@ -341,10 +367,14 @@ static dgm_status load_parsed(dgm_ctx *ctx, const dgm_safetensors *st, const cha
     if (!parse_dims(dim_text, &dim, &nd, shape))
         return dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT,
                              "%s: metadata dim '%.40s' is not a size and a shape of that size", path, dim_text);
-    char *merged = NULL;
-    dgm_status s = DGM_STATUS_OK;
-    if (overrides_json) s = merged_config(ctx, kind, config, overrides_json, &merged);
-    if (s != DGM_STATUS_OK) return s;
+    char *merged = NULL, *upgraded = NULL;
+    dgm_status s = with_legacy_options(ctx, kind, config, &upgraded);
+    if (upgraded) config = upgraded;
+    if (s == DGM_STATUS_OK && overrides_json) s = merged_config(ctx, kind, config, overrides_json, &merged);
+    if (s != DGM_STATUS_OK) {
+        free(upgraded);
+        return s;
+    }
     tensors_of file = {st, path};
     dgm_model *m = NULL;
     s = dgm_model_create_checked(ctx, kind, merged ? merged : config, dim, nd, shape, check_declared,
@@ -366,6 +396,7 @@ static dgm_status load_parsed(dgm_ctx *ctx, const dgm_safetensors *st, const cha
                           : dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "%s", why);
     }
     free(merged);
+    free(upgraded);
     if (s == DGM_STATUS_OK) s = load_params(m, st, path);
     if (s == DGM_STATUS_OK && m->ops->ready) s = m->ops->ready(m);
     if (s != DGM_STATUS_OK) {

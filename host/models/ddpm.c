@@ -381,11 +381,12 @@ static dgm_status sample(dgm_model *m, int64_t n, dgm_tensor **out)
     return dgm_scale(ctx, *out, 0.5f, 0.5f, out); /* back to [0, 1] (clipped only with --clip-x0) */
 }
 
-/* 2-D peers' setup (AdamW 1e-3, batch 256, 30,000 steps); images: batch 128, 10,000 steps,
+/* 2-D peers' setup (AdamW 1e-3, batch 256, 30,000 steps); images with the UNet (the
+ * default there): DGM_TIME_NET_UNET_RUN; images with --net mlp: batch 128, 10,000 steps,
  * Adam 5e-4 after a 500-step warm-up. */
 static void train_defaults(const json_t *given, int sample_ndim, dgm_train_defaults *t)
 {
-    (void)given;
+    if (dgm_time_net_given_unet(given, sample_ndim)) return dgm_time_net_unet_run(t);
     const bool image = sample_ndim >= 2;
     dgm_model_steps_defaults(t, image ? 10000 : 30000, image ? 128 : 256, image ? DGM_OPTIM_ADAM : DGM_OPTIM_ADAMW,
                              image ? 5e-4f : 1e-3f, image ? 500 : 0, 500);
@@ -417,6 +418,7 @@ const dgm_model_ops dgm_ddpm_ops = {
     .ready = ready,
     .after_step = after_step,
     .train_defaults = train_defaults,
+    .legacy_options = dgm_time_net_legacy_options,
     .train_step = train_step,
     .sample = sample,
     .sampler_passes = sampler_passes,

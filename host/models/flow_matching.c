@@ -50,7 +50,8 @@ static const dgm_model_option options[] = {
     {"sample-steps", "100", "ODE steps from noise to data (fixed-step solvers)"},
     {"rtol", "1e-5", "relative tolerance of the adaptive solver (dopri5 sampling; the NLL always)"},
     {"atol", "1e-5", "absolute tolerance of the adaptive solver"},
-    {"ema", "0", "decay of the weights' moving average used for sampling (0: off)"},
+    {"ema", "-1", "decay of the weights' moving average used for sampling (0: off; -1: 0.999 "
+                  "with the UNet, else 0)"},
     DGM_TIME_NET_OPTIONS,
     {NULL, NULL, NULL},
 };
@@ -90,7 +91,8 @@ static dgm_status build(dgm_model *m)
     s->atol = dgm_config_float(m, "atol");
     if (!(s->rtol > 0.0 && s->rtol < 1.0) || !(s->atol > 0.0 && s->atol < 1.0)) return bad(m, "--rtol/--atol: in (0, 1)");
     s->ema = (float)dgm_config_float(m, "ema");
-    if (!(s->ema >= 0.0f && s->ema < 1.0f)) return bad(m, "--ema: in [0, 1)");
+    if (s->ema == -1.0f) s->ema = dgm_time_net_unet_chosen(m) ? 0.999f : 0.0f;
+    if (!(s->ema >= 0.0f && s->ema < 1.0f)) return bad(m, "--ema: in [0, 1) (-1: the default)");
     DGM_TRY(dgm_time_net_create(m, "net", 0, nh, hidden, (dgm_activation)act, &s->net));
     if (s->ema > 0.0f) DGM_TRY(dgm_ema_weights_declare(m->params));
     return DGM_STATUS_OK;
@@ -327,10 +329,11 @@ static dgm_status sample(dgm_model *m, int64_t n, dgm_tensor **out)
 }
 
 /* 2-D: the peer's setup (torchcfm's 2-D example: Adam 1e-3, batch 256, 20,000 steps);
- * images: batch 128, 10,000 steps, Adam 5e-4 after a 500-step warm-up. */
+ * images with the UNet (the default there): DGM_TIME_NET_UNET_RUN; images with --net mlp:
+ * batch 128, 10,000 steps, Adam 5e-4 after a 500-step warm-up. */
 static void train_defaults(const json_t *given, int sample_ndim, dgm_train_defaults *t)
 {
-    (void)given;
+    if (dgm_time_net_given_unet(given, sample_ndim)) return dgm_time_net_unet_run(t);
     const bool image = sample_ndim >= 2;
     dgm_model_steps_defaults(t, image ? 10000 : 20000, image ? 128 : 256, DGM_OPTIM_ADAM, image ? 5e-4f : 1e-3f,
                              image ? 500 : 0, 500);
@@ -360,6 +363,7 @@ const dgm_model_ops dgm_fm_ops = {
     .ready = ready,
     .after_step = after_step,
     .train_defaults = train_defaults,
+    .legacy_options = dgm_time_net_legacy_options,
     .train_step = train_step,
     .check_batch_size = check_batch_size,
     .sample = sample,

@@ -49,6 +49,10 @@ typedef struct gan_state {
     dgm_optim *g_opt, *d_opt; /* made on the first iteration, from its optimizer config */
 } gan_state;
 
+/* The image runs of the DCGAN pair (non-saturating; wgan-gp with its 5 critic steps). */
+#define GAN_DCGAN_STEPS 5000
+#define GAN_DCGAN_WGAN_STEPS 2000
+
 static const dgm_model_option options[] = {
     {"loss", "ns", "minimax, ns, f:kl, f:rkl, f:js, f:tv, f:pearson, f:hellinger or wgan-gp"},
     {"latent", "0", "latent dimensions (0: 2 for 2-D data, 64 otherwise)"},
@@ -64,9 +68,10 @@ static const dgm_model_option options[] = {
            "or 0 for wgan-gp)"},
     {"ema", "0", "decay of the generator's moving average used for sampling (0: off)"},
     {"d-lr-mult", "0", "the discriminator's learning rate as a multiple of --lr (TTUR; 0: 4, "
-                       "or 1 for wgan-gp)"},
-    {"net", "mlp", "the players: mlp (--g-hidden, --d-hidden), or dcgan (images with sides "
-                   "divisible by 4: compare_gan's InfoGAN-style pair, --g-bn)"},
+                       "or 1 for wgan-gp and the dcgan pair)"},
+    {"net", "auto", "the players: mlp (--g-hidden, --d-hidden), dcgan (images with sides "
+                    "divisible by 4: compare_gan's InfoGAN-style pair, --g-bn), or auto: dcgan on "
+                    "such images, else mlp"},
     {NULL, NULL, NULL},
 };
 static const dgm_opt_type option_types[] = {
@@ -77,6 +82,13 @@ static const dgm_opt_type option_types[] = {
 static dgm_status bad(dgm_model *m, const char *what)
 {
     return dgm_set_error(m->ctx, DGM_STATUS_INVALID_ARGUMENT, "gan option %s", what);
+}
+
+/* --net auto: the DCGAN pair on images whose sides its two stride-2 layers halve exactly. */
+static bool dcgan_fits(const dgm_model *m)
+{
+    return m->sample_ndim >= 2 && m->sample_shape[m->sample_ndim - 2] % 4 == 0 &&
+           m->sample_shape[m->sample_ndim - 1] % 4 == 0;
 }
 
 /* The DCGAN pair over the model's images; a packed discriminator sees its pack images
@@ -125,13 +137,14 @@ static dgm_status build(dgm_model *m)
     if (!(s->gp >= 0.0f) || !(s->r1 >= 0.0f)) return bad(m, "--gp and --r1: must be >= 0 (--r1 -1: the default)");
     s->ema = (float)dgm_config_float(m, "ema");
     if (!(s->ema >= 0.0f && s->ema < 1.0f)) return bad(m, "--ema: must be in [0, 1)");
-    s->d_lr_mult = (float)dgm_config_float(m, "d-lr-mult");
-    if (s->d_lr_mult == 0.0f) s->d_lr_mult = wgan ? 1.0f : 4.0f;
-    if (!(s->d_lr_mult > 0.0f && s->d_lr_mult <= 1000.0f)) return bad(m, "--d-lr-mult: in (0, 1000]");
     s->image = m->sample_ndim >= 2;
     const char *net = dgm_config_string(m, "net");
-    if (!strcmp(net, "dcgan")) return build_dcgan(m, s);
-    if (strcmp(net, "mlp")) return bad(m, "--net: mlp or dcgan");
+    if (strcmp(net, "mlp") && strcmp(net, "dcgan") && strcmp(net, "auto")) return bad(m, "--net: mlp, dcgan or auto");
+    const bool dcgan = !strcmp(net, "dcgan") || (!strcmp(net, "auto") && dcgan_fits(m));
+    s->d_lr_mult = (float)dgm_config_float(m, "d-lr-mult");
+    if (s->d_lr_mult == 0.0f) s->d_lr_mult = wgan || dcgan ? 1.0f : 4.0f;
+    if (!(s->d_lr_mult > 0.0f && s->d_lr_mult <= 1000.0f)) return bad(m, "--d-lr-mult: in (0, 1000]");
+    if (dcgan) return build_dcgan(m, s);
 
     int64_t gw[GAN_MAX_HIDDEN + 2], dw[GAN_MAX_HIDDEN + 2];
     const int ng = dgm_config_int_list(m, "g-hidden", gw + 1, GAN_MAX_HIDDEN);
@@ -417,8 +430,9 @@ static dgm_status evaluate_samples(dgm_model *m, const dgm_dataset *data, const 
  * WGAN-GP paper's (Adam 1e-4, betas (0.5, 0.9); its 5 critic steps are --d-steps 0). */
 static void train_defaults(const json_t *given, int sample_ndim, dgm_train_defaults *t)
 {
-    (void)sample_ndim;
     const bool wgan = dgm_gan_loss_parse(dgm_given_option(given, options, "loss")) == DGM_GAN_WGAN_GP;
+    const char *net = dgm_given_option(given, options, "net");
+    const bool dcgan = !strcmp(net, "dcgan") || (!strcmp(net, "auto") && sample_ndim >= 2);
     memset(t, 0, sizeof *t);
     t->run = DGM_RUN_STEPS;
     t->length = wgan ? 10000 : 20000;
@@ -427,11 +441,22 @@ static void train_defaults(const json_t *given, int sample_ndim, dgm_train_defau
     t->optim.lr = 1e-4f;
     t->optim.beta1 = wgan ? 0.5f : 0.8f;
     t->optim.beta2 = wgan ? 0.9f : 0.999f;
+    if (dcgan) { /* DCGAN's (Radford et al.) Adam, sized to end within 30 min on 2 CPU cores */
+        t->length = wgan ? GAN_DCGAN_WGAN_STEPS : GAN_DCGAN_STEPS;
+        t->batch = 64;
+        if (!wgan) t->optim.lr = 2e-4f, t->optim.beta1 = 0.5f;
+    }
     /* Constant, as PacGAN. A cosine decay to 0 was tried once on grid25: 25/25 modes and
      * reverse KL 0.19 (constant: 24, 0.64) but 47.6 % high-quality (constant: 55.8 %). */
     t->schedule = (dgm_lr_schedule){.kind = DGM_LR_CONSTANT, .base_lr = t->optim.lr};
     t->log_every = 500;
 }
+
+/* Checkpoints from before --net were the MLP pair. */
+static const dgm_model_option legacy_options[] = {
+    {"net", "mlp", "checkpoints from before the DCGAN pair"},
+    {NULL, NULL, NULL},
+};
 
 static const dgm_model_option defaults_variants[] = {
     {"loss", "wgan-gp", "the WGAN-GP paper's toy setup"},
@@ -464,6 +489,7 @@ const dgm_model_ops dgm_gan_ops = {
     .build = build,
     .ready = ready,
     .train_defaults = train_defaults,
+    .legacy_options = legacy_options,
     .defaults_variants = defaults_variants,
     .train_step = train_step,
     .train_iteration = train_iteration,

@@ -78,6 +78,12 @@ const dgm_model_option *dgm_model_defaults_variants(const char *kind)
     return ops ? ops->defaults_variants : NULL;
 }
 
+const char *dgm_model_image_run_time(const char *kind)
+{
+    const dgm_model_ops *ops = find_kind(kind);
+    return ops ? ops->image_run_time : NULL;
+}
+
 const char *dgm_given_option(const json_t *given, const dgm_model_option *table, const char *name)
 {
     const char *text = json_string_value(json_object_get(given, name));

@@ -43,6 +43,13 @@ typedef struct dgm_model_ops {
     /* Optional: option values that change the training defaults, for --help (ends with
      * name NULL; help says whose setup those defaults are). */
     const dgm_model_option *defaults_variants;
+    /* Optional: options added after checkpoints were written without them, with the value
+     * such a checkpoint meant (a default that changed: --net auto on images was the MLP
+     * before), applied at load where the checkpoint's config lacks them; string options. */
+    const dgm_model_option *legacy_options;
+    /* Optional: how long the default run on images takes on 2 CPU cores, as measured
+     * (--help prints it; each image default is sized to end within 30 minutes). */
+    const char *image_run_time;
     dgm_status (*train_step)(dgm_model *m, dgm_tensor *batch, int64_t step, dgm_tensor **loss);
     /* Optional: at each metrics line of a training run, after the step: fields of the
      * family's own appended to the line, written into buf as JSON members without a

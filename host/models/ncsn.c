@@ -406,7 +406,7 @@ static dgm_status evaluate_samples(dgm_model *m, const dgm_dataset *data, const 
  * steps, Adam 5e-4 after a 500-step warm-up, as ddpm's. */
 static void train_defaults(const json_t *given, int sample_ndim, dgm_train_defaults *t)
 {
-    (void)given;
+    if (dgm_time_net_given_unet(given, sample_ndim)) return dgm_time_net_unet_run(t);
     const bool image = sample_ndim >= 2;
     dgm_model_steps_defaults(t, image ? 10000 : 60000, image ? 128 : 256, DGM_OPTIM_ADAM, image ? 5e-4f : 1e-3f,
                              image ? 500 : 0, 500);
@@ -439,6 +439,7 @@ const dgm_model_ops dgm_ncsn_ops = {
     .prepare = prepare,
     .after_step = after_step,
     .train_defaults = train_defaults,
+    .legacy_options = dgm_time_net_legacy_options,
     .train_step = train_step,
     .sample = sample,
     .sampler_passes = sampler_passes,

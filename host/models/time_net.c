@@ -10,11 +10,50 @@ static dgm_status bad(dgm_model *m, const char *what)
     return dgm_set_error(m->ctx, DGM_STATUS_INVALID_ARGUMENT, "%s option %s", m->ops->kind, what);
 }
 
+const dgm_model_option dgm_time_net_legacy_options[] = {
+    {"net", "mlp", "checkpoints from before the UNet"},
+    {NULL, NULL, NULL},
+};
+
+static bool is_image(const dgm_model *m) { return m->sample_ndim >= 2; }
+
+/* --net auto: the UNet where its levels fit the image (each side halves exactly once per
+ * level after the first), else the MLP, so that auto never refuses data. */
+static bool unet_fits(const dgm_model *m)
+{
+    if (!is_image(m)) return false;
+    int64_t widths[DGM_UNET_MAX_LEVELS];
+    const int levels = dgm_config_int_list(m, "channels", widths, DGM_UNET_MAX_LEVELS);
+    if (levels < 1 || levels > DGM_UNET_MAX_LEVELS) return true; /* create_unet names the error */
+    const int64_t h = m->sample_shape[m->sample_ndim - 2], w = m->sample_shape[m->sample_ndim - 1];
+    const int64_t step = (int64_t)1 << (levels - 1);
+    return h % step == 0 && w % step == 0;
+}
+
+bool dgm_time_net_given_unet(const json_t *given, int sample_ndim)
+{
+    const char *net = json_string_value(json_object_get(given, "net"));
+    if (net && !strcmp(net, "unet")) return true;
+    if (net && strcmp(net, "auto")) return false;
+    return sample_ndim >= 2;
+}
+
+bool dgm_time_net_unet_chosen(const dgm_model *m)
+{
+    const char *net = dgm_config_string(m, "net");
+    return !strcmp(net, "unet") || (!strcmp(net, "auto") && unet_fits(m));
+}
+
+void dgm_time_net_unet_run(dgm_train_defaults *t)
+{
+    dgm_model_steps_defaults(t, DGM_TIME_NET_UNET_STEPS, 64, DGM_OPTIM_ADAM, 5e-4f, 500, 100);
+}
+
 /* The UNet over m's image shape, its embedding input out->emb's width (a raw t gets a
  * sinusoidal embedding of the first level's width). */
 static dgm_status create_unet(dgm_model *m, const char *prefix, int emb_dim, dgm_time_net *out)
 {
-    if (m->sample_ndim < 2)
+    if (!is_image(m))
         return bad(m, "--net unet: the data are not images (a UNet needs [H, W] or [C, H, W] samples)");
     dgm_unet_config c = dgm_unet_config_default();
     c.in_channels = m->sample_ndim == 3 ? m->sample_shape[0] : 1;
@@ -27,10 +66,14 @@ static dgm_status create_unet(dgm_model *m, const char *prefix, int emb_dim, dgm
     c.blocks = (int)dgm_config_int(m, "blocks");
     c.dropout = (float)dgm_config_float(m, "dropout");
     const char *att = dgm_config_string(m, "attention");
-    if (strcmp(att, "none")) {
+    /* the option replaces the nn default's sides (a bug before: --attention none kept them) */
+    memset(c.attention, 0, sizeof c.attention);
+    if (!strcmp(att, "auto")) {
+        for (int l = c.levels > 1 ? 1 : 0; l < c.levels; l++) c.attention[l] = true;
+    } else if (strcmp(att, "none")) {
         int64_t sides[DGM_UNET_MAX_LEVELS];
         const int n = dgm_model_parse_widths(att, sides, DGM_UNET_MAX_LEVELS);
-        if (n < 1) return bad(m, "--attention: image sides, e.g. 14,7, or none");
+        if (n < 1) return bad(m, "--attention: image sides, e.g. 14,7, none or auto");
         for (int i = 0; i < n; i++) {
             int l = 0;
             while (l < c.levels && c.height >> l != sides[i]) l++;
@@ -59,8 +102,8 @@ static dgm_status create_body(dgm_model *m, const char *prefix, int emb_dim, int
                               const int64_t *hidden, dgm_activation act, dgm_time_net *out)
 {
     const char *net = dgm_config_string(m, "net");
-    if (!strcmp(net, "unet")) return create_unet(m, prefix, emb_dim, out);
-    if (strcmp(net, "mlp")) return bad(m, "--net: mlp or unet");
+    if (strcmp(net, "mlp") && strcmp(net, "unet") && strcmp(net, "auto")) return bad(m, "--net: mlp, unet or auto");
+    if (dgm_time_net_unet_chosen(m)) return create_unet(m, prefix, emb_dim, out);
     dgm_params *p = m->params;
     const int64_t dim = m->dim;
     int64_t widths[DGM_TIME_NET_MAX_HIDDEN + 2];

@@ -25,15 +25,33 @@ typedef struct dgm_time_net {
 
 /* The network options of the time-conditioned families (append to the option table). */
 #define DGM_TIME_NET_OPTIONS                                                                  \
-    {"net", "mlp", "the network: mlp, or unet (images whose sides halve once per level)"},   \
+    {"net", "auto", "the network: mlp, unet (images whose sides halve once per level), or "   \
+                    "auto: the UNet on such images, else the MLP"},                           \
     {"channels", "32,64,64", "--net unet: channels per level (one level per width)"},        \
-    {"blocks", "2", "--net unet: residual blocks per level"},                                \
-    {"attention", "14,7", "--net unet: image sides at which blocks add self-attention, "     \
-                          "comma-separated, or none"},                                       \
+    {"blocks", "1", "--net unet: residual blocks per level"},                                \
+    {"attention", "auto", "--net unet: image sides at which blocks add self-attention, "     \
+                          "comma-separated, none, or auto: every level but the first"},     \
     {"dropout", "0", "--net unet: dropout in the residual blocks"}
 #define DGM_TIME_NET_OPTION_TYPES DGM_OPT_STRING, DGM_OPT_INT_LIST, DGM_OPT_INT, DGM_OPT_STRING, DGM_OPT_FLOAT
 
 #define DGM_TIME_NET_MAX_HIDDEN 8
+
+/* What a checkpoint written before --net existed meant: the MLP (the families'
+ * legacy_options). */
+extern const dgm_model_option dgm_time_net_legacy_options[];
+
+/* Whether a run of `given` options (a JSON object, or NULL) on data of sample_ndim
+ * dimensions trains a UNet: --net unet, or --net auto (the default) on images. The families'
+ * train_defaults take their image budget from it. */
+bool dgm_time_net_given_unet(const json_t *given, int sample_ndim);
+/* Whether m's network is the UNet (--net unet, or auto on images it fits). */
+bool dgm_time_net_unet_chosen(const dgm_model *m);
+
+/* The image run of ddpm, fm, ncsn and sde with the UNet, sized to end within 30 minutes on
+ * 2 CPU cores (docs/benchmark-notes.md): DGM_TIME_NET_UNET_STEPS steps of batch 64, Adam
+ * 5e-4 after 500 warm-up steps, a metrics line every 100. */
+#define DGM_TIME_NET_UNET_STEPS 2000
+void dgm_time_net_unet_run(dgm_train_defaults *t);
 
 /* Declares the network of m's --net into m->params: the MLP [dim + (emb_dim or 1)] ->
  * hidden... -> [dim] with `act`, or the UNet (hidden and act unused; a raw t is embedded
