@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "models/flow_common.h"
+#include "nn/multiscale_flow.h"
 
 #define REALNVP_MAX_LAYERS 64
 #define REALNVP_MAX_HIDDEN 8
@@ -43,6 +44,7 @@ typedef struct realnvp_state {
     dgm_actnorm *actnorm[REALNVP_MAX_LAYERS]; /* NULL without --actnorm */
     dgm_invlinear *lu[REALNVP_MAX_LAYERS];    /* NULL without --lu */
     dgm_permutation *perm[REALNVP_MAX_LAYERS]; /* NULL without random permutations */
+    dgm_multiscale_flow *ms; /* --net conv: the multi-scale flow instead of the layers above */
 } realnvp_state;
 
 static const dgm_model_option options[] = {
@@ -55,14 +57,58 @@ static const dgm_model_option options[] = {
     {"permute", "auto", "a fixed random permutation of the columns before each coupling: "
                         "random, alternate (none: the halves alternate) or auto (random on "
                         "images)"},
+    {"net", "auto", "mlp (--couplings MLP couplings), conv (the multi-scale architecture "
+                    "with convolutional couplings: checkerboard and channel masks, squeeze, "
+                    "factor-out; images whose sides halve once per scale), or auto: conv on "
+                    "such images, else mlp"},
+    {"scales", "2", "--net conv: squeeze-and-factor-out levels (3 checkerboard and 3 channel "
+                    "couplings each) before the final 4 checkerboard couplings"},
+    {"features", "32", "--net conv: channels of each coupling's ResNet"},
+    {"res-blocks", "1", "--net conv: residual blocks of each coupling's ResNet"},
     {NULL, NULL, NULL},
 };
-static const dgm_opt_type option_types[] = {DGM_OPT_INT, DGM_OPT_STRING, DGM_OPT_STRING,
-                                            DGM_OPT_STRING, DGM_OPT_BOOL, DGM_OPT_STRING};
+static const dgm_opt_type option_types[] = {DGM_OPT_INT,    DGM_OPT_STRING, DGM_OPT_STRING, DGM_OPT_STRING,
+                                            DGM_OPT_BOOL,   DGM_OPT_STRING, DGM_OPT_STRING, DGM_OPT_INT,
+                                            DGM_OPT_INT,    DGM_OPT_INT};
+
+/* Checkpoints from before --net were MLP couplings. */
+static const dgm_model_option legacy_options[] = {
+    {"net", "mlp", "checkpoints from before the multi-scale flow"},
+    {NULL, NULL, NULL},
+};
 
 static dgm_status bad(dgm_model *m, const char *what)
 {
     return dgm_set_error(m->ctx, DGM_STATUS_INVALID_ARGUMENT, "realnvp option %s", what);
+}
+
+/* --net auto: the multi-scale flow on images whose sides halve once per scale. */
+static bool multiscale_fits(const dgm_model *m)
+{
+    const int64_t scales = dgm_config_int(m, "scales");
+    if (m->sample_ndim < 2 || scales < 0 || scales > 4 || m->dim > 4096) return false;
+    const int64_t side = (int64_t)1 << scales;
+    return m->sample_shape[m->sample_ndim - 2] % side == 0 && m->sample_shape[m->sample_ndim - 1] % side == 0;
+}
+
+static dgm_status build_multiscale(dgm_model *m, realnvp_state *s, bool actnorm)
+{
+    if (!s->image) return bad(m, "--net conv: the data are not images");
+    const int64_t features = dgm_config_int(m, "features"), blocks = dgm_config_int(m, "res-blocks");
+    const int64_t scales = dgm_config_int(m, "scales");
+    if (features < 1 || features > 1024) return bad(m, "--features: 1 to 1024");
+    if (blocks < 0 || blocks > 8) return bad(m, "--res-blocks: 0 to 8");
+    if (scales < 0 || scales > 4) return bad(m, "--scales: 0 to 4");
+    dgm_multiscale_config c = {
+        .channels = m->sample_ndim == 3 ? m->sample_shape[0] : 1,
+        .height = m->sample_shape[m->sample_ndim - 2],
+        .width = m->sample_shape[m->sample_ndim - 1],
+        .scales = (int)scales,
+        .features = features,
+        .blocks = (int)blocks,
+        .actnorm = actnorm,
+    };
+    return dgm_multiscale_flow_create(m->params, &c, &s->ms);
 }
 
 static dgm_status build(dgm_model *m)
@@ -90,6 +136,9 @@ static dgm_status build(dgm_model *m)
     const bool actnorm = !strcmp(an, "true") || (!strcmp(an, "auto") && s->image);
     const bool permute = !strcmp(pm, "random") || (!strcmp(pm, "auto") && s->image);
     const bool lu = dgm_config_bool(m, "lu");
+    const char *net = dgm_config_string(m, "net");
+    if (strcmp(net, "mlp") && strcmp(net, "conv") && strcmp(net, "auto")) return bad(m, "--net: mlp, conv or auto");
+    if (!strcmp(net, "conv") || (!strcmp(net, "auto") && multiscale_fits(m))) return build_multiscale(m, s, actnorm);
     s->n_layers = (int)layers;
     for (int k = 0; k < s->n_layers; k++) {
         char name[64];
@@ -118,6 +167,11 @@ static dgm_status nll_rows(dgm_model *m, dgm_tensor *x, bool dequantize, dgm_ten
     dgm_ctx *ctx = m->ctx;
     dgm_tensor *h = x, *total = NULL, *ld = NULL;
     if (s->image) DGM_TRY(dgm_flow_to_logit(ctx, x, dequantize, &h, &total));
+    if (s->ms) {
+        DGM_TRY(dgm_multiscale_flow_forward(ctx, s->ms, h, false, &h, &ld));
+        if (total) DGM_TRY(dgm_add(ctx, total, ld, &total));
+        else total = ld;
+    }
     for (int k = 0; k < s->n_layers; k++) {
         if (s->actnorm[k]) {
             DGM_TRY(dgm_actnorm_forward(ctx, s->actnorm[k], h, &h, &ld));
@@ -149,7 +203,7 @@ static dgm_status train_step(dgm_model *m, dgm_tensor *batch, int64_t step, dgm_
 static dgm_status prepare(dgm_model *m, const dgm_dataset *data, bool init_params)
 {
     realnvp_state *s = m->state;
-    if (!init_params || !s->actnorm[0]) return DGM_STATUS_OK;
+    if (!init_params || (!s->actnorm[0] && !s->ms)) return DGM_STATUS_OK;
     dgm_ctx *ctx = m->ctx;
     int64_t n = dgm_dataset_count(data);
     if (n > 1000) n = 1000;
@@ -160,6 +214,7 @@ static dgm_status prepare(dgm_model *m, const dgm_dataset *data, bool init_param
     dgm_ctx_set_grad_enabled(ctx, false);
     dgm_status st = dgm_tensor_from_host(ctx, 2, shape, dgm_dataset_data(data), &h);
     if (st == DGM_STATUS_OK && s->image) st = dgm_flow_to_logit(ctx, h, true, &h, &ld);
+    if (st == DGM_STATUS_OK && s->ms) st = dgm_multiscale_flow_forward(ctx, s->ms, h, true, &h, &ld);
     for (int k = 0; st == DGM_STATUS_OK && k < s->n_layers; k++) {
         st = dgm_actnorm_init_data(ctx, s->actnorm[k], h);
         if (st == DGM_STATUS_OK) st = dgm_actnorm_forward(ctx, s->actnorm[k], h, &h, &ld);
@@ -179,6 +234,7 @@ static dgm_status sample(dgm_model *m, int64_t n, dgm_tensor **out)
     const int64_t shape[2] = {n, m->dim};
     dgm_tensor *h = NULL;
     DGM_TRY(dgm_rand_normal(ctx, 2, shape, 0.0f, 1.0f, &h));
+    if (s->ms) DGM_TRY(dgm_multiscale_flow_inverse(ctx, s->ms, h, &h));
     for (int k = s->n_layers - 1; k >= 0; k--) {
         DGM_TRY(dgm_coupling_inverse(ctx, s->coupling[k], h, &h));
         if (s->perm[k]) DGM_TRY(dgm_permutation_inverse(ctx, s->perm[k], h, &h));
@@ -240,6 +296,7 @@ static void destroy(dgm_model *m)
         dgm_invlinear_free(s->lu[k]);
         dgm_permutation_free(s->perm[k]);
     }
+    dgm_multiscale_flow_free(s->ms);
     free(s);
 }
 
@@ -254,6 +311,7 @@ const dgm_model_ops dgm_realnvp_ops = {
     .build = build,
     .prepare = prepare,
     .train_defaults = train_defaults,
+    .legacy_options = legacy_options,
     .train_step = train_step,
     .sample = sample,
     .evaluate_batch = evaluate_batch,

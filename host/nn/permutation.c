@@ -30,18 +30,38 @@ void dgm_nn_shuffle(int64_t n, uint64_t seed, int64_t *order)
     }
 }
 
-/* The [d, d] matrix of `order` (reverse: d-1 .. 0; else a shuffle drawn from seed). */
-static dgm_status order_matrix(dgm_ctx *ctx, int64_t d, uint64_t seed, bool reverse, dgm_tensor **out)
+/* The squeeze's order: column (c·4 + di·2 + dj, i, j) of [4C, H/2, W/2] takes column
+ * (c, 2i + di, 2j + dj) of [C, H, W] (PyTorch's pixel_unshuffle). */
+static void squeeze_order(int64_t c, int64_t h, int64_t w, int64_t *order)
+{
+    int64_t k = 0;
+    for (int64_t ch = 0; ch < c; ch++)
+        for (int64_t d = 0; d < 4; d++)
+            for (int64_t i = 0; i < h / 2; i++)
+                for (int64_t j = 0; j < w / 2; j++) order[k++] = (ch * h + 2 * i + d / 2) * w + 2 * j + d % 2;
+}
+
+typedef struct order_spec {
+    uint64_t seed;
+    bool reverse;
+    int64_t squeeze[3]; /* [C, H, W] of a squeeze, or zeros */
+} order_spec;
+
+/* The [d, d] matrix of an order: a squeeze, the reversal d-1 .. 0, or a shuffle drawn from
+ * seed. */
+static dgm_status order_matrix_of(dgm_ctx *ctx, int64_t d, const order_spec *spec, dgm_tensor **out)
 {
     const int64_t shape[2] = {d, d};
     float *m = calloc((size_t)(d * d), sizeof *m);
     int64_t *order = malloc((size_t)d * sizeof *order);
     dgm_status st = m && order ? DGM_STATUS_OK : dgm_set_error(ctx, DGM_STATUS_OOM, "permutation: out of host memory");
     if (st == DGM_STATUS_OK) {
-        if (reverse)
+        if (spec->squeeze[0])
+            squeeze_order(spec->squeeze[0], spec->squeeze[1], spec->squeeze[2], order);
+        else if (spec->reverse)
             for (int64_t i = 0; i < d; i++) order[i] = d - 1 - i;
         else
-            dgm_nn_shuffle(d, seed, order);
+            dgm_nn_shuffle(d, spec->seed, order);
         for (int64_t i = 0; i < d; i++) m[i * d + order[i]] = 1.0f;
         st = dgm_tensor_create(ctx, 2, shape, out);
     }
@@ -59,10 +79,11 @@ static dgm_status order_matrix(dgm_ctx *ctx, int64_t d, uint64_t seed, bool reve
 
 dgm_status dgm_nn_permutation_matrix(dgm_ctx *ctx, int64_t d, uint64_t seed, dgm_tensor **out)
 {
-    return order_matrix(ctx, d, seed, false, out);
+    const order_spec spec = {.seed = seed};
+    return order_matrix_of(ctx, d, &spec, out);
 }
 
-static dgm_status create(dgm_ctx *ctx, int64_t dim, uint64_t seed, bool reverse, dgm_permutation **out)
+static dgm_status create(dgm_ctx *ctx, int64_t dim, const order_spec *spec, dgm_permutation **out)
 {
     DGM_TRY(dgm_check_ctx(ctx));
     if (out) *out = NULL;
@@ -74,7 +95,7 @@ static dgm_status create(dgm_ctx *ctx, int64_t dim, uint64_t seed, bool reverse,
     if (!p) return dgm_set_error(ctx, DGM_STATUS_OOM, "dgm_permutation_create: out of host memory");
     p->ctx = ctx;
     p->dim = dim;
-    const dgm_status st = order_matrix(ctx, dim, seed, reverse, &p->matrix);
+    const dgm_status st = order_matrix_of(ctx, dim, spec, &p->matrix);
     if (st != DGM_STATUS_OK) {
         free(p);
         return st;
@@ -85,12 +106,28 @@ static dgm_status create(dgm_ctx *ctx, int64_t dim, uint64_t seed, bool reverse,
 
 dgm_status dgm_permutation_create(dgm_ctx *ctx, int64_t dim, uint64_t seed, dgm_permutation **out)
 {
-    return create(ctx, dim, seed, false, out);
+    const order_spec spec = {.seed = seed};
+    return create(ctx, dim, &spec, out);
 }
 
 dgm_status dgm_permutation_create_reverse(dgm_ctx *ctx, int64_t dim, dgm_permutation **out)
 {
-    return create(ctx, dim, 0, true, out);
+    const order_spec spec = {.reverse = true};
+    return create(ctx, dim, &spec, out);
+}
+
+dgm_status dgm_permutation_create_squeeze(dgm_ctx *ctx, int64_t channels, int64_t height, int64_t width,
+                                          dgm_permutation **out)
+{
+    DGM_TRY(dgm_check_ctx(ctx));
+    if (channels < 1 || height < 2 || width < 2 || height % 2 || width % 2) {
+        if (out) *out = NULL;
+        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
+                             "dgm_permutation_create_squeeze: [%lld, %lld, %lld] images (the sides must be even)",
+                             (long long)channels, (long long)height, (long long)width);
+    }
+    const order_spec spec = {.squeeze = {channels, height, width}};
+    return create(ctx, channels * height * width, &spec, out);
 }
 
 void dgm_permutation_free(dgm_permutation *p)

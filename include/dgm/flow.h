@@ -41,6 +41,29 @@ DGM_API dgm_status dgm_coupling_forward(dgm_ctx *ctx, const dgm_coupling *c, dgm
 DGM_API dgm_status dgm_coupling_inverse(dgm_ctx *ctx, const dgm_coupling *c, dgm_tensor *y,
                                         dgm_tensor **x);
 
+/* ---- masked affine coupling with a convolutional conditioner (RealNVP on images) ----
+ * x [B, D], the columns a [C, H, W] image (D = C·H·W). A fixed mask m picks the
+ * conditioning pixels: DGM_COUPLING_CHECKERBOARD, pixels with i + j even (odd with flip);
+ * DGM_COUPLING_CHANNEL, the first C/2 channels (the others with flip). A ResNet of x·m —
+ * a 3×3 convolution to `features` channels, `blocks` residual blocks (ReLU, 3×3, ReLU,
+ * 3×3, added), ReLU and a 3×3 convolution to 2C channels, zero-initialized so that a fresh
+ * coupling is the identity — gives [h_s, t]; s = scale·tanh(h_s)·(1 − m), t·(1 − m), and
+ * y = x·exp(s) + t: the conditioning pixels pass unchanged. log|det| = Σ s per row.
+ * Parameters "<prefix>.in", "<prefix>.res.<b>.conv1/conv2", "<prefix>.out" (Conv2d weight
+ * and bias) and "<prefix>.scale" [D] (starts at 1). */
+typedef enum dgm_coupling_mask { DGM_COUPLING_CHECKERBOARD = 0, DGM_COUPLING_CHANNEL = 1 } dgm_coupling_mask;
+typedef struct dgm_conv_coupling dgm_conv_coupling;
+
+DGM_API dgm_status dgm_conv_coupling_create(dgm_params *p, const char *prefix, int64_t channels,
+                                            int64_t height, int64_t width, dgm_coupling_mask mask,
+                                            bool flip, int64_t features, int blocks,
+                                            dgm_conv_coupling **out);
+DGM_API void dgm_conv_coupling_free(dgm_conv_coupling *l);
+DGM_API dgm_status dgm_conv_coupling_forward(dgm_ctx *ctx, const dgm_conv_coupling *l,
+                                             dgm_tensor *x, dgm_tensor **y, dgm_tensor **logdet);
+DGM_API dgm_status dgm_conv_coupling_inverse(dgm_ctx *ctx, const dgm_conv_coupling *l,
+                                             dgm_tensor *y, dgm_tensor **x);
+
 /* ---- ActNorm (Kingma & Dhariwal 2018, Glow) ----
  * y = (x + bias)·exp(logs) per column; log|det| = Σ logs (the same for every row).
  * Parameters "<prefix>.bias" and "<prefix>.logs" [D], zeros (the identity) until
@@ -68,6 +91,11 @@ typedef struct dgm_permutation dgm_permutation;
 
 DGM_API dgm_status dgm_permutation_create(dgm_ctx *ctx, int64_t dim, uint64_t seed,
                                           dgm_permutation **out);
+/* RealNVP's squeeze of [C, H, W] images stored as D = C·H·W columns into [4C, H/2, W/2]:
+ * each 2×2 patch becomes 4 channels, column (c·4 + 2·di + dj, i, j) ← (c, 2i + di, 2j + dj)
+ * (PyTorch's pixel_unshuffle). H and W even. */
+DGM_API dgm_status dgm_permutation_create_squeeze(dgm_ctx *ctx, int64_t channels, int64_t height,
+                                                  int64_t width, dgm_permutation **out);
 /* The reversal of the columns, y[:, i] = x[:, D-1-i] (MAF's permutation between blocks). */
 DGM_API dgm_status dgm_permutation_create_reverse(dgm_ctx *ctx, int64_t dim, dgm_permutation **out);
 DGM_API void dgm_permutation_free(dgm_permutation *p);
