@@ -483,6 +483,22 @@ def main():
             o.append("The PyTorch module tree loads %s strictly (max |PyTorch − dgm| output %.2g)."
                      % (", ".join(r["strict_load"]), r["max_abs_diff"]))
             o.append("")
+    images = [r for r in records(work, "images") if r.get("bench") == "images_summary"]
+    if images:
+        o.append("## Image families on Fashion-MNIST (run_bench_images.sh: defaults, FID of %d samples)"
+                 % images[0]["n"])
+        o.append("")
+        o.append("FID and IS through dgm's classifier against the 10,000 test images; the peer is "
+                 "the same network, budget and sampler in PyTorch (target: dgm's FID ≤ 1.1× the peer's).")
+        o.append("")
+        o.append("| family | steps | dgm FID | PyTorch FID | ratio | dgm IS | PyTorch IS | dgm s/step | PyTorch s/step |")
+        o.append("|---|---|---|---|---|---|---|---|---|")
+        for r in images:
+            o.append("| %s | %d | %.2f | %s | %s | %.2f | %s | %.3f | %s |" % (
+                r["family"], r["steps"], r["dgm_fid"], fmt(r.get("peer_fid"), ".2f"),
+                fmt(r.get("fid_ratio"), ".2f"), r["dgm_is"], fmt(r.get("peer_is"), ".2f"),
+                r["dgm_s_per_step"], fmt(r.get("peer_s_per_step"), ".3f")))
+        o.append("")
     steps = [r for r in records(work, "diffusion2d") if r.get("bench") == "diffusion2d_steps"]
     if steps:
         o.append("## Diffusion and flow matching on moons: W2 against sampling steps")
