@@ -22,8 +22,9 @@ dgm_status dgm_model_sample_into(dgm_model *m, int64_t n, float *dst, dgm_memory
     if (where == DGM_MEMORY_DEVICE && dgm_ctx_device(ctx) != DGM_DEVICE_CUDA)
         return dgm_set_error(ctx, DGM_STATUS_UNSUPPORTED,
                              "dgm_model_sample_into: device memory needs a CUDA context");
+    const int64_t chunk = m->sample_chunk > 0 ? m->sample_chunk : SAMPLE_CHUNK;
     for (int64_t done = 0; done < n;) {
-        const int64_t rows = n - done < SAMPLE_CHUNK ? n - done : SAMPLE_CHUNK;
+        const int64_t rows = n - done < chunk ? n - done : chunk;
         float *out = dst + done * m->dim;
         dgm_tensor *x = NULL;
         dgm_status st = dgm_model_sample(m, rows, &x);

@@ -104,6 +104,8 @@ struct dgm_model {
     int sample_ndim;
     int64_t sample_shape[3];
     int64_t eval_samples; /* importance samples of sampled metrics (iwae's K) */
+    int64_t sample_chunk; /* rows per sampling call of dgm_model_sample_into (0: its
+                             default); set by build where the network's activations are large */
     void *state;          /* the family's own */
     char warning[512];    /* set by build when the configuration is legal but dubious */
     char note[1024];      /* what the last evaluation or sampling computed on its own (dgm_model_note) */
