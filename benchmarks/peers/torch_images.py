@@ -424,9 +424,31 @@ def ema_decay(decay, step):
     return float(min(warm, np.float32(decay)))
 
 
+class AveragedNet:
+    """fm's and ddpm's moving average of self.net (host/models/ema_weights.c), for
+    nn.Module subclasses: the copy is self.ema.net (dgm's parameter names), the weights
+    at the start."""
+
+    def init_average(self, decay):
+        self.decay, self.avg = decay, None
+        if decay > 0:
+            self.ema = nn.Module()
+            self.ema.net = copy.deepcopy(self.net)
+            self.avg = Average(self.net, self.ema.net)
+
+    def after_step(self, k):
+        if self.avg is not None:
+            self.avg.update(ema_decay(self.decay, k))
+
+    def sampling_net(self):
+        net = self.ema.net if self.avg is not None else self.net
+        net.eval()
+        return net
+
+
 # ---------------------------------------------------------------- the families
 
-class FlowMatching(nn.Module):
+class FlowMatching(AveragedNet, nn.Module):
     def __init__(self, cfg, device):
         super().__init__()
         self.tn = TimeNet(cfg, "fm", 0, "1024,1024,1024", device)
@@ -435,14 +457,10 @@ class FlowMatching(nn.Module):
         self.ot = cfg_str(cfg, "coupling") == "ot"
         if cfg_str(cfg, "coupling") not in ("independent", "ot"):
             raise SystemExit("%s: --coupling: independent or ot" % PROG)
-        self.decay = cfg_float(cfg, "ema")
-        if self.decay == -1.0:  # dgm's default: 0.999 with the UNet, else off
-            self.decay = 0.999 if self.tn.kind == "unet" else 0.0
-        self.avg = None
-        if self.decay > 0:
-            self.ema = nn.Module()
-            self.ema.net = copy.deepcopy(self.net)  # dgm: ema = w at the start
-            self.avg = Average(self.net, self.ema.net)
+        decay = cfg_float(cfg, "ema")
+        if decay == -1.0:  # dgm's default: 0.999 with the UNet, else off
+            decay = 0.999 if self.tn.kind == "unet" else 0.0
+        self.init_average(decay)
 
     def trainable(self):
         return self.net.parameters()
@@ -468,18 +486,13 @@ class FlowMatching(nn.Module):
             xt = xt + self.sigma * z[:, DIM:]
         return F.mse_loss(self.tn(self.net, xt, t), u)
 
-    def after_step(self, k):
-        if self.avg is not None:
-            self.avg.update(ema_decay(self.decay, k))
-
     @torch.no_grad()
     def sample(self, n, gen, opts):
         solver, steps = opts["solver"], int(opts["sample-steps"])
         if solver not in ("euler", "heun", "rk4"):
             raise SystemExit("%s: fm --solver %s: this peer has euler, heun and rk4 (no dopri5)"
                              % (PROG, solver))
-        net = self.ema.net if self.avg is not None else self.net
-        net.eval()
+        net = self.sampling_net()
         dev = self.tn.freqs.device if self.tn.freqs is not None else next(net.parameters()).device
         x = torch.randn(n, DIM, generator=gen, device=dev)
         h = 1.0 / steps
@@ -504,7 +517,7 @@ class FlowMatching(nn.Module):
         return x * 0.5 + 0.5  # not clipped: dgm's fm sample does not clip
 
 
-class DDPM(nn.Module):
+class DDPM(AveragedNet, nn.Module):
     def __init__(self, cfg, device):
         super().__init__()
         self.T = cfg_int(cfg, "timesteps")
@@ -529,12 +542,7 @@ class DDPM(nn.Module):
         self.beta, self.alpha_bar = beta, ab
         self.sqrt_ab = torch.from_numpy(np.sqrt(ab)).float().to(device)
         self.sqrt_1mab = torch.from_numpy(np.sqrt(1.0 - ab)).float().to(device)
-        self.decay = cfg_float(cfg, "ema")
-        self.avg = None
-        if self.decay > 0:
-            self.ema = nn.Module()
-            self.ema.net = copy.deepcopy(self.net)
-            self.avg = Average(self.net, self.ema.net)
+        self.init_average(cfg_float(cfg, "ema"))
 
     def trainable(self):
         return self.net.parameters()
@@ -546,10 +554,6 @@ class DDPM(nn.Module):
         eps = torch.randn_like(x0)
         xt = x0 * self.sqrt_ab[k][:, None] + eps * self.sqrt_1mab[k][:, None]
         return F.mse_loss(self.tn(self.net, xt, k.float()[:, None]), eps)
-
-    def after_step(self, k):
-        if self.avg is not None:
-            self.avg.update(ema_decay(self.decay, k))
 
     @torch.no_grad()
     def sample(self, n, gen, opts):
@@ -563,8 +567,7 @@ class DDPM(nn.Module):
         clip_opt = str(opts["clip-x0"]).lower()
         clip = clip_opt in ("true", "auto")  # auto: on for images
         posterior = opts["variance"] == "posterior"
-        net = self.ema.net if self.avg is not None else self.net
-        net.eval()
+        net = self.sampling_net()
         dev = self.sqrt_ab.device
         x = torch.randn(n, DIM, generator=gen, device=dev)
         skip = self.T // steps if ddim else 1
