@@ -3,7 +3,8 @@
 of each benchmark, failed.txt) and writes the report (Markdown) and, beside it in images/,
 benchmark-ratios.png. Every ratio is of two numbers measured on one device in one run.
 
-Usage: report.py WORK REPORT.md"""
+Usage: report.py WORK REPORT.md
+       report.py --images IMAGES.jsonl   the image families' section alone, to stdout"""
 import json
 import os
 import re
@@ -293,7 +294,43 @@ def plot(rows, path):
     return True
 
 
+def likelihood_cells(r):
+    """The model's likelihood where it has one: bits/dim (realnvp) or the test negative ELBO
+    in nats (vae), dgm's and the peer's."""
+    for key, unit in (("bpd", " bpd"), ("elbo", " nats")):
+        if r.get("dgm_" + key) is not None:
+            return "%.3f%s" % (r["dgm_" + key], unit), fmt(r.get("peer_" + key))
+    return "", ""
+
+
+def images_section(recs):
+    """The image families' table (run_bench_images.sh's images_summary lines)."""
+    images = [r for r in recs if r.get("bench") == "images_summary"]
+    if not images:
+        return []
+    o = ["## Image families on Fashion-MNIST (run_bench_images.sh: each family's defaults)", "",
+         "FID and IS of N samples through dgm's classifier against the 10,000 test images (FIDs "
+         "of fewer samples come out higher: compare rows of equal N only); the peer is the same "
+         "network, budget and sampler in PyTorch (target: dgm's FID ≤ 1.1× the peer's). "
+         "s/step: the median training step of each side.", "",
+         "| family | steps | N | dgm FID | PyTorch FID | ratio | dgm IS | PyTorch IS "
+         "| likelihood: dgm | PyTorch | dgm s/step | PyTorch s/step |",
+         "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in images:
+        lik, peer_lik = likelihood_cells(r)
+        o.append("| %s | %d | %d | %.2f | %s | %s | %.2f | %s | %s | %s | %.3f | %s |" % (
+            r["family"], r["steps"], r["n"], r["dgm_fid"], fmt(r.get("peer_fid"), ".2f"),
+            fmt(r.get("fid_ratio"), ".2f"), r["dgm_is"], fmt(r.get("peer_is"), ".2f"), lik,
+            peer_lik, r["dgm_s_per_step"], fmt(r.get("peer_s_per_step"), ".3f")))
+    o.append("")
+    return o
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--images":
+        # the image families' section alone, from run_bench_images.sh's images.jsonl
+        print("\n".join(images_section([json.loads(l) for l in open(sys.argv[2]) if l.strip()])))
+        return
     work, report = sys.argv[1], sys.argv[2]
     m = json.load(open(os.path.join(work, "machine.json")))
     failed = [l.strip() for l in open(os.path.join(work, "failed.txt"))] if os.path.exists(
@@ -483,22 +520,7 @@ def main():
             o.append("The PyTorch module tree loads %s strictly (max |PyTorch − dgm| output %.2g)."
                      % (", ".join(r["strict_load"]), r["max_abs_diff"]))
             o.append("")
-    images = [r for r in records(work, "images") if r.get("bench") == "images_summary"]
-    if images:
-        o.append("## Image families on Fashion-MNIST (run_bench_images.sh: defaults, FID of %d samples)"
-                 % images[0]["n"])
-        o.append("")
-        o.append("FID and IS through dgm's classifier against the 10,000 test images; the peer is "
-                 "the same network, budget and sampler in PyTorch (target: dgm's FID ≤ 1.1× the peer's).")
-        o.append("")
-        o.append("| family | steps | dgm FID | PyTorch FID | ratio | dgm IS | PyTorch IS | dgm s/step | PyTorch s/step |")
-        o.append("|---|---|---|---|---|---|---|---|---|")
-        for r in images:
-            o.append("| %s | %d | %.2f | %s | %s | %.2f | %s | %.3f | %s |" % (
-                r["family"], r["steps"], r["dgm_fid"], fmt(r.get("peer_fid"), ".2f"),
-                fmt(r.get("fid_ratio"), ".2f"), r["dgm_is"], fmt(r.get("peer_is"), ".2f"),
-                r["dgm_s_per_step"], fmt(r.get("peer_s_per_step"), ".3f")))
-        o.append("")
+    o += images_section(records(work, "images"))
     steps = [r for r in records(work, "diffusion2d") if r.get("bench") == "diffusion2d_steps"]
     if steps:
         o.append("## Diffusion and flow matching on moons: W2 against sampling steps")
