@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
 # The image families against their PyTorch peers on Fashion-MNIST (issue 29: every
-# family's FID within 1.1x of its peer's at the same budget). Per family (fm ddpm gan vae):
+# family's FID within 1.1x of its peer's at the same budget). Per family (fm ddpm gan vae
+# realnvp):
 #   dgm    `dgm train MODEL --data fashion-mnist` with the family's defaults (vae: --net
-#          conv; plus $<MODEL>_ARGS) and --log-every 1, so that metrics.jsonl times every
-#          step (its elapsed_s); then `dgm sample CKPT -n N -o dgm.npy --seed SEED`, timed;
-#   peer   benchmarks/peers/torch_images.py --dgm-config CKPT: the same network, budget
-#          (the checkpoint's steps, batch, optimizer, lr and warm-up) and sampler in
-#          PyTorch, N samples to peer.npy, its trained state to peer.pt (for sampler sweeps:
-#          torch_images.py --sample-only peer.pt --sampler ... --sample-steps ...);
+#          conv; realnvp: its default on images, the multi-scale flow; plus $<MODEL>_ARGS)
+#          and --log-every 1, so that metrics.jsonl times every step (its elapsed_s); then
+#          `dgm sample CKPT -n N -o dgm.npy --seed SEED`, timed;
+#   peer   benchmarks/peers/torch_images.py --dgm-config CKPT (realnvp:
+#          benchmarks/peers/torch_realnvp_multiscale.py --dgm-config CKPT): the same
+#          network, budget (the checkpoint's steps, batch, optimizer, lr and warm-up) and
+#          sampler in PyTorch, N samples to peer.npy, its trained state to peer.pt (for
+#          sampler sweeps: torch_images.py --sample-only peer.pt --sampler ...
+#          --sample-steps ...);
 #   cross  (with CROSS_CHECK=1; on with --quick) the peer's sampler on dgm's weights
 #          (--sample-only CKPT): separates a sampler difference from a training one;
 #   score  `dgm compare X.npy fashion-mnist --metric fid,is` for each side (dgm's
 #          classifier, the 10,000 test images); vae: the test negative ELBO (dgm eval's
-#          elbo; the peer's own, one z per image, on the same images);
+#          elbo; the peer's own, one z per image, on the same images); realnvp: the test
+#          bits per dimension (dgm eval's bpd; the peer's own; one dequantization draw
+#          each, on the same images);
 #   report one JSON line per family (prefix "json: ", bench "images_summary") with both
 #          sides' FID, IS, s/step (the median over the steps after the first 5), training
-#          and sampling seconds, (vae) ELBO, fid_ratio = dgm / peer against the target 1.1;
+#          and sampling seconds, (vae) ELBO, (realnvp) dgm_bpd and peer_bpd, fid_ratio =
+#          dgm / peer against the target 1.1;
 #          the lines also go to WORK/images.jsonl (and are appended to $RESULTS when set);
 #          and MODEL/side-by-side.png: 64 samples of dgm (left) and of the peer (right;
 #          with the cross check, dgm's weights under the peer's sampler on the far right).
@@ -24,7 +31,7 @@
 #   --quick      a smoke run: QUICK_STEPS (8) steps of batch 16, 200 samples, samplers cut to
 #                4 steps (fm --sample-steps 4, ddpm --sampler ddim --sample-steps 4): checks
 #                the pipeline, not the issue's numbers
-#   --families   a subset of "fm ddpm gan vae" (comma- or space-separated)
+#   --families   a subset of "fm ddpm gan vae realnvp" (comma- or space-separated)
 #   --n N        samples per side (default 5000; 200 with --quick)
 #   --no-peer    dgm only
 # Sampling dominates a full run on CPU: each side draws N samples with the checkpoint's
@@ -34,8 +41,8 @@
 # Environment:
 #   BUILD_DIR    build folder (default build); DGM the dgm binary (default BUILD_DIR/dgm,
 #                built unless NO_BUILD=1 or DGM is set)
-#   FM_ARGS, DDPM_ARGS, GAN_ARGS, VAE_ARGS  more `dgm train` arguments per family
-#                (VAE_ARGS default: --net conv)
+#   FM_ARGS, DDPM_ARGS, GAN_ARGS, VAE_ARGS, REALNVP_ARGS  more `dgm train` arguments
+#                per family (VAE_ARGS default: --net conv)
 #   SEED         training and sampling seed of both sides (default 0)
 #   PEER_THREADS torch.set_num_threads of the peer (default 2: the faster of 1 and 2 on
 #                the 2-core machine); PEER_OPENBLAS its OPENBLAS_NUM_THREADS (default the same)
@@ -51,7 +58,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-2}
 SEED=${SEED:-0}
 PYTHON=${PYTHON:-/usr/bin/python3}
-PEER=$ROOT/benchmarks/peers/torch_images.py
+PEERS=$ROOT/benchmarks/peers
 PEER_THREADS=${PEER_THREADS:-2}
 PEER_OPENBLAS=${PEER_OPENBLAS:-$PEER_THREADS}
 QUICK_STEPS=${QUICK_STEPS:-8}
@@ -60,7 +67,7 @@ TARGET=1.1 # the issue's: dgm's FID <= 1.1 x the peer's
 WORK=${WORK:-$(mktemp -d /tmp/dgm-bench-images.XXXXXX)}
 mkdir -p "$WORK"
 
-quick=0 peer=1 families="fm ddpm gan vae" n=''
+quick=0 peer=1 families="fm ddpm gan vae realnvp" n=''
 while (($#)); do
   case $1 in
     --quick) quick=1 ;;
@@ -76,8 +83,8 @@ while (($#)); do
   shift
 done
 for f in $families; do
-  [[ " fm ddpm gan vae " = *" $f "* ]] ||
-    { echo "run_bench_images.sh: unknown family $f (known: fm ddpm gan vae)" >&2; exit 2; }
+  [[ " fm ddpm gan vae realnvp " = *" $f "* ]] ||
+    { echo "run_bench_images.sh: unknown family $f (known: fm ddpm gan vae realnvp)" >&2; exit 2; }
 done
 if ((quick)); then
   n=${n:-200}
@@ -100,6 +107,7 @@ train_args() {
     ddpm) extra=${DDPM_ARGS:-} ;;
     gan) extra=${GAN_ARGS:-} ;;
     vae) extra=$VAE_ARGS ;;
+    realnvp) extra=${REALNVP_ARGS:-} ;;
   esac
   if ((quick)); then
     printf '%s ' --steps "$QUICK_STEPS" --batch 16
@@ -109,6 +117,14 @@ train_args() {
     esac
   fi
   printf '%s' "$extra"
+}
+
+# The family's PyTorch peer.
+peer_of() {
+  case $1 in
+    realnvp) echo "$PEERS/torch_realnvp_multiscale.py" ;;
+    *) echo "$PEERS/torch_images.py" ;;
+  esac
 }
 
 # The seconds of a command into the variable named $1: timed VAR CMD...
@@ -137,7 +153,8 @@ load_warning
 
 failed=()
 run_family() {
-  local fam=$1 dir=$WORK/$1 ckpt args train_s sample_s peer_wall='' cross_s=''
+  local fam=$1 dir=$WORK/$1 ckpt args train_s sample_s peer_wall='' cross_s='' peer_py
+  peer_py=$(peer_of "$fam")
   mkdir -p "$dir"
   ckpt=$dir/dgm/checkpoint.safetensors
   read -r -a args <<<"$(train_args "$fam")"
@@ -153,15 +170,18 @@ run_family() {
     >"$dir/dgm_sample.log" 2>&1 || { tail -5 "$dir/dgm_sample.log"; return 1; }
   echo "$(tail -1 "$dir/dgm_sample.log") in $(printf '%.1f' "$sample_s") s"
   score "$dir/dgm.npy" "$dir/dgm_score.json" || return 1
-  if [[ $fam = vae ]]; then
-    "$DGM" eval "$ckpt" --metric elbo >"$dir/dgm_eval.json" 2>"$dir/dgm_eval.err" ||
+  if [[ $fam = vae || $fam = realnvp ]]; then
+    local metric=elbo
+    [[ $fam = vae ]] || metric=bpd
+    echo "== $fam: dgm eval --metric $metric"
+    "$DGM" eval "$ckpt" --metric "$metric" >"$dir/dgm_eval.json" 2>"$dir/dgm_eval.err" ||
       { cat "$dir/dgm_eval.err"; return 1; }
     cat "$dir/dgm_eval.json"
   fi
   if ((peer)); then
     echo "== $fam: the PyTorch peer (--dgm-config; torch threads $PEER_THREADS," \
          "OPENBLAS_NUM_THREADS=$PEER_OPENBLAS)"
-    timed peer_wall env OPENBLAS_NUM_THREADS="$PEER_OPENBLAS" "$PYTHON" "$PEER" \
+    timed peer_wall env OPENBLAS_NUM_THREADS="$PEER_OPENBLAS" "$PYTHON" "$peer_py" \
       --dgm-config "$ckpt" --n "$n" --out "$dir/peer.npy" --save "$dir/peer.pt" \
       --threads "$PEER_THREADS" --seed "$SEED" >"$dir/peer.log" 2>&1 ||
       { tail -5 "$dir/peer.log"; return 1; }
@@ -169,7 +189,7 @@ run_family() {
     score "$dir/peer.npy" "$dir/peer_score.json" || return 1
     if ((CROSS_CHECK)); then
       echo "== $fam: dgm's weights under the peer's sampler"
-      timed cross_s env OPENBLAS_NUM_THREADS="$PEER_OPENBLAS" "$PYTHON" "$PEER" \
+      timed cross_s env OPENBLAS_NUM_THREADS="$PEER_OPENBLAS" "$PYTHON" "$peer_py" \
         --sample-only "$ckpt" --n "$n" --out "$dir/cross.npy" --threads "$PEER_THREADS" \
         --seed "$SEED" >"$dir/cross.log" 2>&1 || { tail -5 "$dir/cross.log"; return 1; }
       score "$dir/cross.npy" "$dir/cross_score.json" || return 1
@@ -219,8 +239,10 @@ r = dict(bench="images_summary", family=fam, quick=quick, n=n, steps=m[-1]["step
          dgm_s_per_step=statistics.median(timed), dgm_train_s=el[-1], dgm_train_wall_s=train_wall,
          dgm_sample_s=sample_s, dgm=dgm_version)
 ev = load("dgm_eval.json")
-if ev:
-    r["dgm_elbo"] = ev.get("elbo")
+if ev and "elbo" in ev:
+    r["dgm_elbo"] = ev["elbo"]
+if ev and "bpd" in ev:
+    r["dgm_bpd"] = ev["bpd"]
 if p:
     r.update(batch=p["batch"], peer_fid=ps["fid"], peer_is=ps["is"], peer_s_per_step=p["s_per_step"],
              peer_train_s=p["train_s"], peer_sample_s=p["sample_s"], peer_sampler=p["sampler"],
@@ -231,6 +253,8 @@ if p:
              s_per_step_ratio=r["dgm_s_per_step"] / p["s_per_step"])
     if "test_elbo" in p:
         r["peer_elbo"] = p["test_elbo"]
+    if "test_bpd" in p:
+        r["peer_bpd"] = p["test_bpd"]
 if cs:
     r.update(cross_fid=cs["fid"], cross_is=cs["is"], cross_wall_s=cross_s)
 
@@ -264,6 +288,9 @@ if cs:
 if "dgm_elbo" in r:
     print("%s: test negative ELBO dgm %.3f%s" % (fam, r["dgm_elbo"],
                                                  " peer %.3f" % r["peer_elbo"] if "peer_elbo" in r else ""))
+if "dgm_bpd" in r:
+    print("%s: test bits per dimension dgm %.4f%s" % (fam, r["dgm_bpd"],
+                                                      " peer %.4f" % r["peer_bpd"] if "peer_bpd" in r else ""))
 print("json: " + json.dumps(r))
 EOF
 }
