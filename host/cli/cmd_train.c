@@ -4,6 +4,7 @@
  * terminal, and samples.png at the end. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +113,26 @@ static const char *option_prefix(const char *msg)
     return dgm_train_is_run_option(name) || !strcmp(name, "resume") || !strcmp(name, "data") ? "--" : "";
 }
 
+/* A resumed run continues with its recorded seed (the data's split and the loader's
+ * shuffles follow it): with --seed omitted it is taken from the checkpoint, and another
+ * --seed is refused rather than silently giving other batches than the run's. */
+static int resume_seed(run *r)
+{
+    train_args *a = &r->a;
+    char *text = NULL, *end = NULL;
+    if (dgm_checkpoint_meta(r->ctx, r->ckpt, "rng_seed", &text)) return cli_fail(r->ctx, r->ckpt);
+    errno = 0;
+    const unsigned long long seed = strtoull(text, &end, 10);
+    const bool ok = end != text && !*end && !errno;
+    free(text);
+    if (!ok) return cli_error("--resume: %s: metadata 'rng_seed' is not a number", r->ckpt);
+    if (a->seed_given && a->seed != seed)
+        return cli_usage_error("--resume: the run in %s has seed %llu, not --seed %llu (omit --seed to "
+                               "continue it)", r->dir, seed, (unsigned long long)a->seed);
+    a->seed = seed;
+    return dgm_ctx_set_rng_state(r->ctx, seed, 0) ? cli_fail(r->ctx, "--seed") : CLI_OK;
+}
+
 static int setup(run *r)
 {
     train_args *a = &r->a;
@@ -122,6 +143,8 @@ static int setup(run *r)
     if (a->out) snprintf(r->dir, sizeof r->dir, "%s", a->out);
     else snprintf(r->dir, sizeof r->dir, "runs/%s-%s", a->model, data_label(a->data, label, sizeof label));
     snprintf(r->ckpt, sizeof r->ckpt, "%s/checkpoint.safetensors", r->dir);
+    if (a->resume && access(r->ckpt, F_OK) != 0) return cli_error("--resume: %s does not exist", r->ckpt);
+    if (a->resume && (rc = resume_seed(r))) return rc;
     snprintf(r->density_path, sizeof r->density_path, "%s/samples-density.png", r->dir);
     snprintf(r->exact_density_path, sizeof r->exact_density_path, "%s/density.png", r->dir);
 
@@ -134,7 +157,6 @@ static int setup(run *r)
     const int64_t dim = dgm_dataset_dim(r->train);
     int64_t shape[3];
     int nd = dgm_dataset_sample_shape(r->train, shape);
-    if (a->resume && access(r->ckpt, F_OK) != 0) return cli_error("--resume: %s does not exist", r->ckpt);
     if (a->resume) {
         if (dgm_model_load(ctx, r->ckpt, &r->model)) return cli_fail(ctx, r->ckpt);
         if (strcmp(dgm_model_kind(r->model), a->model))

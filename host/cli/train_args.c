@@ -153,7 +153,7 @@ int train_parse_args(int argc, char **argv, train_args *a)
         if (!strcmp(name, "data")) a->data = v;
         else if (!strcmp(name, "device")) a->device = v;
         else if (!strcmp(name, "out")) a->out = v;
-        else if (!strcmp(name, "seed")) ok = cli_parse_u64(v, &a->seed);
+        else if (!strcmp(name, "seed")) ok = cli_parse_u64(v, &a->seed), a->seed_given = true;
         else if (dgm_train_is_run_option(name)) json_object_set_new(a->run_options, name, json_string(v));
         else if (is_model_option(a->model, name)) json_object_set_new(a->model_options, name, json_string(v));
         else {

@@ -12,6 +12,7 @@ typedef struct train_args {
     const char *model, *data, *device, *out;
     bool resume;
     uint64_t seed;
+    bool seed_given; /* --seed on the command line (a resumed run takes its recorded one) */
     json_t *model_options;
     json_t *run_options; /* the run options given (steps, lr, ...), as dgm_train_defaults_override
                             takes them */

@@ -51,7 +51,25 @@ def _dataset(ctx, data, seed):
     return ds, None
 
 
-def train(kind, data, *, steps=None, epochs=None, out=None, device="auto", seed=0, resume=False,
+def _recorded_seed(ckpt):
+    """The seed a run's checkpoint records (its data split and shuffles follow it)."""
+    ctx = _core.new_ctx("cpu", 0)
+    out = ctypes.c_void_p()
+    try:
+        status = L.dgm_checkpoint_meta(ctx, os.fsencode(ckpt), b"rng_seed", ctypes.byref(out))
+        if status:
+            raise make(status, _lib.text(L.dgm_last_error(ctx)))
+        text = ctypes.string_at(out.value).decode()
+    finally:
+        if out.value:
+            _lib.c_free(out)
+        L.dgm_ctx_free(ctx)
+    if not text.isdigit():
+        raise InvalidArgument(f"resume=True: {ckpt}: its rng_seed {text!r} is not a number")
+    return int(text)
+
+
+def train(kind, data, *, steps=None, epochs=None, out=None, device="auto", seed=None, resume=False,
           on_step=None, progress_every=None, **options):
     """Trains a model of `kind` on `data` as `dgm train KIND --data DATA` does, and returns
     it as a Model.
@@ -63,7 +81,8 @@ def train(kind, data, *, steps=None, epochs=None, out=None, device="auto", seed=
     out: a folder for checkpoint.safetensors (at the end, and every save_every steps) and
     metrics.jsonl; None writes nothing. resume=True continues the run in `out` (the model
     options come from its checkpoint). seed: initialization, shuffling and noise (as
-    `dgm train --seed`). device: "auto", "cpu", "cuda" or "cuda:N".
+    `dgm train --seed`; default 0, or a resumed run's own: another one is refused, as it
+    would shuffle other batches). device: "auto", "cpu", "cuda" or "cuda:N".
     Run options: batch, lr, optimizer ("adam", "adamw", "sgd"), betas ((b1, b2)),
     weight_decay, clip, log_every, save_every. Every other keyword is a model option
     (dgm.options(kind)), '_' standing for '-': kl_warmup=1000, hidden=(512, 256).
@@ -73,7 +92,7 @@ def train(kind, data, *, steps=None, epochs=None, out=None, device="auto", seed=
     and is raised again here.
     """
     kind_b = _core._kind_bytes(kind)
-    seed = _core.check_seed(seed)
+    seed = None if seed is None else _core.check_seed(seed)
     if on_step is not None and not callable(on_step):
         raise InvalidArgument(f"on_step={on_step!r}: expected a callable")
     run = {}
@@ -93,6 +112,17 @@ def train(kind, data, *, steps=None, epochs=None, out=None, device="auto", seed=
     if resume and model_options:
         raise InvalidArgument("resume=True takes the model options from the checkpoint; drop "
                               + ", ".join(sorted(model_options)))
+    ckpt = os.path.join(os.fspath(out), "checkpoint.safetensors") if resume else None
+    if resume and not os.path.exists(ckpt):
+        raise InvalidArgument(f"resume=True: {ckpt} does not exist")
+    if resume:
+        recorded = _recorded_seed(ckpt)
+        if seed is not None and seed != recorded:
+            raise InvalidArgument(f"resume=True: the run in {os.fspath(out)} has seed {recorded}, "
+                                  f"not seed={seed} (leave seed out to continue it)")
+        seed = recorded
+    elif seed is None:
+        seed = 0
     topts = dict(run)
     topts["seed"] = str(seed)
     if out is not None:
@@ -133,9 +163,6 @@ def train(kind, data, *, steps=None, epochs=None, out=None, device="auto", seed=
         nd = L.dgm_dataset_sample_shape(ds, shape)
         model = ctypes.c_void_p()
         if resume:
-            ckpt = os.path.join(os.fspath(out), "checkpoint.safetensors")
-            if not os.path.exists(ckpt):
-                raise InvalidArgument(f"resume=True: {ckpt} does not exist")
             status = L.dgm_model_load_with(ctx, os.fsencode(ckpt), None, ctypes.byref(model))
             if not status and _lib.text(L.dgm_model_kind(model)) != kind:
                 raise InvalidArgument(f"resume=True: {ckpt} holds a "

@@ -152,6 +152,19 @@ def test_resume_continues_exactly(tmp_path):
     assert resumed.sample(100, seed=0).tobytes() == full.sample(100, seed=0).tobytes()
 
 
+def test_resume_takes_the_runs_seed(tmp_path):
+    # a run of seed 7, resumed without a seed, shuffles the batches of seed 7
+    full = dgm.train("realnvp", "moons", steps=30, out=str(tmp_path / "full"), device="cpu", seed=7)
+    part = dgm.train("realnvp", "moons", steps=12, out=str(tmp_path / "part"), device="cpu", seed=7)
+    part.close()
+    with pytest.raises(dgm.InvalidArgument, match="seed 7"):
+        dgm.train("realnvp", "moons", steps=30, out=str(tmp_path / "part"), device="cpu",
+                  resume=True, seed=8)
+    resumed = dgm.train("realnvp", "moons", steps=30, out=str(tmp_path / "part"), device="cpu",
+                        resume=True)
+    assert resumed.sample(100, seed=0).tobytes() == full.sample(100, seed=0).tobytes()
+
+
 def test_two_threads_two_models(flow, gaussian_ckpt):
     n = 20000
     a, b = dgm.load(flow, device="cpu"), dgm.load(gaussian_ckpt, device="cpu")
