@@ -90,35 +90,67 @@ static dgm_status params_to_host(dgm_model *m, dgm_st_tensor *ts, float **host)
     return DGM_STATUS_OK;
 }
 
-static dgm_status save_optimizer(dgm_model *m, const char *path, dgm_optim *o, int64_t step)
+/* The optimizers whose state goes with a checkpoint: the trainer's one (saved under its
+ * state names), or the players' own of a model that steps its own (a GAN: each under its
+ * parameter prefix, "discriminator.exp_avg"). */
+typedef struct optim_list {
+    int n;
+    dgm_optim *o[DGM_MODEL_MAX_OPTIMIZERS];
+    const char *prefix[DGM_MODEL_MAX_OPTIMIZERS];
+} optim_list;
+
+#define OPTIM_TENSORS_MAX (4 * DGM_MODEL_MAX_OPTIMIZERS)
+
+static dgm_status optimizers_of(dgm_model *m, dgm_optim *trainer_optim, optim_list *l)
+{
+    memset(l, 0, sizeof *l);
+    if (trainer_optim) {
+        l->n = 1, l->o[0] = trainer_optim, l->prefix[0] = "";
+        return DGM_STATUS_OK;
+    }
+    if (!m->ops->own_optimizers) return DGM_STATUS_OK;
+    return m->ops->own_optimizers(m, NULL, &l->n, l->o, l->prefix);
+}
+
+/* "<prefix><key>" into buf: a metadata key or a tensor name of one optimizer. */
+static const char *prefixed(char *buf, size_t len, const char *prefix, const char *key)
+{
+    snprintf(buf, len, "%s%s", prefix, key);
+    return buf;
+}
+
+static dgm_status save_optimizer(dgm_model *m, const char *path, const optim_list *l, int64_t step)
 {
     dgm_ctx *ctx = m->ctx;
-    const int n = dgm_optim_state_count(o);
-    const int64_t numel = dgm_optim_numel(o);
-    dgm_st_tensor ts[4];
-    float *host[4] = {0};
+    dgm_st_tensor ts[OPTIM_TENSORS_MAX];
+    float *host[OPTIM_TENSORS_MAX] = {0};
+    char names[OPTIM_TENSORS_MAX][96], keys[2 * DGM_MODEL_MAX_OPTIMIZERS][96];
+    char lr[DGM_MODEL_MAX_OPTIMIZERS][32];
+    int nt = 0;
     dgm_status st = DGM_STATUS_OK;
-    for (int i = 0; i < n && i < 4 && st == DGM_STATUS_OK; i++) {
-        host[i] = malloc((size_t)numel * sizeof(float));
-        if (!host[i]) st = dgm_set_error(ctx, DGM_STATUS_OOM, "out of host memory");
-        else st = ctx->be->copy(ctx, host[i], dgm_optim_state_data(o, i), (size_t)numel * sizeof(float),
-                                DGM_COPY_DEVICE_TO_HOST);
-        ts[i].name = dgm_optim_state_name(o, i);
-        ts[i].ndim = 1;
-        ts[i].shape[0] = numel;
-        ts[i].data = host[i];
+    meta_list ml = {0};
+    meta_add(&ml, "format", "dgm-optimizer");
+    meta_add_int(&ml, "step", step);
+    for (int k = 0; k < l->n && st == DGM_STATUS_OK; k++) {
+        dgm_optim *o = l->o[k];
+        const int64_t numel = dgm_optim_numel(o);
+        for (int i = 0; i < dgm_optim_state_count(o) && i < 4 && st == DGM_STATUS_OK; i++, nt++) {
+            host[nt] = malloc((size_t)numel * sizeof(float));
+            if (!host[nt]) st = dgm_set_error(ctx, DGM_STATUS_OOM, "out of host memory");
+            else st = ctx->be->copy(ctx, host[nt], dgm_optim_state_data(o, i), (size_t)numel * sizeof(float),
+                                    DGM_COPY_DEVICE_TO_HOST);
+            ts[nt].name = prefixed(names[nt], sizeof names[0], l->prefix[k], dgm_optim_state_name(o, i));
+            ts[nt].ndim = 1;
+            ts[nt].shape[0] = numel;
+            ts[nt].data = host[nt];
+        }
+        snprintf(lr[k], sizeof lr[0], "%.9g", (double)dgm_optim_lr(o));
+        meta_add_int(&ml, prefixed(keys[2 * k], sizeof keys[0], l->prefix[k], "optimizer_steps"),
+                     dgm_optim_steps(o));
+        meta_add(&ml, prefixed(keys[2 * k + 1], sizeof keys[0], l->prefix[k], "lr"), lr[k]);
     }
-    if (st == DGM_STATUS_OK) {
-        meta_list ml = {0};
-        char lr[32];
-        snprintf(lr, sizeof lr, "%.9g", (double)dgm_optim_lr(o));
-        meta_add(&ml, "format", "dgm-optimizer");
-        meta_add_int(&ml, "step", step);
-        meta_add_int(&ml, "optimizer_steps", dgm_optim_steps(o));
-        meta_add(&ml, "lr", lr);
-        st = dgm_safetensors_save(ctx, path, ts, n, ml.keys, ml.values, ml.n);
-    }
-    for (int i = 0; i < 4; i++) free(host[i]);
+    if (st == DGM_STATUS_OK) st = dgm_safetensors_save(ctx, path, ts, nt, ml.keys, ml.values, ml.n);
+    for (int i = 0; i < OPTIM_TENSORS_MAX; i++) free(host[i]);
     return st;
 }
 
@@ -135,12 +167,14 @@ dgm_status dgm_model_save(dgm_model *m, const char *path, const dgm_train_state 
     char *old_optim = NULL;
     char optim_name[256] = "", optim_path[4096];
     const int64_t step = state ? state->step : 0;
-    if (st == DGM_STATUS_OK && state && state->optim) {
+    optim_list optims = {0};
+    if (st == DGM_STATUS_OK && state) st = optimizers_of(m, state->optim, &optims);
+    if (st == DGM_STATUS_OK && optims.n > 0) {
         if (dgm_checkpoint_meta(ctx, path, "optimizer", &old_optim) != DGM_STATUS_OK) old_optim = NULL;
         snprintf(optim_name, sizeof optim_name, "%s.optimizer-%" PRId64 ".safetensors",
                  base_name(path), step);
         sibling_path(path, optim_name, optim_path, sizeof optim_path);
-        st = save_optimizer(m, optim_path, state->optim, step);
+        st = save_optimizer(m, optim_path, &optims, step);
     }
     if (st == DGM_STATUS_OK) {
         meta_list ml = {0};
@@ -453,7 +487,7 @@ static dgm_status meta_int(dgm_ctx *ctx, const dgm_safetensors *st, const char *
     return DGM_STATUS_OK;
 }
 
-static dgm_status load_optimizer(dgm_model *m, const char *path, const char *name, dgm_optim *o,
+static dgm_status load_optimizer(dgm_model *m, const char *path, const char *name, const optim_list *l,
                                  int64_t step)
 {
     dgm_ctx *ctx = m->ctx;
@@ -465,24 +499,30 @@ static dgm_status load_optimizer(dgm_model *m, const char *path, const char *nam
     sibling_path(path, name, opath, sizeof opath);
     dgm_safetensors *st = NULL;
     DGM_TRY(dgm_safetensors_load(ctx, opath, &st));
-    int64_t ostep = -1, osteps = 0;
+    int64_t ostep = -1;
     dgm_status s = meta_int(ctx, st, opath, "step", &ostep);
-    if (s == DGM_STATUS_OK) s = meta_int(ctx, st, opath, "optimizer_steps", &osteps);
     if (s == DGM_STATUS_OK && ostep != step)
         s = dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT, "%s is the state of step %lld, the checkpoint's is %lld",
                           opath, (long long)ostep, (long long)step);
-    const int64_t numel = dgm_optim_numel(o);
-    for (int i = 0; s == DGM_STATUS_OK && i < dgm_optim_state_count(o); i++) {
-        int k = dgm_safetensors_find(st, dgm_optim_state_name(o, i));
-        if (k < 0 || dgm_safetensors_numel(st, k) != numel)
-            s = dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT,
-                              "%s has no '%s' of %lld values (another optimizer?)", opath,
-                              dgm_optim_state_name(o, i), (long long)numel);
-        else
-            s = ctx->be->copy(ctx, dgm_optim_state_data(o, i), dgm_safetensors_data(st, k),
-                              (size_t)numel * sizeof(float), DGM_COPY_HOST_TO_DEVICE);
+    char key[96];
+    for (int k = 0; s == DGM_STATUS_OK && k < l->n; k++) {
+        dgm_optim *o = l->o[k];
+        int64_t osteps = 0;
+        s = meta_int(ctx, st, opath, prefixed(key, sizeof key, l->prefix[k], "optimizer_steps"), &osteps);
+        const int64_t numel = dgm_optim_numel(o);
+        for (int i = 0; s == DGM_STATUS_OK && i < dgm_optim_state_count(o); i++) {
+            const char *tname = prefixed(key, sizeof key, l->prefix[k], dgm_optim_state_name(o, i));
+            int t = dgm_safetensors_find(st, tname);
+            if (t < 0 || dgm_safetensors_numel(st, t) != numel)
+                s = dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT,
+                                  "%s has no '%s' of %lld values (another optimizer?)", opath, tname,
+                                  (long long)numel);
+            else
+                s = ctx->be->copy(ctx, dgm_optim_state_data(o, i), dgm_safetensors_data(st, t),
+                                  (size_t)numel * sizeof(float), DGM_COPY_HOST_TO_DEVICE);
+        }
+        if (s == DGM_STATUS_OK) dgm_optim_set_steps(o, osteps);
     }
-    if (s == DGM_STATUS_OK) dgm_optim_set_steps(o, osteps);
     dgm_safetensors_free(st);
     return s;
 }
@@ -501,9 +541,11 @@ dgm_status dgm_model_load_train_state(dgm_model *m, const char *path, dgm_optim 
     if (s == DGM_STATUS_OK && loader) s = meta_int(ctx, st, path, "loader_epoch", &epoch);
     if (s == DGM_STATUS_OK && loader) s = meta_int(ctx, st, path, "loader_batch", &batch);
     const char *oname = dgm_safetensors_meta(st, "optimizer");
-    if (s == DGM_STATUS_OK && optim && !oname)
+    optim_list optims = {0};
+    if (s == DGM_STATUS_OK) s = optimizers_of(m, optim, &optims);
+    if (s == DGM_STATUS_OK && optims.n > 0 && !oname)
         s = dgm_set_error(ctx, DGM_STATUS_BAD_FORMAT, "%s holds no optimizer state", path);
-    if (s == DGM_STATUS_OK && optim) s = load_optimizer(m, path, oname, optim, s_step);
+    if (s == DGM_STATUS_OK && optims.n > 0) s = load_optimizer(m, path, oname, &optims, s_step);
     if (s == DGM_STATUS_OK) s = load_params(m, st, path);
     if (s == DGM_STATUS_OK) s = dgm_ctx_set_rng_state(ctx, (uint64_t)seed, (uint64_t)offset);
     if (s == DGM_STATUS_OK && loader) s = dgm_loader_seek(loader, epoch, batch);

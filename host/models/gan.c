@@ -19,7 +19,8 @@
  * with a tanh output, and samples are mapped back to [0, 1]; other data is used as given.
  * Evaluation: "d_loss" on held-out data, and the mode coverage of 2,500 samples on the
  * mixture toys (see evaluate_samples). Training defaults depend on --loss (train_defaults).
- * Not yet: --resume of the optimizers' state. */
+ * --resume continues bit for bit: both optimizers' state is saved beside the checkpoint,
+ * each under its player's prefix. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -349,16 +350,35 @@ static dgm_status g_step(dgm_model *m, int64_t rows, dgm_tensor **loss)
     return dgm_optim_step(s->g_opt);
 }
 
+/* The players' optimizers, and the average's start at the generator (a resumed run loads
+ * both over what this makes). */
+static dgm_status make_optimizers(dgm_model *m, const dgm_optim_config *optim)
+{
+    gan_state *s = m->state;
+    DGM_TRY(dgm_optim_create_range(m->params, s->d_off, s->d_n, optim, &s->d_opt));
+    DGM_TRY(dgm_optim_create_range(m->params, s->g_off, s->g_n, optim, &s->g_opt));
+    return update_ema(m, 0.0f);
+}
+
+static dgm_status own_optimizers(dgm_model *m, const dgm_optim_config *make, int *n, dgm_optim **out,
+                                 const char **prefix)
+{
+    gan_state *s = m->state;
+    *n = 0;
+    if (make && !s->d_opt) DGM_TRY(make_optimizers(m, make));
+    if (!s->d_opt) return DGM_STATUS_OK;
+    out[0] = s->d_opt, prefix[0] = "discriminator.";
+    out[1] = s->g_opt, prefix[1] = "generator.";
+    *n = 2;
+    return DGM_STATUS_OK;
+}
+
 static dgm_status train_iteration(dgm_model *m, dgm_loader *loader,
                                   const dgm_optim_config *optim, int64_t step, dgm_tensor **loss)
 {
     (void)step;
     gan_state *s = m->state;
-    if (!s->d_opt) {
-        DGM_TRY(dgm_optim_create_range(m->params, s->d_off, s->d_n, optim, &s->d_opt));
-        DGM_TRY(dgm_optim_create_range(m->params, s->g_off, s->g_n, optim, &s->g_opt));
-        DGM_TRY(update_ema(m, 0.0f)); /* the average starts at the generator */
-    }
+    if (!s->d_opt) DGM_TRY(make_optimizers(m, optim));
     dgm_optim_set_lr(s->d_opt, optim->lr * s->d_lr_mult); /* this iteration's rates */
     dgm_optim_set_lr(s->g_opt, optim->lr);
     for (int k = 0; k < s->d_steps; k++) DGM_TRY(d_step(m, loader));
@@ -495,6 +515,7 @@ const dgm_model_ops dgm_gan_ops = {
     .defaults_variants = defaults_variants,
     .train_step = train_step,
     .train_iteration = train_iteration,
+    .own_optimizers = own_optimizers,
     .check_batch_size = check_batch_size,
     .sample = sample,
     .evaluate_batch = evaluate_batch,

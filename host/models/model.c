@@ -372,6 +372,19 @@ dgm_status dgm_model_train_step(dgm_model *m, dgm_tensor *batch, int64_t step, d
 
 bool dgm_model_owns_optimizers(const dgm_model *m) { return m && m->ops->train_iteration; }
 
+dgm_status dgm_model_create_optimizers(dgm_model *m, const dgm_optim_config *optim)
+{
+    if (!m || !optim) return DGM_STATUS_INVALID_ARGUMENT;
+    if (!m->ops->own_optimizers)
+        return dgm_set_error(m->ctx, DGM_STATUS_UNSUPPORTED,
+                             "dgm_model_create_optimizers: a %s model trains with an optimizer of "
+                             "its parameters that the caller makes", m->ops->kind);
+    int n = 0;
+    dgm_optim *o[DGM_MODEL_MAX_OPTIMIZERS];
+    const char *prefix[DGM_MODEL_MAX_OPTIMIZERS];
+    return m->ops->own_optimizers(m, optim, &n, o, prefix);
+}
+
 dgm_status dgm_model_train_iteration(dgm_model *m, dgm_loader *loader,
                                      const dgm_optim_config *optim, int64_t step,
                                      dgm_tensor **loss)

@@ -16,6 +16,8 @@ typedef enum dgm_opt_type {
     DGM_OPT_BOOL
 } dgm_opt_type;
 
+#define DGM_MODEL_MAX_OPTIMIZERS 2
+
 typedef struct dgm_model_ops {
     const char *kind;
     const char *summary;
@@ -70,6 +72,12 @@ typedef struct dgm_model_ops {
      * loss to log. When set, dgm train calls it instead of train_step + its optimizer. */
     dgm_status (*train_iteration)(dgm_model *m, dgm_loader *loader,
                                   const dgm_optim_config *optim, int64_t step, dgm_tensor **loss);
+    /* With train_iteration: the optimizers it steps, *n of at most DGM_MODEL_MAX_OPTIMIZERS
+     * (0 before they exist), each with the prefix its state is saved under in a
+     * checkpoint's optimizer file; with `make` not NULL it first makes any that do not
+     * exist from that configuration (what --resume needs before it loads their state). */
+    dgm_status (*own_optimizers)(dgm_model *m, const dgm_optim_config *make, int *n, dgm_optim **out,
+                                 const char **prefix);
     dgm_status (*sample)(dgm_model *m, int64_t n, dgm_tensor **out);
     /* Optional: network passes per sample of `sample` (a DDPM's T); 1 when NULL. */
     int64_t (*sampler_passes)(const dgm_model *m);

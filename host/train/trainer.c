@@ -305,10 +305,8 @@ static dgm_status create_model_trainer(dgm_trainer *t, dgm_model *m, const dgm_d
     if (st != DGM_STATUS_OK) return st;
     /* A model whose players own their optimizers (a GAN) gets the configuration instead. */
     if (dgm_model_owns_optimizers(m)) {
-        if (o->resume)
-            return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
-                                 "resume: a %s model does not save its optimizers' state yet; train it again",
-                                 dgm_model_kind(m));
+        /* made now on --resume, so that the checkpoint's state has somewhere to go */
+        if (o->resume) DGM_TRY(dgm_model_create_optimizers(m, &o->run.optim));
         if (o->run.clip > 0)
             return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "clip: not supported for a %s model yet",
                                  dgm_model_kind(m));

@@ -116,10 +116,15 @@ DGM_API bool dgm_model_owns_optimizers(const dgm_model *m);
  * from `optim` on the first call (`optim->lr` is this iteration's rate) and returns in
  * *loss the scalar to log (a step tensor; a GAN's: the generator's loss). The caller
  * ends the step afterwards. UNSUPPORTED for models that train with dgm_model_train_step.
- * Their optimizers' state is not saved in checkpoints yet (no --resume). */
+ * dgm_model_save with a dgm_train_state saves these optimizers' state (state->optim NULL),
+ * and dgm_model_load_train_state with optim NULL restores it into optimizers that exist:
+ * to resume, make them first with dgm_model_create_optimizers. */
 DGM_API dgm_status dgm_model_train_iteration(dgm_model *m, dgm_loader *loader,
                                              const dgm_optim_config *optim, int64_t step,
                                              dgm_tensor **loss);
+/* Makes such a model's optimizers from `optim` now, as its first iteration would (those
+ * that exist stay). UNSUPPORTED for other models. */
+DGM_API dgm_status dgm_model_create_optimizers(dgm_model *m, const dgm_optim_config *optim);
 
 /* Call after each optimizer step when training with dgm_model_train_step yourself (as
  * dgm train does): a model with a moving average of its weights (ddpm, fm with --ema)
@@ -273,7 +278,8 @@ DGM_API dgm_status dgm_model_load_memory(dgm_ctx *ctx, const void *bytes, size_t
 
 /* Restores the training state of a checkpoint written by dgm_model_save: the step, the
  * context's RNG state, the optimizer's buffers and step count (when optim is not NULL) and
- * the loader's position (when loader is not NULL). */
+ * the loader's position (when loader is not NULL); with optim NULL, the state of a model's
+ * own optimizers (a GAN's, once dgm_model_create_optimizers made them). */
 DGM_API dgm_status dgm_model_load_train_state(dgm_model *m, const char *path, dgm_optim *optim,
                                               dgm_loader *loader, int64_t *step);
 
