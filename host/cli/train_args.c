@@ -88,7 +88,7 @@ static void train_help(const char *model)
            "  --out DIR             output folder (default runs/MODEL-DATA)\n"
            "  --save-every N        checkpoint every N steps (default: only at the end)\n"
            "  --log-every N         metrics line every N steps (default 100)\n"
-           "  --resume              continue from DIR/checkpoint.safetensors\n",
+           "  --resume              continue from DIR/checkpoint.safetensors, its options and seed\n",
            "ring8, grid25, gauss8, moons, checkerboard, swissroll, pinwheel, 2spirals");
     const char *const *kinds = dgm_model_kinds();
     for (int k = 0; kinds[k]; k++) {
