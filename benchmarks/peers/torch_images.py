@@ -1083,6 +1083,27 @@ def sync(device):
         torch.cuda.synchronize()
 
 
+def train_timed(t, total, run, device, n_params, cfg):
+    """Runs the trainer's `total` steps, each timed (synchronized), and returns the result
+    fields: s_per_step the median after the first UNTIMED steps, as dgm's side is read."""
+    times = []
+    loop0 = time.perf_counter()
+    for _ in range(total):
+        s0 = time.perf_counter()
+        t.train_step()
+        sync(device)
+        times.append(time.perf_counter() - s0)
+    train_s = time.perf_counter() - loop0
+    timed = times[UNTIMED:] if len(times) > UNTIMED else times
+    s_per_step = statistics.median(timed) if timed else float("nan")
+    print("trained %d steps in %.1f s: %.4f s/step (median after the first %d)"
+          % (total, train_s, s_per_step, UNTIMED), flush=True)
+    return dict(what="result", steps=total, batch=run["batch"], lr=run["lr"],
+                warmup=run["warmup"], optimizer=run["optimizer"], adam=t.adam,
+                s_per_step=s_per_step, s_per_step_mean=train_s / max(total, 1), train_s=train_s,
+                loss=t.loss if math.isfinite(t.loss) else None, params=n_params, cfg=cfg)
+
+
 def main():
     wall0 = time.perf_counter()
     family = family_of(sys.argv[1:])
@@ -1153,25 +1174,10 @@ def main():
                                      run["warmup"], run["schedule"], run["clip"], n_params,
                                      json.dumps(cfg)), flush=True)
     model.train()
-    times = []
-    loop0 = time.perf_counter()
-    for _ in range(total):
-        s0 = time.perf_counter()
-        t.train_step()
-        sync(device)
-        times.append(time.perf_counter() - s0)
-    train_s = time.perf_counter() - loop0
-    timed = times[UNTIMED:] if len(times) > UNTIMED else times
-    s_per_step = statistics.median(timed) if timed else float("nan")
-    print("trained %d steps in %.1f s: %.4f s/step (median after the first %d)"
-          % (total, train_s, s_per_step, UNTIMED), flush=True)
+    res.update(train_timed(t, total, run, device, n_params, cfg))
     if args.save:
         torch.save(dict(family=family, cfg=cfg, run=run, steps=total, state=model.state_dict(),
                         torch=torch.__version__), args.save)
-    res.update(what="result", steps=total, batch=run["batch"], lr=run["lr"],
-               warmup=run["warmup"], optimizer=run["optimizer"], adam=t.adam,
-               s_per_step=s_per_step, s_per_step_mean=train_s / max(total, 1), train_s=train_s,
-               loss=t.loss if math.isfinite(t.loss) else None, params=n_params, cfg=cfg)
     if family == "vae" and args.test_rows > 0:
         test = read_idx_images(os.path.join(args.data_dir, FILES["test"]))[:args.test_rows].to(device)
         model.eval()

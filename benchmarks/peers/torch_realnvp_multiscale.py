@@ -97,7 +97,6 @@ import argparse
 import json
 import math
 import os
-import statistics
 import time
 
 import numpy as np
@@ -108,13 +107,12 @@ from torch import nn
 from peer_common import set_threads
 from torch_convnets import read_safetensors
 from torch_images import OPTIMIZERS, Trainer, optim_defaults, read_dgm_meta, run_from_record, \
-    steps_of, sync, write_grid
+    steps_of, train_timed, write_grid
 from torch_realnvp_images import ALPHA, ACTNORM_ROWS, LOG_256, LOG_2PI, TEST_BATCH, ActNorm, \
     RealNVPImages
 from torch_vae import DEFAULT_DATA, FILES, read_idx_images
 
 PROG = "torch_realnvp_multiscale.py"
-UNTIMED = 5  # s_per_step: the median over the steps after these (as torch_images.py)
 MAX_SCALES = 4  # multiscale_flow.c's MS_MAX_SCALES
 SAMPLER = "the flow's inverse, one pass"
 # `dgm train realnvp`'s options with dgm's defaults (realnvp.c's option table).
@@ -531,26 +529,11 @@ def main():
                           model.use_actnorm, total, run["batch"], run["optimizer"], run["lr"],
                           run["warmup"], run["schedule"], run["clip"], n_params), flush=True)
     model.train()
-    times = []
-    loop0 = time.perf_counter()
-    for _ in range(total):
-        s0 = time.perf_counter()
-        t.train_step()
-        sync(device)
-        times.append(time.perf_counter() - s0)
-    train_s = time.perf_counter() - loop0
-    timed = times[UNTIMED:] if len(times) > UNTIMED else times
-    s_per_step = statistics.median(timed) if timed else float("nan")
-    print("trained %d steps in %.1f s: %.4f s/step (median after the first %d)"
-          % (total, train_s, s_per_step, UNTIMED), flush=True)
+    res.update(train_timed(t, total, run, device, n_params, cfg))
     model.eval()
     if args.save:
         torch.save(dict(family="realnvp", cfg=cfg, run=run, shape=list(shape), steps=total,
                         state=model.state_dict(), torch=torch.__version__), args.save)
-    res.update(what="result", steps=total, batch=run["batch"], lr=run["lr"],
-               warmup=run["warmup"], optimizer=run["optimizer"], adam=t.adam,
-               s_per_step=s_per_step, s_per_step_mean=train_s / max(total, 1), train_s=train_s,
-               loss=t.loss if math.isfinite(t.loss) else None, params=n_params, cfg=cfg)
     report_test()
     if args.n > 0:
         write_samples()
