@@ -977,6 +977,21 @@ def family_args(family):
     return flags
 
 
+def add_run_options(ap, epochs, warmup_help):
+    """dgm train's run options (default: the checkpoint's or dgm's)."""
+    r = ap.add_argument_group("run options (dgm train's; default: the checkpoint's or dgm's)")
+    r.add_argument("--steps", type=int)
+    if epochs:
+        r.add_argument("--epochs", type=int)
+    r.add_argument("--batch", type=int)
+    r.add_argument("--lr", type=float)
+    r.add_argument("--optimizer", choices=OPTIMIZERS)
+    r.add_argument("--betas")
+    r.add_argument("--weight-decay", type=float)
+    r.add_argument("--clip", type=float)
+    r.add_argument("--lr-warmup", type=int, metavar="N", help=warmup_help)
+
+
 def build_parser(family):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -1000,16 +1015,7 @@ def build_parser(family):
                     help="vae: the test ELBO on the first N test images (0: none)")
     ap.add_argument("--no-freeze-d", action="store_true",
                     help="gan: compute D's weight gradients in the generator's update, as dgm")
-    r = ap.add_argument_group("run options (dgm train's; default: the checkpoint's or dgm's)")
-    r.add_argument("--steps", type=int)
-    r.add_argument("--epochs", type=int)
-    r.add_argument("--batch", type=int)
-    r.add_argument("--lr", type=float)
-    r.add_argument("--optimizer", choices=OPTIMIZERS)
-    r.add_argument("--betas")
-    r.add_argument("--weight-decay", type=float)
-    r.add_argument("--clip", type=float)
-    r.add_argument("--lr-warmup", type=int, metavar="N", help="warm-up steps (dgm's family default)")
+    add_run_options(ap, epochs=True, warmup_help="warm-up steps (dgm's family default)")
     if family:
         g = ap.add_argument_group("%s's model options (dgm train %s's)" % (family, family))
         for flag, dest, help_text in family_args(family):

@@ -106,7 +106,7 @@ from torch import nn
 
 from peer_common import set_threads
 from torch_convnets import read_safetensors
-from torch_images import OPTIMIZERS, Trainer, optim_defaults, read_dgm_meta, run_from_record, \
+from torch_images import Trainer, add_run_options, optim_defaults, read_dgm_meta, run_from_record, \
     steps_of, train_timed, write_grid
 from torch_realnvp_images import ALPHA, ACTNORM_ROWS, LOG_256, LOG_2PI, TEST_BATCH, ActNorm, \
     RealNVPImages
@@ -425,15 +425,7 @@ def main():
     g.add_argument("--res-blocks", help="residual blocks of each coupling's ResNet (1)")
     g.add_argument("--actnorm", help="ActNorm before each coupling: true, false, auto (auto)")
     g.add_argument("--net", help="conv or auto (mlp: torch_realnvp_images.py)")
-    r = ap.add_argument_group("run options (dgm train's; default: the checkpoint's or dgm's)")
-    r.add_argument("--steps", type=int)
-    r.add_argument("--batch", type=int)
-    r.add_argument("--lr", type=float)
-    r.add_argument("--optimizer", choices=OPTIMIZERS)
-    r.add_argument("--betas")
-    r.add_argument("--weight-decay", type=float)
-    r.add_argument("--clip", type=float)
-    r.add_argument("--lr-warmup", type=int, metavar="N", help="warm-up steps (dgm's: 200)")
+    add_run_options(ap, epochs=False, warmup_help="warm-up steps (dgm's: 200)")
     args = ap.parse_args()
     if sum(bool(v) for v in (args.dgm_config, args.eval_dgm, args.sample_only)) > 1:
         ap.error("--dgm-config, --eval-dgm and --sample-only exclude each other")
