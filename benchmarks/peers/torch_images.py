@@ -977,6 +977,18 @@ def family_args(family):
     return flags
 
 
+def add_loop_options(ap):
+    """The options of the peers' training and sampling loops."""
+    ap.add_argument("--sample-batch", type=int, default=1000, help="samples per chunk (1000)")
+    ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--adam", choices=("auto", "foreach", "single", "fused"), default="auto",
+                    help="Adam implementation (auto: fused from torch 2.4, else single)")
+    ap.add_argument("--data-dir", default=os.environ.get("DGM_DATA_DIR", DEFAULT_DATA))
+    ap.add_argument("--log-every", type=int, help="print the loss every N steps (the run's)")
+
+
 def add_run_options(ap, epochs, warmup_help):
     """dgm train's run options (default: the checkpoint's or dgm's)."""
     r = ap.add_argument_group("run options (dgm train's; default: the checkpoint's or dgm's)")
@@ -1003,14 +1015,7 @@ def build_parser(family):
     ap.add_argument("--save", metavar="FILE.pt", help="save the trained state and setup")
     ap.add_argument("--sample-only", metavar="FILE",
                     help="no training: sample from a --save file or a dgm checkpoint")
-    ap.add_argument("--sample-batch", type=int, default=1000, help="samples per chunk (1000)")
-    ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--device", default="cpu", help="cpu or cuda")
-    ap.add_argument("--adam", choices=("auto", "foreach", "single", "fused"), default="auto",
-                    help="Adam implementation (auto: fused from torch 2.4, else single)")
-    ap.add_argument("--data-dir", default=os.environ.get("DGM_DATA_DIR", DEFAULT_DATA))
-    ap.add_argument("--log-every", type=int, help="print the loss every N steps (the run's)")
+    add_loop_options(ap)
     ap.add_argument("--test-rows", type=int, default=10000,
                     help="vae: the test ELBO on the first N test images (0: none)")
     ap.add_argument("--no-freeze-d", action="store_true",

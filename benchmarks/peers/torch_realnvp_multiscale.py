@@ -106,11 +106,11 @@ from torch import nn
 
 from peer_common import set_threads
 from torch_convnets import read_safetensors
-from torch_images import Trainer, add_run_options, optim_defaults, read_dgm_meta, run_from_record, \
+from torch_images import Trainer, add_loop_options, add_run_options, optim_defaults, read_dgm_meta, run_from_record, \
     steps_of, train_timed, write_grid
 from torch_realnvp_images import ALPHA, ACTNORM_ROWS, LOG_256, LOG_2PI, TEST_BATCH, ActNorm, \
     RealNVPImages
-from torch_vae import DEFAULT_DATA, FILES, read_idx_images
+from torch_vae import FILES, read_idx_images
 
 PROG = "torch_realnvp_multiscale.py"
 MAX_SCALES = 4  # multiscale_flow.c's MS_MAX_SCALES
@@ -408,17 +408,10 @@ def main():
                                   "with --eval-dgm none)")
     ap.add_argument("--png", metavar="FILE", help="also the first 64 samples as a PNG grid")
     ap.add_argument("--save", metavar="FILE.pt", help="save the trained state and setup")
-    ap.add_argument("--sample-batch", type=int, default=1000, help="samples per chunk (1000)")
     ap.add_argument("--test-rows", type=int, default=10000,
                     help="the test bpd on the first N test images (0: none)")
     ap.add_argument("--check", action="store_true", help="print the inverse's error")
-    ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--device", default="cpu", help="cpu or cuda")
-    ap.add_argument("--adam", choices=("auto", "foreach", "single", "fused"), default="auto",
-                    help="Adam implementation (auto: fused from torch 2.4, else single)")
-    ap.add_argument("--data-dir", default=os.environ.get("DGM_DATA_DIR", DEFAULT_DATA))
-    ap.add_argument("--log-every", type=int, help="print the loss every N steps (the run's)")
+    add_loop_options(ap)
     g = ap.add_argument_group("model options (dgm train realnvp's; default: the checkpoint's or dgm's)")
     g.add_argument("--scales", help="squeeze-and-factor-out levels (2)")
     g.add_argument("--features", help="channels of each coupling's ResNet (32)")
