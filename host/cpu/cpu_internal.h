@@ -130,6 +130,9 @@ static inline double dgm_cpu_sum(const float *x, int64_t n, int squares)
 int dgm_cpu_small_gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                        const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                        float *c, int64_t ldc);
+/* Whether dgm_cpu_small_gemm leaves an m x k A (k > DGM_CPU_SMALL_DIM) to OpenBLAS because
+ * OpenBLAS runs AVX-512 kernels here, which beat the loops at those shapes. */
+int dgm_cpu_small_gemm_defers(int64_t m, int64_t k);
 dgm_status dgm_cpu_gemm(dgm_ctx *ctx, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                         float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
                         float beta, float *c, int64_t ldc);

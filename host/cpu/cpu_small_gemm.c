@@ -158,13 +158,18 @@ static int blas_avx512(void)
     return v;
 }
 
+int dgm_cpu_small_gemm_defers(int64_t m, int64_t k)
+{
+    return k > DGM_CPU_SMALL_DIM && m * k <= ((int64_t)1 << 17) && blas_avx512();
+}
+
 int dgm_cpu_small_gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                        const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                        float *c, int64_t ldc)
 {
     if (m < 1 || n < 1 || k < 1) return 0;
     const int64_t small = DGM_CPU_SMALL_DIM;
-    if (k > small && m * k <= ((int64_t)1 << 17) && blas_avx512()) return 0;
+    if (dgm_cpu_small_gemm_defers(m, k)) return 0;
     const operand A = {a, trans_a ? 1 : lda, trans_a ? lda : 1};
     const operand B = {b, trans_b ? 1 : ldb, trans_b ? ldb : 1};
     if (n <= small && !trans_a) {
