@@ -34,6 +34,9 @@
 #   --families   a subset of "fm ddpm gan vae realnvp" (comma- or space-separated)
 #   --n N        samples per side (default 5000; 200 with --quick)
 #   --no-peer    dgm only
+#   --reuse      keep a family's dgm side already in WORK (its checkpoint, samples, scores and
+#                eval from an earlier run into the same WORK) and run only what is missing:
+#                the peer of a dgm run whose peer was stopped, say
 # Sampling dominates a full run on CPU: each side draws N samples with the checkpoint's
 # sampler, N x (sampler steps) network passes (fm: 100 Euler steps; ddpm: ancestral, all
 # 1,000 steps, hours at N = 5000 with the UNet: DDPM_ARGS="--sampler ddim --sample-steps 50"
@@ -67,11 +70,12 @@ TARGET=1.1 # the issue's: dgm's FID <= 1.1 x the peer's
 WORK=${WORK:-$(mktemp -d /tmp/dgm-bench-images.XXXXXX)}
 mkdir -p "$WORK"
 
-quick=0 peer=1 families="fm ddpm gan vae realnvp" n=''
+quick=0 peer=1 reuse=0 families="fm ddpm gan vae realnvp" n=''
 while (($#)); do
   case $1 in
     --quick) quick=1 ;;
     --no-peer) peer=0 ;;
+    --reuse) reuse=1 ;;
     --families) [[ $# -ge 2 ]] || { echo "run_bench_images.sh: --families needs names" >&2; exit 2; }
                 families=${2//,/ }; shift ;;
     --n) [[ $# -ge 2 && $2 =~ ^[1-9][0-9]*$ ]] ||
@@ -152,6 +156,16 @@ load_warning
   { echo "run_bench_images.sh: $PYTHON lacks torch or numpy (apt-get install python3-torch python3-numpy)" >&2; exit 1; }
 
 failed=()
+# Whether an earlier run into this WORK left dgm's whole side of a family in DIR.
+dgm_side_done() {
+  local d=$1
+  [[ -s $d/dgm/checkpoint.safetensors && -s $d/dgm/metrics.jsonl && -s $d/dgm.npy &&
+     -s $d/dgm_score.json ]] || return 1
+  case $d in
+    */vae|*/realnvp) [[ -s $d/dgm_eval.json ]] ;;
+  esac
+}
+
 run_family() {
   local fam=$1 dir=$WORK/$1 ckpt args train_s sample_s peer_wall='' cross_s='' peer_py
   peer_py=$(peer_of "$fam")
@@ -159,24 +173,34 @@ run_family() {
   ckpt=$dir/dgm/checkpoint.safetensors
   read -r -a args <<<"$(train_args "$fam")"
   echo
-  echo "== $fam: dgm train $fam --data fashion-mnist ${args[*]} --log-every 1"
-  timed train_s "$DGM" train "$fam" --data fashion-mnist --seed "$SEED" --out "$dir/dgm" \
-    --log-every 1 "${args[@]}" >"$dir/dgm_train.log" 2>&1 ||
-    { tail -5 "$dir/dgm_train.log"; return 1; }
-  tail -2 "$dir/dgm_train.log"
-  "$DGM" info "$ckpt" | sed -n '2,3p'
-  echo "== $fam: dgm sample -n $n"
-  timed sample_s "$DGM" sample "$ckpt" -n "$n" -o "$dir/dgm.npy" --seed "$SEED" \
-    >"$dir/dgm_sample.log" 2>&1 || { tail -5 "$dir/dgm_sample.log"; return 1; }
-  echo "$(tail -1 "$dir/dgm_sample.log") in $(printf '%.1f' "$sample_s") s"
-  score "$dir/dgm.npy" "$dir/dgm_score.json" || return 1
-  if [[ $fam = vae || $fam = realnvp ]]; then
-    local metric=elbo
-    [[ $fam = vae ]] || metric=bpd
-    echo "== $fam: dgm eval --metric $metric"
-    "$DGM" eval "$ckpt" --metric "$metric" >"$dir/dgm_eval.json" 2>"$dir/dgm_eval.err" ||
-      { cat "$dir/dgm_eval.err"; return 1; }
-    cat "$dir/dgm_eval.json"
+  if ((reuse)) && dgm_side_done "$dir"; then
+    train_s=$(cat "$dir/dgm_train_s" 2>/dev/null ||
+              "$PYTHON" -c 'import json,sys; print(json.loads(open(sys.argv[1]).readlines()[-1])["elapsed_s"])' \
+                "$dir/dgm/metrics.jsonl")
+    sample_s=$(cat "$dir/dgm_sample_s" 2>/dev/null || echo 0)
+    echo "== $fam: dgm's side kept from an earlier run in $dir (--reuse)"
+  else
+    echo "== $fam: dgm train $fam --data fashion-mnist ${args[*]} --log-every 1"
+    timed train_s "$DGM" train "$fam" --data fashion-mnist --seed "$SEED" --out "$dir/dgm" \
+      --log-every 1 "${args[@]}" >"$dir/dgm_train.log" 2>&1 ||
+      { tail -5 "$dir/dgm_train.log"; return 1; }
+    tail -2 "$dir/dgm_train.log"
+    "$DGM" info "$ckpt" | sed -n '2,3p'
+    echo "== $fam: dgm sample -n $n"
+    timed sample_s "$DGM" sample "$ckpt" -n "$n" -o "$dir/dgm.npy" --seed "$SEED" \
+      >"$dir/dgm_sample.log" 2>&1 || { tail -5 "$dir/dgm_sample.log"; return 1; }
+    echo "$(tail -1 "$dir/dgm_sample.log") in $(printf '%.1f' "$sample_s") s"
+    score "$dir/dgm.npy" "$dir/dgm_score.json" || return 1
+    if [[ $fam = vae || $fam = realnvp ]]; then
+      local metric=elbo
+      [[ $fam = vae ]] || metric=bpd
+      echo "== $fam: dgm eval --metric $metric"
+      "$DGM" eval "$ckpt" --metric "$metric" >"$dir/dgm_eval.json" 2>"$dir/dgm_eval.err" ||
+        { cat "$dir/dgm_eval.err"; return 1; }
+      cat "$dir/dgm_eval.json"
+    fi
+    echo "$train_s" >"$dir/dgm_train_s"
+    echo "$sample_s" >"$dir/dgm_sample_s"
   fi
   if ((peer)); then
     echo "== $fam: the PyTorch peer (--dgm-config; torch threads $PEER_THREADS," \
