@@ -1,6 +1,7 @@
 // The gan family through the dgm command: it learns a shifted, scaled 2-D Gaussian (sample
 // mean and spread), every objective and the penalties and packing run and stay finite, the
 // checkpoint holds both players under PyTorch names, and what is not supported yet says so.
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -112,6 +113,83 @@ TEST_F(Gan, ResumeIsBitExact)
     }
 }
 
+// dgm_model_set_grad_clip bounds each player's step: with SGD at rate 1 for both players
+// (--d-lr-mult 1) and a clip of
+// 1e-3, one iteration moves the discriminator and the generator each by at most 1e-3 (L2
+// over its own parameters), where the same iteration unclipped moves each by far more.
+TEST(GanClip, BoundsEachPlayersStep)
+{
+    auto moves = [](float clip, double *d_move, double *g_move) {
+        CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 1);
+        ASSERT_TRUE(ctx);
+        dgm_ctx *c = ctx.get();
+        std::vector<float> x(2 * 64);
+        for (size_t i = 0; i < x.size(); i++) x[i] = (float)((i * 37 % 101) / 25.0 - 2.0);
+        const int64_t shape[1] = {2};
+        dgm_dataset *data = nullptr;
+        dgm_model *m = nullptr;
+        dgm_loader *loader = nullptr;
+        DGM_ASSERT_OK(c, dgm_dataset_from_memory(c, 64, 1, shape, x.data(), nullptr, &data));
+        DGM_ASSERT_OK(c, dgm_model_create(c, "gan", "{\"g-hidden\": \"16\", \"d-hidden\": \"16\", \"d-lr-mult\": \"1\"}", 2, 1,
+                                          shape, &m));
+        DGM_ASSERT_OK(c, dgm_loader_create(c, data, 32, 1, true, &loader));
+        DGM_ASSERT_OK(c, dgm_model_set_grad_clip(m, clip));
+        dgm_params *p = dgm_model_params(m);
+        int64_t d_off = 0, d_n = 0, g_off = 0, g_n = 0;
+        DGM_ASSERT_OK(c, dgm_params_prefix_range(p, "discriminator.", &d_off, &d_n));
+        DGM_ASSERT_OK(c, dgm_params_prefix_range(p, "generator.", &g_off, &g_n));
+        const std::vector<float> before(dgm_params_values(p), dgm_params_values(p) + dgm_params_numel(p));
+        dgm_optim_config sgd = dgm_optim_config_default(DGM_OPTIM_SGD);
+        sgd.lr = 1.0f;
+        dgm_tensor *loss = nullptr;
+        DGM_ASSERT_OK(c, dgm_model_train_iteration(m, loader, &sgd, 0, &loss));
+        DGM_ASSERT_OK(c, dgm_ctx_step_end(c));
+        const float *v = dgm_params_values(p);
+        auto dist = [&](int64_t off, int64_t n) {
+            double sq = 0.0;
+            for (int64_t i = off; i < off + n; i++) sq += ((double)v[i] - before[(size_t)i]) * ((double)v[i] - before[(size_t)i]);
+            return std::sqrt(sq);
+        };
+        *d_move = dist(d_off, d_n);
+        *g_move = dist(g_off, g_n);
+        EXPECT_EQ(dgm_model_set_grad_clip(m, -1.0f), DGM_STATUS_INVALID_ARGUMENT);
+        dgm_loader_free(loader);
+        dgm_model_free(m);
+        dgm_dataset_free(data);
+    };
+    double d = 0, g = 0, d0 = 0, g0 = 0;
+    moves(1e-3f, &d, &g);
+    EXPECT_LE(d, 1.001e-3);
+    EXPECT_LE(g, 1.001e-3);
+    EXPECT_GT(d, 0.9e-3);  // the gradients were larger than the bound: clipped to it
+    EXPECT_GT(g, 0.9e-3);
+    moves(0.0f, &d0, &g0);
+    EXPECT_GT(d0, 1e-2);
+    EXPECT_GT(g0, 1e-2);
+}
+
+// `dgm train gan --clip X` clips both players (it used to be refused), the metrics lines
+// carry D's loss beside G's, and a discriminator that diverges stops the run with the
+// usual error naming it and the step, before a checkpoint of NaN is written.
+TEST_F(Gan, ClipTrainsAndADivergingDiscriminatorStopsTheRun)
+{
+    const std::string data = gaussian_csv(300);
+    CliResult r = dgm("train gan --data " + data + " --device cpu --steps 20 --batch 50 --g-hidden 8 "
+                      "--d-hidden 8 --clip 0.5 --log-every 10 --out " + dir + "/c");
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::ifstream metrics(dir + "/c/metrics.jsonl");
+    std::stringstream text;
+    text << metrics.rdbuf();
+    EXPECT_NE(text.str().find("\"d_loss\": "), std::string::npos) << text.str();
+    CliResult info = dgm("info " + dir + "/c/checkpoint.safetensors");
+    EXPECT_NE(info.out.find("clip\\\":0.5,"), std::string::npos) << info.out;  // in the run's JSON
+    CliResult nan = dgm("train gan --data " + data + " --device cpu --steps 50 --batch 50 --g-hidden 8 "
+                        "--d-hidden 8 --optimizer sgd --lr 1e30 --log-every 100 --out " + dir + "/n");
+    EXPECT_EQ(nan.code, 1) << nan.out;
+    EXPECT_NE(nan.err.find("the discriminator's loss is"), std::string::npos) << nan.err;
+    EXPECT_NE(nan.err.find("at step"), std::string::npos) << nan.err;
+}
+
 // `dgm train gan --loss wgan-gp` trains with that loss's defaults (the checkpoint records
 // the betas it used), and --betas still wins over them.
 TEST_F(Gan, WganGpRunsWithItsOwnDefaults)
@@ -182,7 +260,8 @@ TEST(GanDefaults, DependOnTheLoss)
     EXPECT_FLOAT_EQ(w.optim.beta1, 0.5f);
     EXPECT_FLOAT_EQ(w.optim.beta2, 0.9f);
     EXPECT_FLOAT_EQ(w.optim.lr, 1e-4f);
-    EXPECT_EQ(w.batch, 100);
+    EXPECT_EQ(w.batch, 256);
+    EXPECT_EQ(ns.batch, 100);
     dgm_train_defaults none;
     ASSERT_EQ(dgm_model_train_defaults("gan", &none), DGM_STATUS_OK);  // no options: ns's
     EXPECT_FLOAT_EQ(none.optim.beta1, ns.optim.beta1);

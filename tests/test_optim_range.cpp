@@ -1,6 +1,7 @@
 // Optimizers and averages over one part of a parameter block (a GAN's two players share
 // one block): dgm_params_prefix_range finds the part, and a range optimizer or EMA changes
 // exactly that part — as the same optimizer over a block holding only that part would.
+#include <cmath>
 #include <cstring>
 
 #include "test_util.h"
@@ -125,6 +126,42 @@ TEST(EmaRange, AveragesAndSwapsItsRangeOnly)
         else EXPECT_EQ(v[i], moved[(size_t)i]) << "outside the range " << i;
     }
     dgm_ema_free(e);
+    dgm_params_free(p);
+}
+
+// A clip over the discriminator's range measures that range's norm, scales that range to
+// max_norm and leaves every other gradient bitwise alone; a range under the bound is kept.
+TEST(ClipRange, ScalesItsRangeToTheNormOnly)
+{
+    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU, 1);
+    ASSERT_TRUE(ctx);
+    dgm_ctx *c = ctx.get();
+    dgm_params *p = two_players(c);
+    int64_t off = 0, n = 0;
+    DGM_ASSERT_OK(c, dgm_params_prefix_range(p, "discriminator.", &off, &n));
+    const int64_t total = dgm_params_numel(p);
+    float *g = dgm_params_grads(p);
+    for (int64_t i = 0; i < total; i++) g[i] = (float)(i + 1);  // D's 16..19: norm sqrt(1230)
+    const std::vector<float> before(g, g + total);
+    double sq = 0.0;
+    for (int64_t i = off; i < off + n; i++) sq += (double)g[i] * g[i];
+    float norm = 0.0f;
+    DGM_ASSERT_OK(c, dgm_clip_grad_norm_range(p, off, n, 2.0f, &norm));
+    EXPECT_NEAR(norm, std::sqrt(sq), 1e-3);
+    double after = 0.0;
+    for (int64_t i = off; i < off + n; i++) {
+        after += (double)g[i] * g[i];
+        EXPECT_NEAR(g[i], before[(size_t)i] * 2.0 / std::sqrt(sq), 1e-5) << i;
+    }
+    EXPECT_NEAR(std::sqrt(after), 2.0, 1e-5);
+    for (int64_t i = 0; i < off; i++) EXPECT_EQ(g[i], before[(size_t)i]) << "generator " << i;
+    // Under the bound: unchanged, and the norm is still measured.
+    const std::vector<float> small(g, g + total);
+    DGM_ASSERT_OK(c, dgm_clip_grad_norm_range(p, off, n, 100.0f, &norm));
+    EXPECT_NEAR(norm, 2.0f, 1e-5);
+    for (int64_t i = 0; i < total; i++) EXPECT_EQ(g[i], small[(size_t)i]) << i;
+    EXPECT_EQ(dgm_clip_grad_norm_range(p, off, n + 1, 1.0f, nullptr), DGM_STATUS_INVALID_ARGUMENT);
+    EXPECT_EQ(dgm_clip_grad_norm_range(p, off, n, 0.0f, nullptr), DGM_STATUS_INVALID_ARGUMENT);
     dgm_params_free(p);
 }
 

@@ -215,7 +215,10 @@ static dgm_status build_config(dgm_ctx *ctx, const dgm_model_ops *ops, const cha
         const dgm_model_option *o = &ops->options[i];
         json_t *v = given ? json_object_get(given, o->name) : NULL;
         json_t *def = NULL;
-        if (!v) v = def = json_string(o->default_value);
+        if (!v) {
+            const char *d = ops->option_default ? ops->option_default(given, o->name) : NULL;
+            v = def = json_string(d ? d : o->default_value);
+        }
         json_t *typed = typed_value(ctx, ops, o, ops->option_types[i], v, &st);
         json_decref(def);
         if (typed) json_object_set_new(cfg, o->name, typed);
@@ -383,6 +386,20 @@ dgm_status dgm_model_create_optimizers(dgm_model *m, const dgm_optim_config *opt
     dgm_optim *o[DGM_MODEL_MAX_OPTIMIZERS];
     const char *prefix[DGM_MODEL_MAX_OPTIMIZERS];
     return m->ops->own_optimizers(m, optim, &n, o, prefix);
+}
+
+dgm_status dgm_model_set_grad_clip(dgm_model *m, float max_norm)
+{
+    if (!m) return DGM_STATUS_INVALID_ARGUMENT;
+    if (!(max_norm >= 0.0f) || isinf(max_norm))
+        return dgm_set_error(m->ctx, DGM_STATUS_INVALID_ARGUMENT,
+                             "clip: %g is not a finite number >= 0 (0: off)", (double)max_norm);
+    if (!m->ops->train_iteration)
+        return dgm_set_error(m->ctx, DGM_STATUS_UNSUPPORTED,
+                             "dgm_model_set_grad_clip: a %s model's caller clips its gradients "
+                             "(dgm_clip_grad_norm) before its optimizer's step", m->ops->kind);
+    m->grad_clip = max_norm;
+    return DGM_STATUS_OK;
 }
 
 dgm_status dgm_model_train_iteration(dgm_model *m, dgm_loader *loader,

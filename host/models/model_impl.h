@@ -42,6 +42,10 @@ typedef struct dgm_model_ops {
      * on one (read it with dgm_given_option); sample_ndim: the data's sample dimensions
      * (2 or 3: images), 0 when not known. */
     void (*train_defaults)(const json_t *given, int sample_ndim, dgm_train_defaults *out);
+    /* Optional: an option's default when it depends on the options given (`given`, a JSON
+     * object or NULL: read it with dgm_given_option), as text; NULL: the table's. The
+     * config a model is built from, and its checkpoint, hold the value taken. */
+    const char *(*option_default)(const json_t *given, const char *name);
     /* Optional: option values that change the training defaults, for --help (ends with
      * name NULL; help says whose setup those defaults are). */
     const dgm_model_option *defaults_variants;
@@ -112,6 +116,7 @@ struct dgm_model {
     int sample_ndim;
     int64_t sample_shape[3];
     int64_t eval_samples; /* importance samples of sampled metrics (iwae's K) */
+    float grad_clip;      /* with train_iteration: each player's gradient-norm clip (0: off) */
     int64_t sample_chunk; /* rows per sampling call of dgm_model_sample_into (0: its
                              default); set by build where the network's activations are large */
     void *state;          /* the family's own */

@@ -14,15 +14,22 @@
 
 dgm_status dgm_clip_grad_norm(dgm_params *p, float max_norm, float *norm_out)
 {
+    return dgm_clip_grad_norm_range(p, 0, dgm_params_numel(p), max_norm, norm_out);
+}
+
+dgm_status dgm_clip_grad_norm_range(dgm_params *p, int64_t offset, int64_t count, float max_norm,
+                                    float *norm_out)
+{
     static const char fn[] = "dgm_clip_grad_norm";
     dgm_ctx *ctx = NULL;
     DGM_TRY(dgm_optim_check_params(p, fn, &ctx));
+    DGM_TRY(dgm_optim_check_range(ctx, p, offset, count, fn));
     /* +inf is allowed: the norm is measured and nothing is scaled. */
     if (!(max_norm > 0.0f))
         return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
                              "%s: max_norm %g is not > 0", fn, (double)max_norm);
     if (norm_out) *norm_out = 0.0f;
-    const size_t n = (size_t)dgm_params_numel(p);
+    const size_t n = (size_t)count;
     if (n == 0) return DGM_STATUS_OK;
     DGM_OPTIM_NEED(ctx, sum_squares, fn);
     DGM_OPTIM_NEED(ctx, clip_scale, fn);
@@ -36,7 +43,7 @@ dgm_status dgm_clip_grad_norm(dgm_params *p, float max_norm, float *norm_out)
     }
     float *sumsq = (float *)mem;
     void *work = (char *)mem + CLIP_HEAD_BYTES;
-    float *g = dgm_params_grads(p);
+    float *g = dgm_params_grads(p) + offset;
     DGM_TRY(ctx->be->sum_squares(ctx, n, g, work, sumsq));
     DGM_TRY(ctx->be->clip_scale(ctx, n, g, sumsq, max_norm));
     if (norm_out) {

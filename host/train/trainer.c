@@ -307,9 +307,7 @@ static dgm_status create_model_trainer(dgm_trainer *t, dgm_model *m, const dgm_d
     if (dgm_model_owns_optimizers(m)) {
         /* made now on --resume, so that the checkpoint's state has somewhere to go */
         if (o->resume) DGM_TRY(dgm_model_create_optimizers(m, &o->run.optim));
-        if (o->run.clip > 0)
-            return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "clip: not supported for a %s model yet",
-                                 dgm_model_kind(m));
+        DGM_TRY(dgm_model_set_grad_clip(m, o->run.clip)); /* each player's own norm */
     } else {
         DGM_TRY(dgm_optim_create(t->params, &o->run.optim, &t->optim));
     }

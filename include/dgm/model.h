@@ -122,6 +122,10 @@ DGM_API bool dgm_model_owns_optimizers(const dgm_model *m);
 DGM_API dgm_status dgm_model_train_iteration(dgm_model *m, dgm_loader *loader,
                                              const dgm_optim_config *optim, int64_t step,
                                              dgm_tensor **loss);
+/* Such a model clips each player's gradients to global norm max_norm before that
+ * player's step (dgm_clip_grad_norm_range over its parameters; 0, the default: off).
+ * UNSUPPORTED for models that train with dgm_model_train_step: their caller clips. */
+DGM_API dgm_status dgm_model_set_grad_clip(dgm_model *m, float max_norm);
 /* Makes such a model's optimizers from `optim` now, as its first iteration would (those
  * that exist stay). UNSUPPORTED for other models. */
 DGM_API dgm_status dgm_model_create_optimizers(dgm_model *m, const dgm_optim_config *optim);

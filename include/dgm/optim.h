@@ -71,6 +71,10 @@ DGM_API void dgm_optim_set_steps(dgm_optim *o, int64_t steps);
  * clip_grad_norm_, eps 1e-6), on the device. When norm_out is not NULL, writes the norm
  * before clipping (which waits for the device). */
 DGM_API dgm_status dgm_clip_grad_norm(dgm_params *p, float max_norm, float *norm_out);
+/* The same over the gradients of the trainable floats [offset, offset + count) of p only
+ * (one player of a GAN: each is clipped to its own norm, as two clip_grad_norm_ calls). */
+DGM_API dgm_status dgm_clip_grad_norm_range(dgm_params *p, int64_t offset, int64_t count,
+                                            float max_norm, float *norm_out);
 
 /* Exponential moving average of p's trainable values: ema = decay·ema + (1-decay)·w. */
 typedef struct dgm_ema dgm_ema;
