@@ -629,7 +629,7 @@ TEST(DataNpy, MalformedFilesAreBadFormat)
         {"version3", v3, "version"},
         {"header_cut", header_cut, "header"},
         {"big_endian", npy_bytes(dict(">f4", "(2, 2)"), four), ">f4"},
-        {"int32", npy_bytes(dict("<i4", "(2, 2)"), four), "<i4"},
+        {"int16", npy_bytes(dict("<i2", "(2, 2)"), Bytes(8, 0)), "<i2"},
         {"scalar", npy_bytes(dict("<f4", "()"), Bytes(four.begin(), four.begin() + 4)), "0-d"},
         {"one_tuple_no_comma", npy_bytes(dict("<f4", "(4)"), four), "comma"},
         {"empty_dim", npy_bytes(dict("<f4", "(0, 2)"), {}), "no elements"},
@@ -1243,6 +1243,211 @@ TEST(DataLoader, CudaServesTheSameBatchesAsCpu)
     LoaderPtr lc(a), lg(b);
     for (int k = 0; k < 40; k++) // crosses two epoch boundaries
         ASSERT_EQ(next_batch(gpu.get(), lg.get()), next_batch(cpu.get(), lc.get())) << k;
+}
+
+// ---------------------------------------------------------------- class labels
+
+// A CSV's last column becomes the labels and leaves the samples; a value that is not a
+// class index names the column and the row; a column that does not exist says so.
+TEST(DataLabels, ALabelColumnLeavesTheSamples)
+{
+    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU);
+    ASSERT_TRUE(ctx);
+    TempDir tmp;
+    const std::string path = tmp.path + "/l.csv";
+    write_text(path, "x,y,label\n1.5,2,0\n3,4,2\n5,6,1\n");
+    dgm_dataset *raw = nullptr;
+    DGM_ASSERT_OK(ctx.get(), dgm_dataset_load_csv(ctx.get(), path.c_str(), &raw));
+    DatasetPtr ds(raw);
+    EXPECT_EQ(dgm_dataset_class_count(ds.get()), 0);
+    EXPECT_EQ(fails_naming(ctx.get(), dgm_dataset_take_label_column(ctx.get(), ds.get(), 3),
+                           DGM_STATUS_INVALID_ARGUMENT, "column 3"), ::testing::AssertionSuccess());
+    DGM_ASSERT_OK(ctx.get(), dgm_dataset_take_label_column(ctx.get(), ds.get(), -1));
+    EXPECT_EQ(dgm_dataset_dim(ds.get()), 2);
+    int64_t shape[3] = {0, 0, 0};
+    EXPECT_EQ(dgm_dataset_sample_shape(ds.get(), shape), 1);
+    EXPECT_EQ(shape[0], 2);
+    EXPECT_EQ(data_of(ds.get()), (std::vector<float>{1.5f, 2, 3, 4, 5, 6}));
+    const int32_t *l = dgm_dataset_labels(ds.get());
+    ASSERT_NE(l, nullptr);
+    EXPECT_EQ(std::vector<int32_t>(l, l + 3), (std::vector<int32_t>{0, 2, 1}));
+    EXPECT_EQ(dgm_dataset_class_count(ds.get()), 3);
+
+    write_text(path, "1,0\n2,1\n3,2.5\n");
+    DGM_ASSERT_OK(ctx.get(), dgm_dataset_load_csv(ctx.get(), path.c_str(), &raw));
+    ds.reset(raw);
+    EXPECT_TRUE(fails_naming(ctx.get(), dgm_dataset_take_label_column(ctx.get(), ds.get(), 1),
+                             DGM_STATUS_BAD_FORMAT, "label column 1: row 3 holds 2.5"));
+    EXPECT_EQ(dgm_dataset_dim(ds.get()), 2);  // untouched by the refusal
+    EXPECT_EQ(dgm_dataset_labels(ds.get()), nullptr);
+    write_text(path, "1,-1\n");
+    DGM_ASSERT_OK(ctx.get(), dgm_dataset_load_csv(ctx.get(), path.c_str(), &raw));
+    ds.reset(raw);
+    EXPECT_TRUE(fails_naming(ctx.get(), dgm_dataset_take_label_column(ctx.get(), ds.get(), 1),
+                             DGM_STATUS_BAD_FORMAT, "row 1 holds -1"));
+}
+
+// Labels from a second file: numpy's int64 .npy (as np.save writes labels), a one-column
+// CSV, an IDX labels file (gzip); a count that differs, or rows of two values, name the file.
+TEST(DataLabels, ASecondFileLabelsTheRows)
+{
+    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU);
+    ASSERT_TRUE(ctx);
+    TempDir tmp;
+    const std::vector<float> x = {0, 1, 2, 3};
+    const int64_t one[1] = {1};
+    dgm_dataset *raw = nullptr;
+    DGM_ASSERT_OK(ctx.get(), dgm_dataset_from_memory(ctx.get(), 4, 1, one, x.data(), nullptr, &raw));
+    DatasetPtr ds(raw);
+    const std::vector<int32_t> want = {3, 0, 9, 1};
+    const std::string npy = tmp.path + "/y.npy", csv = tmp.path + "/y.csv", idx = tmp.path + "/y-labels-idx1-ubyte.gz";
+    write_file(npy, npy_bytes(dict("<i8", "(4,)"), le_values(std::vector<int64_t>{3, 0, 9, 1})));
+    write_text(csv, "label\n3\n0\n9\n1\n");
+    write_gzip(idx, idx_bytes(0x08, {4}, {3, 0, 9, 1}));
+    for (const std::string &path : {npy, csv, idx}) {
+        DGM_ASSERT_OK(ctx.get(), dgm_dataset_load_labels(ctx.get(), ds.get(), path.c_str()));
+        const int32_t *l = dgm_dataset_labels(ds.get());
+        ASSERT_NE(l, nullptr) << path;
+        EXPECT_EQ(std::vector<int32_t>(l, l + 4), want) << path;
+        EXPECT_EQ(dgm_dataset_class_count(ds.get()), 10) << path;
+    }
+    const std::string short_npy = tmp.path + "/short.npy", wide = tmp.path + "/wide.npy";
+    write_file(short_npy, npy_bytes(dict("|u1", "(3,)"), Bytes{1, 2, 3}));
+    EXPECT_TRUE(fails_naming(ctx.get(), dgm_dataset_load_labels(ctx.get(), ds.get(), short_npy.c_str()),
+                             DGM_STATUS_BAD_FORMAT, "short.npy: 3 labels for 4 samples"));
+    write_file(wide, npy_bytes(dict("<f4", "(4, 2)"), le_values(std::vector<float>(8, 1.0f))));
+    EXPECT_TRUE(fails_naming(ctx.get(), dgm_dataset_load_labels(ctx.get(), ds.get(), wide.c_str()),
+                             DGM_STATUS_BAD_FORMAT, "wide.npy"));
+    const std::string short_idx = tmp.path + "/s-labels-idx1-ubyte";
+    write_file(short_idx, idx_bytes(0x08, {5}, {1, 2, 3, 4, 5}));
+    EXPECT_TRUE(fails_naming(ctx.get(), dgm_dataset_load_labels(ctx.get(), ds.get(), short_idx.c_str()),
+                             DGM_STATUS_BAD_FORMAT, "s-labels-idx1-ubyte: 5 labels for 4 images"));
+    // The refusals kept the last good labels.
+    EXPECT_EQ(std::vector<int32_t>(dgm_dataset_labels(ds.get()), dgm_dataset_labels(ds.get()) + 4), want);
+}
+
+// .npy integer dtypes (numpy's defaults for integer arrays, and bytes) read as floats.
+TEST(DataNpy, ReadsIntegerDtypes)
+{
+    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU);
+    ASSERT_TRUE(ctx);
+    TempDir tmp;
+    const std::vector<float> want = {-3, 0, 7, 100000};
+    Bytes files[3] = {npy_bytes(dict("<i8", "(4,)"), le_values(std::vector<int64_t>{-3, 0, 7, 100000})),
+                      npy_bytes(dict("<i4", "(4,)"), le_values(std::vector<int32_t>{-3, 0, 7, 100000})),
+                      npy_bytes(dict("|i1", "(2, 2)"), Bytes{0xfd, 0, 7, 0x7f})};
+    for (int i = 0; i < 3; i++) {
+        dgm_status st;
+        DatasetPtr ds = load_npy_bytes(ctx.get(), tmp.path + "/i" + std::to_string(i) + ".npy", files[i], &st);
+        ASSERT_EQ(st, DGM_STATUS_OK) << i << ": " << dgm_last_error(ctx.get());
+        std::vector<float> v = data_of(ds.get());
+        EXPECT_EQ(v, i < 2 ? want : (std::vector<float>{-3, 0, 7, 127})) << i;
+    }
+    dgm_status st;
+    load_npy_bytes(ctx.get(), tmp.path + "/b.npy", npy_bytes(dict(">i8", "(1,)"), Bytes(8, 0)), &st);
+    EXPECT_TRUE(fails_naming(ctx.get(), st, DGM_STATUS_BAD_FORMAT, "'>i8' not supported"));
+}
+
+// A labelled loader serves each batch's labels with its rows (x = i, label = i mod 7,
+// across epochs); a label beyond the class count names the row; a loader without labels
+// refuses dgm_loader_next_labeled; dgm_one_hot turns the labels into rows.
+TEST(DataLoader, LabelsTravelWithTheirRows)
+{
+    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU);
+    ASSERT_TRUE(ctx);
+    dgm_ctx *c = ctx.get();
+    const int64_t n = 53, batch = 8, one[1] = {1};
+    std::vector<float> x(n);
+    std::vector<int32_t> y(n);
+    for (int64_t i = 0; i < n; i++) x[i] = (float)i, y[i] = (int32_t)(i % 7);
+    dgm_dataset *raw = nullptr;
+    DGM_ASSERT_OK(c, dgm_dataset_from_memory(c, n, 1, one, x.data(), y.data(), &raw));
+    DatasetPtr ds(raw);
+    dgm_loader *lr = nullptr;
+    EXPECT_TRUE(fails_naming(c, dgm_loader_create_labeled(c, ds.get(), batch, 1, false, 6, &lr),
+                             DGM_STATUS_INVALID_ARGUMENT, "the label of row 7 is 6, out of range for 6 classes"));
+    EXPECT_EQ(lr, nullptr);
+    DGM_ASSERT_OK(c, dgm_loader_create_labeled(c, ds.get(), batch, 1, false, 7, &lr));
+    LoaderPtr l(lr);
+    EXPECT_EQ(dgm_loader_classes(l.get()), 7);
+    for (int k = 0; k < 20; k++) {  // 7 batches an epoch: crosses two epochs
+        dgm_tensor *b = nullptr, *lab = nullptr;
+        DGM_ASSERT_OK(c, dgm_loader_next_labeled(l.get(), &b, &lab, nullptr));
+        ASSERT_EQ(dgm_tensor_dim(lab, 0), dgm_tensor_dim(b, 0));
+        ASSERT_EQ(dgm_tensor_dim(lab, 1), 1);
+        const std::vector<float> bv = to_host(c, b), lv = to_host(c, lab);
+        for (size_t r = 0; r < bv.size(); r++) EXPECT_EQ(lv[r], (float)((int)bv[r] % 7)) << k << " " << r;
+        if (k == 0) {
+            dgm_tensor *oh = nullptr;
+            DGM_ASSERT_OK(c, dgm_one_hot(c, lab, 7, &oh));
+            const std::vector<float> o = to_host(c, oh);
+            ASSERT_EQ(o.size(), lv.size() * 7);
+            for (size_t r = 0; r < lv.size(); r++)
+                for (int j = 0; j < 7; j++) EXPECT_EQ(o[r * 7 + j], j == (int)lv[r] ? 1.0f : 0.0f);
+        }
+        DGM_ASSERT_OK(c, dgm_ctx_step_end(c));
+    }
+    // Same seed: the unlabelled loader serves the same rows.
+    dgm_loader *plain = nullptr;
+    DGM_ASSERT_OK(c, dgm_loader_create(c, ds.get(), batch, 1, false, &plain));
+    LoaderPtr p(plain);
+    EXPECT_EQ(dgm_loader_classes(p.get()), 0);
+    dgm_tensor *b = nullptr, *lab = nullptr;
+    EXPECT_TRUE(fails_naming(c, dgm_loader_next_labeled(p.get(), &b, &lab, nullptr),
+                             DGM_STATUS_INVALID_ARGUMENT, "without labels"));
+    DatasetPtr bare(nullptr);
+    DGM_ASSERT_OK(c, dgm_dataset_from_memory(c, n, 1, one, x.data(), nullptr, &raw));
+    bare.reset(raw);
+    EXPECT_TRUE(fails_naming(c, dgm_loader_create_labeled(c, bare.get(), batch, 1, false, 7, &lr),
+                             DGM_STATUS_INVALID_ARGUMENT, "no labels"));
+}
+
+// The CUDA loader serves the same labels with the same rows as the CPU one.
+TEST(DataLoader, CudaServesTheSameLabelsAsCpu)
+{
+    SKIP_WITHOUT_GPU();
+    CtxPtr cpu = make_ctx(DGM_DEVICE_CPU), gpu = make_ctx(DGM_DEVICE_CUDA);
+    ASSERT_TRUE(cpu && gpu);
+    const int64_t n = 300, one[1] = {1};
+    std::vector<float> x(n);
+    std::vector<int32_t> y(n);
+    for (int64_t i = 0; i < n; i++) x[i] = (float)i, y[i] = (int32_t)(i % 10);
+    dgm_dataset *raw = nullptr;
+    DGM_ASSERT_OK(cpu.get(), dgm_dataset_from_memory(cpu.get(), n, 1, one, x.data(), y.data(), &raw));
+    DatasetPtr ds(raw);
+    dgm_loader *a = nullptr, *b = nullptr;
+    DGM_ASSERT_OK(cpu.get(), dgm_loader_create_labeled(cpu.get(), ds.get(), 32, 3, false, 10, &a));
+    DGM_ASSERT_OK(gpu.get(), dgm_loader_create_labeled(gpu.get(), ds.get(), 32, 3, false, 10, &b));
+    LoaderPtr lc(a), lg(b);
+    for (int k = 0; k < 25; k++) {
+        dgm_tensor *xc = nullptr, *yc = nullptr, *xg = nullptr, *yg = nullptr, *oc = nullptr, *og = nullptr;
+        DGM_ASSERT_OK(cpu.get(), dgm_loader_next_labeled(lc.get(), &xc, &yc, nullptr));
+        DGM_ASSERT_OK(gpu.get(), dgm_loader_next_labeled(lg.get(), &xg, &yg, nullptr));
+        ASSERT_EQ(to_host(gpu.get(), xg), to_host(cpu.get(), xc)) << k;
+        ASSERT_EQ(to_host(gpu.get(), yg), to_host(cpu.get(), yc)) << k;
+        DGM_ASSERT_OK(cpu.get(), dgm_one_hot(cpu.get(), yc, 10, &oc));
+        DGM_ASSERT_OK(gpu.get(), dgm_one_hot(gpu.get(), yg, 10, &og));
+        ASSERT_EQ(to_host(gpu.get(), og), to_host(cpu.get(), oc)) << k;
+        DGM_ASSERT_OK(cpu.get(), dgm_ctx_step_end(cpu.get()));
+        DGM_ASSERT_OK(gpu.get(), dgm_ctx_step_end(gpu.get()));
+    }
+}
+
+// -1 (no class) and indices beyond the count are zero rows; a non-column is refused.
+TEST(OneHot, RowsOfZerosForNoClass)
+{
+    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU);
+    ASSERT_TRUE(ctx);
+    dgm_ctx *c = ctx.get();
+    const int64_t s[2] = {4, 1}, wide[2] = {2, 2};
+    const float v[4] = {2, -1, 0, 3};
+    dgm_tensor *t = nullptr, *o = nullptr;
+    DGM_ASSERT_OK(c, dgm_tensor_from_host(c, 2, s, v, &t));
+    DGM_ASSERT_OK(c, dgm_one_hot(c, t, 3, &o));
+    EXPECT_EQ(to_host(c, o), (std::vector<float>{0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0}));
+    DGM_ASSERT_OK(c, dgm_tensor_from_host(c, 2, wide, v, &t));
+    EXPECT_EQ(dgm_one_hot(c, t, 3, &o), DGM_STATUS_SHAPE_MISMATCH);
+    DGM_ASSERT_OK(c, dgm_ctx_step_end(c));
 }
 
 } // namespace

@@ -81,6 +81,11 @@ dgm_status dgm_idx_dataset_from_memory(dgm_ctx *ctx, const char *images_name,
                                        size_t labels_len, size_t max_inflated,
                                        dgm_dataset **out);
 
+/* The labels of an IDX labels file (1-D, integer elements; plain or gzip) for n samples:
+ * malloc'd int32 [n] into *out. BAD_FORMAT naming `name` otherwise. */
+dgm_status dgm_idx_labels_from_memory(dgm_ctx *ctx, const char *name, const unsigned char *buf,
+                                      size_t len, int64_t n, size_t max_inflated, int32_t **out);
+
 /* ---- CSV and .npy ---- */
 
 dgm_status dgm_csv_dataset_from_memory(dgm_ctx *ctx, const char *name, const unsigned char *buf,
@@ -118,6 +123,11 @@ double dgm_data_rng_normal(dgm_data_rng *r);
 
 /* One splitmix64 step: a well-mixed 64-bit function of x (used to derive seeds). */
 uint64_t dgm_data_mix64(uint64_t x);
+
+/* Replaces ds's labels with `labels` ([n], from malloc; NULL: none), freeing the old. */
+void dgm_dataset_set_labels(dgm_dataset *ds, int32_t *labels);
+/* Drops column `column` of a dataset of vectors (sample shape {dim}, dim >= 2) in place. */
+void dgm_dataset_drop_column(dgm_dataset *ds, int64_t column);
 
 /* Records that ds was drawn from the built-in toy `name` (dgm_dataset_toy_name). */
 void dgm_dataset_set_toy(dgm_dataset *ds, const char *name);

@@ -23,6 +23,23 @@ void dgm_dataset_set_toy(dgm_dataset *ds, const char *name)
     snprintf(ds->toy, sizeof ds->toy, "%s", name);
 }
 
+void dgm_dataset_set_labels(dgm_dataset *ds, int32_t *labels)
+{
+    free(ds->labels);
+    ds->labels = labels;
+}
+
+void dgm_dataset_drop_column(dgm_dataset *ds, int64_t column)
+{
+    const int64_t d = ds->dim;
+    float *x = ds->x;
+    for (int64_t i = 0, w = 0; i < ds->n; i++)
+        for (int64_t j = 0; j < d; j++)
+            if (j != column) x[w++] = x[i * d + j]; /* w <= i·d + j: never ahead of the read */
+    ds->dim = d - 1;
+    ds->sample_shape[0] = d - 1;
+}
+
 const char *dgm_dataset_toy_name(const dgm_dataset *ds)
 {
     return ds && ds->toy[0] ? ds->toy : NULL;

@@ -207,6 +207,21 @@ dgm_status dgm_idx_dataset_from_memory(dgm_ctx *ctx, const char *images_name,
     return dgm_dataset_adopt(ctx, a.dims[0], a.ndim > 1 ? a.ndim - 1 : 1, shape, x, labels, out);
 }
 
+dgm_status dgm_idx_labels_from_memory(dgm_ctx *ctx, const char *name, const unsigned char *buf,
+                                      size_t len, int64_t n, size_t max_inflated, int32_t **out)
+{
+    *out = NULL;
+    const unsigned char *lab = NULL;
+    size_t lab_len = 0;
+    unsigned char *owned = NULL;
+    dgm_idx_array b;
+    dgm_status st = idx_bytes(ctx, name, buf, len, max_inflated, &lab, &lab_len, &owned);
+    if (st == DGM_STATUS_OK) st = dgm_idx_parse(ctx, name, lab, lab_len, &b);
+    if (st == DGM_STATUS_OK) st = labels_to_int(ctx, name, &b, n, out);
+    free(owned);
+    return st;
+}
+
 /* IDX's magic (00 00) or gzip's (1f 8b), before the rest of the file is read. */
 static dgm_status idx_head(dgm_ctx *ctx, const char *path, const unsigned char *head, size_t n)
 {

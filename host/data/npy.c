@@ -4,9 +4,10 @@
  *
  * The dict is parsed by a strict little grammar rather than anything resembling Python:
  * quoted strings without escapes, True/False, and a tuple of non-negative integers (one
- * element needs its trailing comma, as in Python). Only little-endian float32 ('<f4') and
- * float64 ('<f8') in C order are read, and the data must be exactly as long as the shape
- * says. */
+ * element needs its trailing comma, as in Python). Only little-endian float32 ('<f4'),
+ * float64 ('<f8'), int64 and int32 ('<i8', '<i4': numpy's integer defaults, as labels are
+ * saved) and bytes ('|u1', '|i1') in C order are read, integers converted to floats, and
+ * the data must be exactly as long as the shape says. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,8 @@
 #define NPY_MAX_DIMS 32 /* NumPy's own limit is 64; no dataset comes near either */
 
 typedef struct npy_header {
-    int itemsize; /* 4 or 8 */
+    int itemsize; /* 1, 4 or 8 */
+    char kind;    /* 'f' float, 'i' signed or 'u' unsigned integer */
     int ndim;
     int64_t shape[NPY_MAX_DIMS];
 } npy_header;
@@ -122,14 +124,17 @@ static dgm_status parse_dict(cursor *c, npy_header *h)
             char descr[32];
             st = parse_string(c, descr, sizeof descr);
             if (st != DGM_STATUS_OK) return st;
-            if (!strcmp(descr, "<f4"))
-                h->itemsize = 4;
-            else if (!strcmp(descr, "<f8"))
-                h->itemsize = 8;
-            else
+            static const struct { const char *descr; int size; char kind; } dtypes[] = {
+                {"<f4", 4, 'f'}, {"<f8", 8, 'f'}, {"<i8", 8, 'i'}, {"<i4", 4, 'i'},
+                {"|u1", 1, 'u'}, {"<u1", 1, 'u'}, {"|i1", 1, 'i'}, {"<i1", 1, 'i'}};
+            h->itemsize = 0;
+            for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
+                if (!strcmp(descr, dtypes[i].descr)) h->itemsize = dtypes[i].size, h->kind = dtypes[i].kind;
+            if (!h->itemsize)
                 return dgm_set_error(c->ctx, DGM_STATUS_BAD_FORMAT,
                                      "%s: .npy dtype '%s' not supported (little-endian float32 "
-                                     "'<f4' or float64 '<f8' only)",
+                                     "'<f4', float64 '<f8', int64 '<i8', int32 '<i4', or bytes "
+                                     "'|u1', '|i1')",
                                      c->name, descr);
         } else if (!strcmp(key, "fortran_order")) {
             if (have_order++) return bad(c, "'fortran_order' given twice");
@@ -213,7 +218,13 @@ dgm_status dgm_npy_dataset_from_memory(dgm_ctx *ctx, const char *name, const uns
     const unsigned char *d = buf + prefix + hlen;
     for (uint64_t i = 0; i < count; i++) {
         uint64_t u = le_bytes(d + i * (uint64_t)h.itemsize, h.itemsize);
-        if (h.itemsize == 4) {
+        if (h.kind == 'u') {
+            x[i] = (float)u;
+        } else if (h.kind == 'i') { /* sign-extend the item's bytes */
+            const int bits = 8 * h.itemsize;
+            const int64_t v = bits == 64 ? (int64_t)u : (int64_t)(u << (64 - bits)) >> (64 - bits);
+            x[i] = (float)v;
+        } else if (h.itemsize == 4) {
             uint32_t u32 = (uint32_t)u;
             memcpy(&x[i], &u32, sizeof(float));
         } else {

@@ -2,10 +2,9 @@
  * Fréchet distance and whose softmax gives the Inception-style score's probabilities.
  *
  * Layout: fc1 .. fc{L} (ReLU after each, dropout between them while training) form a
- * dgm_mlp "trunk" whose output is the features; fc{L+1} is the head. Labels reach the
- * device as a second loader over one-hot rows with the images' seed and batch: a loader's
- * order depends on (seed, epoch, n) alone, so both serve the same rows each step with no
- * host copy per step. Cross-entropy is composed from recorded ops: logsumexp of the
+ * dgm_mlp "trunk" whose output is the features; fc{L+1} is the head. The labels live on
+ * the device with the images (a labelled loader) and become one-hot rows each step
+ * (dgm_one_hot). Cross-entropy is composed from recorded ops: logsumexp of the
  * logits minus the true class's logit (the logits times the one-hot rows, summed). */
 #include <math.h>
 #include <stdio.h>
@@ -149,10 +148,10 @@ static dgm_status count_classes(dgm_ctx *ctx, const dgm_dataset *train, int64_t 
                              (long long)n, (long long)batch);
     int32_t top = 0;
     for (int64_t i = 0; i < n; i++) {
-        if (labels[i] < 0 || labels[i] >= 65536)
+        if (labels[i] < 0 || labels[i] >= DGM_DATASET_MAX_CLASSES)
             return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT,
-                                 "dgm_classifier_train: label %d of row %lld is outside [0, 65536)",
-                                 (int)labels[i], (long long)i);
+                                 "dgm_classifier_train: label %d of row %lld is outside [0, %d)",
+                                 (int)labels[i], (long long)i, DGM_DATASET_MAX_CLASSES);
         if (labels[i] > top) top = labels[i];
     }
     if (top < 1)
@@ -160,24 +159,6 @@ static dgm_status count_classes(dgm_ctx *ctx, const dgm_dataset *train, int64_t 
                              "dgm_classifier_train: the labels name one class only");
     *classes = top + 1;
     return DGM_STATUS_OK;
-}
-
-/* The labels as one-hot rows [n, classes], a dataset of its own (for its loader). */
-static dgm_status one_hot_dataset(dgm_ctx *ctx, const dgm_dataset *train, int classes,
-                                  dgm_dataset **out)
-{
-    const int64_t n = dgm_dataset_count(train);
-    const int32_t *labels = dgm_dataset_labels(train);
-    float *rows = calloc((size_t)n * (size_t)classes, sizeof *rows);
-    if (!rows)
-        return dgm_set_error(ctx, DGM_STATUS_OOM,
-                             "dgm_classifier_train: out of memory for %lld one-hot rows",
-                             (long long)n);
-    for (int64_t i = 0; i < n; i++) rows[i * classes + labels[i]] = 1.0f;
-    const int64_t shape[1] = {classes};
-    dgm_status st = dgm_dataset_from_memory(ctx, n, 1, shape, rows, NULL, out);
-    free(rows);
-    return st;
 }
 
 /* Logits [B, classes] of x [B, in]; `training` turns dropout on. */
@@ -232,11 +213,11 @@ static void record_options(dgm_classifier *clf, const dgm_classifier_options *o,
     meta_set(clf, "train_rows", v);
 }
 
-/* The trainer's step (dgm/train.h): the next images and their one-hot rows, the
- * cross-entropy and its gradients. */
+/* The trainer's step (dgm/train.h): the next images and their labels as one-hot rows,
+ * the cross-entropy and its gradients. */
 typedef struct train_run {
     dgm_classifier *clf;
-    dgm_loader *images, *targets;
+    dgm_loader *images;
     const dgm_classifier_options *o;
     int64_t per_epoch;
     double epoch_sum; /* of the losses of the epoch so far */
@@ -247,9 +228,9 @@ static dgm_status train_step(void *user, int64_t step, dgm_tensor **loss)
     (void)step;
     train_run *r = user;
     dgm_ctx *ctx = r->clf->ctx;
-    dgm_tensor *x, *y, *logits;
-    DGM_TRY(dgm_loader_next(r->images, &x, NULL));
-    DGM_TRY(dgm_loader_next(r->targets, &y, NULL));
+    dgm_tensor *x, *labels, *y, *logits;
+    DGM_TRY(dgm_loader_next_labeled(r->images, &x, &labels, NULL));
+    DGM_TRY(dgm_one_hot(ctx, labels, dgm_loader_classes(r->images), &y));
     DGM_TRY(forward(r->clf, x, true, NULL, &logits));
     DGM_TRY(cross_entropy(ctx, logits, y, loss));
     return dgm_backward(ctx, *loss);
@@ -268,9 +249,9 @@ static int on_step(void *user, const dgm_train_progress *p)
 
 /* Adam at o->lr, decayed to 0 by a cosine over the run, through the library's trainer. */
 static dgm_status train_epochs(dgm_classifier *clf, const dgm_classifier_options *o,
-                               dgm_loader *images, dgm_loader *targets)
+                               dgm_loader *images)
 {
-    train_run run = {clf, images, targets, o, dgm_loader_batches_per_epoch(images), 0.0};
+    train_run run = {clf, images, o, dgm_loader_batches_per_epoch(images), 0.0};
     dgm_train_options t;
     memset(&t, 0, sizeof t);
     t.run.run = DGM_RUN_EPOCHS;
@@ -312,18 +293,13 @@ dgm_status dgm_classifier_train(dgm_ctx *ctx, const dgm_dataset *train,
     widths[o.n_hidden + 1] = classes;
 
     dgm_classifier *clf = NULL;
-    dgm_dataset *one_hot = NULL;
-    dgm_loader *images = NULL, *targets = NULL;
+    dgm_loader *images = NULL;
     const bool grad = dgm_ctx_grad_enabled(ctx);
     dgm_ctx_set_grad_enabled(ctx, true);
     dgm_status st = build(ctx, o.n_hidden, widths, o.dropout, DGM_NN_INIT_PYTORCH, &clf);
-    if (st == DGM_STATUS_OK) st = one_hot_dataset(ctx, train, classes, &one_hot);
-    if (st == DGM_STATUS_OK) st = dgm_loader_create(ctx, train, o.batch, o.seed, true, &images);
-    if (st == DGM_STATUS_OK) st = dgm_loader_create(ctx, one_hot, o.batch, o.seed, true, &targets);
-    dgm_dataset_free(one_hot);
-    if (st == DGM_STATUS_OK) st = train_epochs(clf, &o, images, targets);
+    if (st == DGM_STATUS_OK) st = dgm_loader_create_labeled(ctx, train, o.batch, o.seed, true, classes, &images);
+    if (st == DGM_STATUS_OK) st = train_epochs(clf, &o, images);
     dgm_ctx_set_grad_enabled(ctx, grad);
-    dgm_loader_free(targets);
     dgm_loader_free(images);
     if (st != DGM_STATUS_OK) {
         dgm_ctx_step_end(ctx); /* drop a failed step's tensors; the error stays the first */

@@ -1,6 +1,8 @@
-/* Ops made of other ops: batch normalization of NCHW images and the row softmax, and the
- * per-channel pieces that the recorded backward passes of the image ops share. Their
+/* Ops made of other ops: batch normalization of NCHW images, the row softmax, one-hot
+ * class rows, and the per-channel pieces that the recorded backward passes of the image ops share. Their
  * gradients, first and second order, come from the ops they are made of. */
+#include <stdlib.h>
+
 #include "ops/ops_common.h"
 
 dgm_status dgm_channel_affine_op(dgm_ctx *ctx, dgm_tensor *x, dgm_tensor *v, bool add,
@@ -59,4 +61,35 @@ dgm_status dgm_softmax_rows(dgm_ctx *ctx, dgm_tensor *x, dgm_tensor **out)
     DGM_TRY(dgm_sub(ctx, x, lse, &t));
     DGM_TRY(dgm_exp(ctx, t, &t));
     return dgm_reshape(ctx, t, x->ndim, x->shape, out);
+}
+
+/* relu(1 - (label - k)^2) over k = 0..classes-1: 1 where the integer label equals k, else 0
+ * (a differing integer is at least 1 away); four elementwise passes, on either backend. */
+dgm_status dgm_one_hot(dgm_ctx *ctx, dgm_tensor *labels, int64_t classes, dgm_tensor **out)
+{
+    const char *op = "one_hot";
+    DGM_TRY(dgm_op_begin(ctx, op, out));
+    DGM_TRY(dgm_check_tensor(ctx, labels, op, "labels"));
+    char s[96];
+    if (labels->ndim != 2 || labels->shape[1] != 1)
+        return dgm_set_error(ctx, DGM_STATUS_SHAPE_MISMATCH, "%s: labels %s are not a column [B, 1]",
+                             op, dgm_shape_str(labels, s, sizeof s));
+    if (classes < 1 || classes > (1 << 24)) /* indices stay exact in float */
+        return dgm_set_error(ctx, DGM_STATUS_INVALID_ARGUMENT, "%s: %lld classes (1 to 2^24)", op,
+                             (long long)classes);
+    float *k = malloc((size_t)classes * sizeof *k);
+    if (!k) return dgm_set_error(ctx, DGM_STATUS_OOM, "%s: out of host memory", op);
+    for (int64_t i = 0; i < classes; i++) k[i] = (float)i;
+    const int64_t row[2] = {1, classes};
+    dgm_tensor *t = NULL;
+    const dgm_status st = dgm_tensor_from_host(ctx, 2, row, k, &t);
+    free(k);
+    DGM_TRY(st);
+    const int64_t full[2] = {labels->shape[0], classes};
+    dgm_tensor *wide = NULL;
+    DGM_TRY(dgm_broadcast_to(ctx, labels, 2, full, &wide));
+    DGM_TRY(dgm_sub(ctx, wide, t, &t));
+    DGM_TRY(dgm_square(ctx, t, &t));
+    DGM_TRY(dgm_scale(ctx, t, -1.0f, 1.0f, &t));
+    return dgm_relu(ctx, t, out);
 }

@@ -31,6 +31,21 @@ DGM_API int dgm_dataset_sample_shape(const dgm_dataset *ds, int64_t shape[3]);
 DGM_API const float *dgm_dataset_data(const dgm_dataset *ds);     /* [n, dim], host */
 DGM_API const int32_t *dgm_dataset_labels(const dgm_dataset *ds); /* [n] or NULL */
 
+/* ---- class labels (conditional models) ----
+ * A label is a class index, an integer from 0 to DGM_DATASET_MAX_CLASSES - 1; a value that
+ * is not one is BAD_FORMAT naming the file (or column) and the row (1-based). */
+#define DGM_DATASET_MAX_CLASSES 65536
+/* The largest label + 1; 0 for a dataset without labels. */
+DGM_API int64_t dgm_dataset_class_count(const dgm_dataset *ds);
+/* Makes column `column` (0-based; negative counts from the end: -1 is the last) of a
+ * dataset of vectors (a CSV's or a 2-D .npy's rows) its labels, and drops it from the
+ * samples: [n, d] becomes [n, d - 1] and n labels. */
+DGM_API dgm_status dgm_dataset_take_label_column(dgm_ctx *ctx, dgm_dataset *ds, int64_t column);
+/* Labels for ds's rows from a second file: an .npy of n values (float or integer dtypes;
+ * shape (n,) or (n, 1)), a CSV of one column, or an IDX labels file (plain or gzip; any
+ * other name). A count that differs from ds's is BAD_FORMAT naming the file. */
+DGM_API dgm_status dgm_dataset_load_labels(dgm_ctx *ctx, dgm_dataset *ds, const char *path);
+
 /* IDX files (LeCun's format, as Fashion-MNIST/MNIST ship), gzip-compressed or plain (told
  * by the gzip magic). Images of unsigned bytes are scaled to [0, 1]. labels_path may be
  * NULL. Magic, dimensions and length are checked: a truncated, wrong-magic, oversize or
@@ -75,11 +90,24 @@ typedef struct dgm_loader dgm_loader;
  * is skipped. The loader does not keep `ds`. */
 DGM_API dgm_status dgm_loader_create(dgm_ctx *ctx, const dgm_dataset *ds, int64_t batch,
                                      uint64_t seed, bool drop_last, dgm_loader **out);
+/* The same for a conditional model of `classes` classes: ds must have labels, each below
+ * `classes` (else INVALID_ARGUMENT naming the first row that is not); the loader keeps
+ * them on the device beside the samples and serves them with dgm_loader_next_labeled. */
+DGM_API dgm_status dgm_loader_create_labeled(dgm_ctx *ctx, const dgm_dataset *ds, int64_t batch,
+                                             uint64_t seed, bool drop_last, int64_t classes,
+                                             dgm_loader **out);
 DGM_API void dgm_loader_free(dgm_loader *l);
 /* The next batch as a step tensor [B, dim] (B = batch except maybe the last of an epoch);
  * crosses into the next epoch by itself. *epoch_ended is set when this batch was the
  * epoch's last (may be NULL). */
 DGM_API dgm_status dgm_loader_next(dgm_loader *l, dgm_tensor **batch, bool *epoch_ended);
+/* dgm_loader_next with the batch's labels: *labels a step tensor [B, 1] of class indices
+ * (as floats, exact below 2^24; dgm_one_hot makes [B, classes] of them), the same rows in
+ * the same order. INVALID_ARGUMENT from a loader made without labels. */
+DGM_API dgm_status dgm_loader_next_labeled(dgm_loader *l, dgm_tensor **batch, dgm_tensor **labels,
+                                           bool *epoch_ended);
+/* The class count a labelled loader was made with; 0 for one without labels. */
+DGM_API int64_t dgm_loader_classes(const dgm_loader *l);
 DGM_API int64_t dgm_loader_batches_per_epoch(const dgm_loader *l);
 /* The batch size it was made with (the last batch of an epoch may be shorter). */
 DGM_API int64_t dgm_loader_batch_size(const dgm_loader *l);

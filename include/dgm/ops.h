@@ -221,6 +221,10 @@ DGM_API dgm_status dgm_bmm(dgm_ctx *ctx, dgm_tensor *a, bool transpose_a, dgm_te
                            bool transpose_b, dgm_tensor **out);
 /* Each matrix transposed: [B, R, C] -> [B, C, R] (a 2-D tensor is one matrix). */
 DGM_API dgm_status dgm_transpose(dgm_ctx *ctx, dgm_tensor *x, dgm_tensor **out);
+/* Class indices [B, 1] (floats holding integers, as dgm_loader_next_labeled serves them) as
+ * one-hot rows [B, classes]; an index outside 0..classes-1 (-1: no class) gives a row of
+ * zeros, the unconditional input of classifier-free guidance. */
+DGM_API dgm_status dgm_one_hot(dgm_ctx *ctx, dgm_tensor *labels, int64_t classes, dgm_tensor **out);
 /* exp(x - logsumexp) of each row, x's shape. */
 DGM_API dgm_status dgm_softmax_rows(dgm_ctx *ctx, dgm_tensor *x, dgm_tensor **out);
 
