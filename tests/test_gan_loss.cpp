@@ -186,7 +186,8 @@ TEST(GanPenalty, ValuesAndParameterGradients)
     }
 }
 
-// The WGAN-GP penalty through a ReLU critic of three hidden layers (dgm_mlp, as the GAN
+// The WGAN-GP penalty, and the critic's whole loss (three passes of the critic: data,
+// fakes, interpolates), through a ReLU critic of three hidden layers (dgm_mlp, as the GAN
 // builds it): every parameter's gradient, by dgm_backward into the block, against
 // central differences of the penalty (a ReLU net is piecewise linear in its input; the
 // penalty is smooth in the weights away from the kinks, which a step of 1e-3 rarely
@@ -208,11 +209,21 @@ TEST(GanPenalty, ThroughAReluMlpMatchesFiniteDifferences)
     const std::vector<float> x = random_values(rng, B * 2, -2, 2);
     float *w = dgm_params_values(p);
     const int64_t n = dgm_params_numel(p);
+    const std::vector<float> real = random_values(rng, B * 2, -2, 2), fake = random_values(rng, B * 2, -2, 2);
+    bool whole = false;  // the critic's whole loss: D(fake) - D(real) + 10 GP, three passes of D
     auto penalty = [&](bool grads) {
         dgm_tensor *tx = from_host(c, {B, 2}, x), *o = nullptr, *gp = nullptr;
         dgm_tensor_set_requires_grad(tx, true);
         EXPECT_EQ(dgm_mlp_forward(c, mlp, tx, true, &o), DGM_STATUS_OK);
         EXPECT_EQ(dgm_gan_gradient_penalty(c, o, tx, &gp), DGM_STATUS_OK) << dgm_last_error(c);
+        if (whole) {
+            dgm_tensor *vr = nullptr, *vf = nullptr, *l = nullptr;
+            EXPECT_EQ(dgm_mlp_forward(c, mlp, from_host(c, {B, 2}, real), true, &vr), DGM_STATUS_OK);
+            EXPECT_EQ(dgm_mlp_forward(c, mlp, from_host(c, {B, 2}, fake), true, &vf), DGM_STATUS_OK);
+            EXPECT_EQ(dgm_gan_d_loss(c, DGM_GAN_WGAN_GP, vr, vf, &l), DGM_STATUS_OK);
+            EXPECT_EQ(dgm_scale(c, gp, 10.0f, 0.0f, &gp), DGM_STATUS_OK);
+            EXPECT_EQ(dgm_add(c, l, gp, &gp), DGM_STATUS_OK);
+        }
         const double v = to_host(c, gp)[0];
         if (grads) {
             EXPECT_EQ(dgm_params_zero_grad(p), DGM_STATUS_OK);
@@ -221,21 +232,25 @@ TEST(GanPenalty, ThroughAReluMlpMatchesFiniteDifferences)
         EXPECT_EQ(dgm_ctx_step_end(c), DGM_STATUS_OK);
         return v;
     };
-    penalty(true);
-    const std::vector<float> g(dgm_params_grads(p), dgm_params_grads(p) + n);
-    int checked = 0;
-    for (int64_t i = 0; i < n; i++) {
-        const float keep = w[i];
-        w[i] = keep + 1e-3f;
-        const double up = penalty(false);
-        w[i] = keep - 1e-3f;
-        const double down = penalty(false);
-        w[i] = keep;
-        const double fd = (up - down) / 2e-3;
-        EXPECT_NEAR(g[(size_t)i], fd, 5e-3 * (1 + std::fabs(fd))) << dgm_params_name(p, 0) << "... element " << i;
-        checked += fd != 0.0;
+    for (int part = 0; part < 2; part++) {
+        whole = part == 1;
+        penalty(true);
+        const std::vector<float> g(dgm_params_grads(p), dgm_params_grads(p) + n);
+        int checked = 0;
+        for (int64_t i = 0; i < n; i++) {
+            const float keep = w[i];
+            w[i] = keep + 1e-3f;
+            const double up = penalty(false);
+            w[i] = keep - 1e-3f;
+            const double down = penalty(false);
+            w[i] = keep;
+            const double fd = (up - down) / 2e-3;
+            EXPECT_NEAR(g[(size_t)i], fd, 5e-3 * (1 + std::fabs(fd))) << (whole ? "whole loss" : "penalty")
+                                                                        << ", element " << i;
+            checked += fd != 0.0;
+        }
+        EXPECT_GT(checked, n / 2);  // most weights move it
     }
-    EXPECT_GT(checked, n / 2);  // most weights move the penalty
     dgm_mlp_free(mlp);
     dgm_params_free(p);
 }
