@@ -275,4 +275,35 @@ TEST(GanDefaults, DependOnTheLoss)
     EXPECT_EQ(dgm_model_defaults_variants("vae"), nullptr);
 }
 
+// --loss wgan-gp builds the paper's toy networks on vectors (3×256 ReLU, no batch norm) and
+// keeps the DCGAN pair's batch norm on images; a given option still wins; ns keeps its own.
+TEST(GanDefaults, WganGpTakesThePapersToyNetworksOnVectors)
+{
+    CtxPtr ctx = make_ctx(DGM_DEVICE_CPU);
+    ASSERT_TRUE(ctx);
+    auto config = [&](const char *json, int64_t dim, int ndim, const int64_t *shape) {
+        dgm_model *m = nullptr;
+        EXPECT_EQ(dgm_model_create(ctx.get(), "gan", json, dim, ndim, shape, &m), DGM_STATUS_OK)
+            << dgm_last_error(ctx.get());
+        const std::string c = m ? dgm_model_config(m) : "";
+        dgm_model_free(m);
+        return c;
+    };
+    const int64_t two[1] = {2}, image[2] = {28, 28};
+    const std::string w = config("{\"loss\": \"wgan-gp\"}", 2, 1, two);
+    EXPECT_NE(w.find("\"g-hidden\":[256,256,256]"), std::string::npos) << w;
+    EXPECT_NE(w.find("\"d-hidden\":[256,256,256]"), std::string::npos) << w;
+    EXPECT_NE(w.find("\"g-bn\":false"), std::string::npos) << w;
+    EXPECT_NE(w.find("\"d-act\":\"relu\""), std::string::npos) << w;
+    const std::string given = config("{\"loss\": \"wgan-gp\", \"g-bn\": \"true\", \"d-act\": \"leaky-relu\"}", 2, 1, two);
+    EXPECT_NE(given.find("\"g-bn\":true"), std::string::npos) << given;
+    EXPECT_NE(given.find("\"d-act\":\"leaky-relu\""), std::string::npos) << given;
+    const std::string ns = config("{}", 2, 1, two);
+    EXPECT_NE(ns.find("\"g-hidden\":[400,400,400,400]"), std::string::npos) << ns;
+    EXPECT_NE(ns.find("\"g-bn\":true"), std::string::npos) << ns;
+    EXPECT_NE(ns.find("\"d-act\":\"leaky-relu\""), std::string::npos) << ns;
+    const std::string img = config("{\"loss\": \"wgan-gp\"}", 784, 2, image);
+    EXPECT_NE(img.find("\"g-bn\":true"), std::string::npos) << img;
+}
+
 }  // namespace

@@ -59,9 +59,9 @@ static const dgm_model_option options[] = {
     {"loss", "ns", "minimax, ns, f:kl, f:rkl, f:js, f:tv, f:pearson, f:hellinger or wgan-gp"},
     {"latent", "0", "latent dimensions (0: 2 for 2-D data, 64 otherwise)"},
     {"z", "normal", "latent distribution: normal (N(0, I)) or uniform (U(-1, 1))"},
-    {"g-hidden", "400,400,400,400", "generator hidden widths (wgan-gp: 256,256,256)"},
-    {"g-bn", "true", "batch norm after each generator hidden layer (wgan-gp: false)"},
-    {"d-hidden", "200,200,200", "discriminator hidden widths (wgan-gp: 256,256,256)"},
+    {"g-hidden", "400,400,400,400", "generator hidden widths (wgan-gp on vectors: 256,256,256)"},
+    {"g-bn", "true", "batch norm after each generator hidden layer (wgan-gp on vectors: false)"},
+    {"d-hidden", "200,200,200", "discriminator hidden widths (wgan-gp on vectors: 256,256,256)"},
     {"d-maxout", "1", "maxout pieces per discriminator unit (1: --d-act instead)"},
     {"d-steps", "0", "discriminator steps per generator step (0: 5 for wgan-gp, else 1)"},
     {"pack", "1", "PacGAN: samples the discriminator sees at once"},
@@ -507,12 +507,15 @@ static void train_defaults(const json_t *given, int sample_ndim, dgm_train_defau
     t->log_every = 500;
 }
 
-/* --loss wgan-gp's networks: the WGAN-GP paper's toy pair (Gulrajani et al. 2017, its
- * gan_toy.py: ReLU MLPs of three hidden layers, no batch norm; the issue's PyTorch run of
- * it with width 256 reached 8/8 modes and 97.7 % high-quality on gauss8). */
-static const char *option_default(const json_t *given, const char *name)
+/* --loss wgan-gp's MLP pair: the WGAN-GP paper's toy networks (Gulrajani et al. 2017, its
+ * gan_toy.py: ReLU MLPs of three hidden layers, no batch norm; its PyTorch run at width
+ * 256 reaches 8/8 modes and 97 % high-quality on gauss8). The DCGAN pair on images keeps
+ * its batch norm (the paper's image generators have it too). */
+static const char *option_default(const json_t *given, int sample_ndim, const char *name)
 {
     if (dgm_gan_loss_parse(dgm_given_option(given, options, "loss")) != DGM_GAN_WGAN_GP) return NULL;
+    const char *net = dgm_given_option(given, options, "net");
+    if (!strcmp(net, "dcgan") || (!strcmp(net, "auto") && sample_ndim >= 2)) return NULL;
     if (!strcmp(name, "g-hidden") || !strcmp(name, "d-hidden")) return "256,256,256";
     if (!strcmp(name, "g-bn")) return "false";
     if (!strcmp(name, "d-act")) return "relu";

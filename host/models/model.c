@@ -179,7 +179,7 @@ static json_t *typed_value(dgm_ctx *ctx, const dgm_model_ops *ops, const dgm_mod
 
 /* The complete typed config: defaults, overridden by `given` (validated). */
 static dgm_status build_config(dgm_ctx *ctx, const dgm_model_ops *ops, const char *config_json,
-                               json_t **out)
+                               int sample_ndim, json_t **out)
 {
     *out = NULL;
     json_t *given = NULL;
@@ -216,7 +216,7 @@ static dgm_status build_config(dgm_ctx *ctx, const dgm_model_ops *ops, const cha
         json_t *v = given ? json_object_get(given, o->name) : NULL;
         json_t *def = NULL;
         if (!v) {
-            const char *d = ops->option_default ? ops->option_default(given, o->name) : NULL;
+            const char *d = ops->option_default ? ops->option_default(given, sample_ndim, o->name) : NULL;
             v = def = json_string(d ? d : o->default_value);
         }
         json_t *typed = typed_value(ctx, ops, o, ops->option_types[i], v, &st);
@@ -311,7 +311,7 @@ dgm_status dgm_model_create_checked(dgm_ctx *ctx, const char *kind, const char *
             for (int i = 0; i < sample_ndim; i++) m->sample_shape[i] = sample_shape[i];
         }
     }
-    dgm_status st = build_config(ctx, ops, config_json, &m->config);
+    dgm_status st = build_config(ctx, ops, config_json, m->sample_ndim, &m->config);
     if (st == DGM_STATUS_OK) {
         m->config_text = json_dumps(m->config, JSON_COMPACT | JSON_PRESERVE_ORDER);
         if (!m->config_text) st = dgm_set_error(ctx, DGM_STATUS_OOM, "out of host memory");

@@ -43,9 +43,10 @@ typedef struct dgm_model_ops {
      * (2 or 3: images), 0 when not known. */
     void (*train_defaults)(const json_t *given, int sample_ndim, dgm_train_defaults *out);
     /* Optional: an option's default when it depends on the options given (`given`, a JSON
-     * object or NULL: read it with dgm_given_option), as text; NULL: the table's. The
+     * object or NULL: read it with dgm_given_option) or on the data's sample dimensions
+     * (sample_ndim: 1 for vectors, 2 or 3 for images), as text; NULL: the table's. The
      * config a model is built from, and its checkpoint, hold the value taken. */
-    const char *(*option_default)(const json_t *given, const char *name);
+    const char *(*option_default)(const json_t *given, int sample_ndim, const char *name);
     /* Optional: option values that change the training defaults, for --help (ends with
      * name NULL; help says whose setup those defaults are). */
     const dgm_model_option *defaults_variants;
