@@ -308,7 +308,8 @@ def images_section(recs):
     images = [r for r in recs if r.get("bench") == "images_summary"]
     if not images:
         return []
-    o = ["## Image families on Fashion-MNIST (run_bench_images.sh: each family's defaults)", "",
+    o = ["## Image families on Fashion-MNIST (run_bench_images.sh: each family's defaults, "
+         "and the options the family column names)", "",
          "FID and IS of N samples through dgm's classifier against the 10,000 test images (FIDs "
          "of fewer samples come out higher: compare rows of equal N only); the peer is the same "
          "network, budget and sampler in PyTorch (target: dgm's FID ≤ 1.1× the peer's). "
@@ -318,8 +319,9 @@ def images_section(recs):
          "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in images:
         lik, peer_lik = likelihood_cells(r)
+        args = r.get("dgm_args", "").strip()
         o.append("| %s | %d | %d | %.2f | %s | %s | %.2f | %s | %s | %s | %.3f | %s |" % (
-            r["family"], r["steps"], r["n"], r["dgm_fid"], fmt(r.get("peer_fid"), ".2f"),
+            r["family"] + (" `%s`" % args if args else ""), r["steps"], r["n"], r["dgm_fid"], fmt(r.get("peer_fid"), ".2f"),
             fmt(r.get("fid_ratio"), ".2f"), r["dgm_is"], fmt(r.get("peer_is"), ".2f"), lik,
             peer_lik, r["dgm_s_per_step"], fmt(r.get("peer_s_per_step"), ".3f")))
     o.append("")
